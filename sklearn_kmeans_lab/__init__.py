@@ -1,0 +1,9 @@
+"""K-Means for scikit-learn: a fast exact Lloyd estimator and the choice of K."""
+
+from sklearn_kmeans_lab._kmeans import LloydKMeans
+from sklearn_kmeans_lab._version import __version__
+
+__all__ = [
+    "LloydKMeans",
+    "__version__",
+]
