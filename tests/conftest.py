@@ -1,0 +1,36 @@
+"""Shared test configuration: headless matplotlib and Hypothesis profiles."""
+
+import os
+
+import matplotlib
+import pytest
+from hypothesis import HealthCheck, settings
+
+matplotlib.use("Agg")
+
+# "ci" (the default) is derandomised with a fixed example budget so CI is
+# reproducible and bounded; "fuzz" is for long local runs:
+#   HYPOTHESIS_PROFILE=fuzz pytest tests/test_properties.py
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def pyplot():
+    """The pyplot module, with every figure closed after the test."""
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
