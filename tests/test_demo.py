@@ -1,0 +1,103 @@
+"""Specification of ``python -m sklearn_kmeans_lab demo`` (what ``make demo`` runs)."""
+
+import contextlib
+import io
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_kmeans_lab import LloydKMeans, make_income_age_clusters
+from sklearn_kmeans_lab.__main__ import main
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """Run the demo once for the whole module: it fits many models."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path_factory.mktemp("demo_output")
+    # capsys is function-scoped; this fixture is shared by the module.
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = main(["demo", "--out", out, "--random-state", "0"])
+    return status, out, stdout.getvalue()
+
+
+def printed_labels(output):
+    """The integers printed between 'Labels:' and the next blank line."""
+    block = output.split("Labels:\n", 1)[1].split("\n\n", 1)[0]
+    return np.array([int(v) for v in re.findall(r"\d+", block)])
+
+
+def test_demo_exits_successfully(demo_run):
+    status, _, _ = demo_run
+    assert status == 0
+
+
+def test_demo_prints_the_labels_of_the_k5_pipeline(demo_run):
+    _, _, output = demo_run
+    X, _ = make_income_age_clusters(100, 5, random_state=10)
+    model = make_pipeline(StandardScaler(), LloydKMeans(5, random_state=0)).fit(X)
+    assert_array_equal(printed_labels(output), model[-1].labels_)
+
+
+def test_demo_prints_cluster_sizes_that_add_up(demo_run):
+    _, _, output = demo_run
+    table = output.split("back in income/age units:\n", 1)[1].split("\n\n", 1)[0]
+    rows = table.splitlines()[1:]
+    assert len(rows) == 5
+    sizes = [int(row.split()[1]) for row in rows]
+    assert_array_equal(sizes, np.bincount(printed_labels(output), minlength=5))
+
+
+def test_demo_saves_the_scatter_plot_where_it_says(demo_run):
+    _, out, output = demo_run
+    path = out / "clusters_k5.png"
+    assert f"Scatter plot saved to {path}" in output
+    content = path.read_bytes()
+    assert content.startswith(PNG_SIGNATURE) and len(content) > 10_000
+
+
+def test_demo_chooses_k_when_kselector_is_available(demo_run):
+    _, out, output = demo_run
+    try:
+        from sklearn_kmeans_lab import KSelector  # noqa: F401
+    except ImportError:
+        assert "KSelector is not available" in output
+        assert not (out / "gap_statistic.png").exists()
+        return
+    assert re.search(r"Chosen K \(gap statistic\): \d+", output)
+    assert re.search(r"Chosen K \(silhouette\): \d+", output)
+    assert re.search(r"Chosen K \(Calinski-Harabasz\): \d+", output)
+    content = (out / "gap_statistic.png").read_bytes()
+    assert content.startswith(PNG_SIGNATURE) and len(content) > 10_000
+
+
+def test_demo_opens_no_pyplot_figure(demo_run):
+    # The demo draws on bare Figures so that it needs no GUI backend.
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    assert pyplot is None or pyplot.get_fignums() == []
+
+
+def test_module_entry_point_shows_the_demo_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "sklearn_kmeans_lab", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--out" in result.stdout and "--random-state" in result.stdout
+
+
+def test_unknown_command_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["plot-everything"])
+    assert excinfo.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
