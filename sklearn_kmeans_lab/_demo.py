@@ -6,6 +6,7 @@ eye that there were really 4 groups. This demo replays that and then lets
 ``KSelector`` choose K.
 """
 
+import functools
 import sys
 from pathlib import Path
 
@@ -54,9 +55,7 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    def say(*lines):
-        for line in lines:
-            print(line, file=file)
+    say = functools.partial(_print_lines, file=file)
 
     X, y_true, true_centers = make_income_age_clusters(
         N_SAMPLES, N_CLUSTERS, random_state=DATA_SEED, return_centers=True
@@ -129,12 +128,17 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     fig, ax = _new_figure()
     KSelectorDisplay.from_estimator(selector, ax=ax)
     ax.set_title(
-        "Gap statistic on the standardised data (error bars: ±s_k)",
+        r"Gap statistic on the standardised data (error bars: $\pm s_k$)",
         fontsize="medium",
     )
     fig.savefig(paths["gap"], dpi=110)
     say(f"Gap statistic plot saved to {paths['gap']}")
     return paths
+
+
+def _print_lines(*lines, file):
+    for line in lines:
+        print(line, file=file)
 
 
 def _new_figure():

@@ -101,3 +101,20 @@ def test_unknown_command_is_an_argparse_error(capsys):
         main(["plot-everything"])
     assert excinfo.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_results_table_without_pandas_is_aligned_text(monkeypatch):
+    from sklearn_kmeans_lab._demo import _results_table
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas fails
+    table = _results_table(
+        {
+            "k": np.array([1, 2]),
+            "gap": np.array([np.nan, 1.23456]),
+            "gap_se": [0.1, 0.2],
+        }
+    )
+    header, *rows = table.splitlines()
+    assert header.split() == ["k", "gap", "gap_se"]
+    assert [row.split() for row in rows] == [["1", "nan", "0.1"], ["2", "1.235", "0.2"]]
+    assert len({len(line) for line in table.splitlines()}) == 1
