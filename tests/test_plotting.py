@@ -1,4 +1,7 @@
-"""Specification of the Displays: ClusterScatterDisplay and KSelectorDisplay."""
+"""Specification of the Displays: ClusterScatterDisplay and KSelectorDisplay.
+
+The ``pyplot`` fixture (tests/conftest.py) closes every figure after a test.
+"""
 
 import numpy as np
 import pytest
@@ -15,18 +18,6 @@ from sklearn_kmeans_lab import (
     LloydKMeans,
     make_income_age_clusters,
 )
-
-
-@pytest.fixture
-def pyplot():
-    """matplotlib.pyplot under Agg, with every figure closed afterwards."""
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
-    yield plt
-    plt.close("all")
 
 
 @pytest.fixture
