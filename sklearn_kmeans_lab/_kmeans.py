@@ -24,6 +24,13 @@ from sklearn_kmeans_lab._compat import (
     _fit_context,
     _is_arraylike_not_scalar,
 )
+from sklearn_kmeans_lab._dask import (
+    _is_dask_collection,
+    dask_fit,
+    dask_predict,
+    dask_score,
+    dask_transform,
+)
 from sklearn_kmeans_lab._lloyd import (
     assign_labels,
     distances_to_centers,
@@ -317,6 +324,8 @@ class LloydKMeans(
         self : object
             Fitted estimator.
         """
+        if _is_dask_collection(X):
+            return dask_fit(self, X, sample_weight)
         X = validate_data(
             self,
             X,
@@ -454,6 +463,8 @@ class LloydKMeans(
             Index of the cluster each sample belongs to.
         """
         check_is_fitted(self)
+        if _is_dask_collection(X):
+            return dask_predict(self, X)
         X, centers = self._centers_for(self._check_test_data(X))
         labels, _ = assign_labels(X, centers, n_threads=effective_n_threads())
         return labels
@@ -499,6 +510,8 @@ class LloydKMeans(
         return self._transform(X)
 
     def _transform(self, X):
+        if _is_dask_collection(X):
+            return dask_transform(self, X)
         X, centers = self._centers_for(self._check_test_data(X))
         return distances_to_centers(X, centers)
 
@@ -525,6 +538,8 @@ class LloydKMeans(
             :func:`silhouette_scorer` or :class:`KSelector` to choose K.
         """
         check_is_fitted(self)
+        if _is_dask_collection(X):
+            return dask_score(self, X, sample_weight)
         X, centers = self._centers_for(self._check_test_data(X))
         sample_weight = check_sample_weight(sample_weight, X)
         _, inertia = assign_labels(

@@ -1,0 +1,477 @@
+"""LloydKMeans on dask arrays, and KSelector on a dask cluster through joblib.
+
+The in-memory estimator is the specification: from the same explicit initial
+centres a fit on a dask array must visit the same iterates, whatever the
+chunking.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import dask  # noqa: E402
+import joblib  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.metrics import adjusted_rand_score  # noqa: E402
+
+from sklearn_kmeans_lab import LloydKMeans  # noqa: E402
+from sklearn_kmeans_lab import _dask as dask_path  # noqa: E402
+
+N_SAMPLES, N_CLUSTERS = 2000, 4
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    # Overlapping blobs far from the origin: several iterations, and centring
+    # matters for the accuracy of the distances.
+    X, y = make_blobs(
+        N_SAMPLES, n_features=3, centers=N_CLUSTERS, cluster_std=2.0, random_state=0
+    )
+    return X + 50.0, y
+
+
+@pytest.fixture
+def threads():
+    with dask.config.set(scheduler="threads"):
+        yield
+
+
+@pytest.fixture
+def local_client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def assert_same_fit(dask_fit, numpy_fit, rtol=1e-10):
+    scale = np.abs(numpy_fit.cluster_centers_).max()
+    np.testing.assert_allclose(
+        dask_fit.cluster_centers_, numpy_fit.cluster_centers_, rtol=0, atol=rtol * scale
+    )
+    assert dask_fit.n_iter_ == numpy_fit.n_iter_
+    assert dask_fit.inertia_ == pytest.approx(numpy_fit.inertia_, rel=rtol)
+    np.testing.assert_array_equal(dask_fit.labels_.compute(), numpy_fit.labels_)
+
+
+# -- same iterates as the in-memory estimator ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        (N_SAMPLES, 3),
+        (500, 3),
+        ((1, 999, 300, 700), (3,)),
+        (700, (2, 1)),
+        ((0, 1000, 0, 1000), (3,)),
+    ],
+    ids=["one-block", "even", "uneven", "split-features", "empty-blocks"],
+)
+@pytest.mark.parametrize("tol", [0.0, 1e-2], ids=["strict", "tol"])
+def test_fit_from_explicit_init_equals_in_memory_fit_for_any_chunking(
+    blobs, threads, chunks, tol
+):
+    X, _ = blobs
+    init = X[:N_CLUSTERS]
+    params = dict(n_clusters=N_CLUSTERS, init=init, tol=tol)
+    expected = LloydKMeans(**params).fit(X)
+    fitted = LloydKMeans(**params).fit(da.from_array(X, chunks=chunks))
+    assert_same_fit(fitted, expected)
+
+
+@pytest.mark.parametrize("as_dask", [True, False], ids=["dask", "numpy"])
+@pytest.mark.parametrize("weight_chunks", [500, 300], ids=["matching", "other"])
+def test_weighted_fit_equals_in_memory_fit(blobs, threads, as_dask, weight_chunks):
+    X, _ = blobs
+    weights = np.random.RandomState(0).uniform(0, 3, size=N_SAMPLES)
+    weights[::7] = 0
+    init = X[:N_CLUSTERS]
+    expected = LloydKMeans(N_CLUSTERS, init=init).fit(X, sample_weight=weights)
+    if as_dask:
+        weights = da.from_array(weights, chunks=weight_chunks)
+    fitted = LloydKMeans(N_CLUSTERS, init=init).fit(
+        da.from_array(X, chunks=500), sample_weight=weights
+    )
+    assert_same_fit(fitted, expected)
+
+
+def test_empty_cluster_is_relocated_as_in_memory(blobs, threads):
+    X, _ = blobs
+    init = np.vstack([X[:3], np.full(3, 1e4)])  # the last centre gets no sample
+    expected = LloydKMeans(4, init=init).fit(X)
+    fitted = LloydKMeans(4, init=init).fit(da.from_array(X, chunks=400))
+    assert_same_fit(fitted, expected)
+
+
+def test_float32_is_kept_and_matches_in_memory(blobs, threads):
+    X = blobs[0].astype(np.float32)
+    init = X[:N_CLUSTERS]
+    expected = LloydKMeans(N_CLUSTERS, init=init).fit(X)
+    fitted = LloydKMeans(N_CLUSTERS, init=init).fit(da.from_array(X, chunks=500))
+    assert fitted.cluster_centers_.dtype == np.float32
+    assert fitted.transform(da.from_array(X, chunks=500)).dtype == np.float32
+    np.testing.assert_allclose(
+        fitted.cluster_centers_, expected.cluster_centers_, rtol=1e-5
+    )
+
+
+def test_integer_input_is_fitted_as_float64(threads):
+    X = np.repeat(np.arange(10)[:, None], 2, axis=1) * np.array([1, 2])
+    fitted = LloydKMeans(2, init=X[[0, 9]]).fit(da.from_array(X, chunks=4))
+    assert fitted.cluster_centers_.dtype == np.float64
+    np.testing.assert_allclose(
+        fitted.cluster_centers_, LloydKMeans(2, init=X[[0, 9]]).fit(X).cluster_centers_
+    )
+
+
+def test_verbose_prints_the_in_memory_lines(blobs, threads, capsys):
+    X, _ = blobs
+    LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS], verbose=1).fit(X)
+    expected = capsys.readouterr().out
+    LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS], verbose=1).fit(
+        da.from_array(X, chunks=300)
+    )
+    printed = capsys.readouterr().out
+
+    def numbers_masked(text):
+        # inertia and shift agree to rounding only: compare all but the digits
+        return re.sub(r"inertia [0-9.e+-]+|shift [0-9.e+-]+", "<x>", text)
+
+    assert "Converged at iteration" in printed
+    assert numbers_masked(printed) == numbers_masked(expected)
+
+
+def test_duplicate_points_warn_as_in_memory(threads):
+    X = np.repeat([[0.0, 0.0], [1.0, 1.0]], 10, axis=0)
+    with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(2\)"):
+        LloydKMeans(3, random_state=0).fit(da.from_array(X, chunks=6))
+
+
+# -- initialisation -----------------------------------------------------------
+
+
+def test_kmeans_parallel_is_reproducible_and_finds_separated_blobs(threads):
+    centers = 10.0 * np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])
+    X, y = make_blobs(3000, centers=centers, cluster_std=0.5, random_state=1)
+    Xd = da.from_array(X, chunks=700)
+    first = LloydKMeans(6, random_state=0).fit(Xd)
+    second = LloydKMeans(6, random_state=0).fit(Xd)
+    np.testing.assert_array_equal(first.cluster_centers_, second.cluster_centers_)
+    assert adjusted_rand_score(y, first.labels_.compute()) == 1.0
+
+
+def test_kmeans_parallel_does_not_depend_on_the_scheduler(blobs):
+    Xd = da.from_array(blobs[0], chunks=500)
+    with dask.config.set(scheduler="threads"):
+        threaded = LloydKMeans(N_CLUSTERS, random_state=3).fit(Xd)
+    with dask.config.set(scheduler="synchronous"):
+        serial = LloydKMeans(N_CLUSTERS, random_state=3).fit(Xd)
+    np.testing.assert_array_equal(threaded.cluster_centers_, serial.cluster_centers_)
+
+
+def _blocks(X, weights=None, chunks=500):
+    w = None if weights is None else da.from_array(weights, chunks=chunks)
+    blocks = dask_path._Blocks(da.from_array(X, chunks=chunks), w)
+    dask_path._validation_pass(blocks, LloydKMeans(), w is not None)
+    return blocks
+
+
+def test_kmeans_parallel_candidates_are_weighted_rows_of_x(blobs, threads):
+    X, _ = blobs
+    weights = np.random.RandomState(0).uniform(0.5, 2, size=N_SAMPLES)
+    blocks = _blocks(X, weights)
+    candidates, candidate_weights = dask_path.kmeans_parallel_candidates(
+        blocks, N_CLUSTERS, entropy=[1, 2, 3]
+    )
+    # oversampling: about 1 + rounds * l candidates, far more than k
+    assert candidates.shape[0] > 5 * N_CLUSTERS
+    rows = {tuple(row) for row in np.round(X - blocks.mean, 10)}
+    assert all(tuple(c) in rows for c in np.round(candidates, 10))
+    # every sample's weight goes to exactly one candidate (its nearest)
+    assert candidate_weights.sum() == pytest.approx(weights.sum(), rel=1e-12)
+    assert np.all(candidate_weights > 0)
+
+
+def test_random_init_draws_distinct_rows_of_positive_weight(blobs, threads):
+    X, _ = blobs
+    weights = np.zeros(N_SAMPLES)
+    weights[::10] = 1.0
+    blocks = _blocks(X, weights)
+    rows = dask_path._random_rows(blocks, 50, [7], dask_path._SEED_RANDOM)
+    chosen = [np.flatnonzero((X - blocks.mean == row).all(axis=1)) for row in rows]
+    indices = np.concatenate(chosen)
+    assert len(set(indices)) == 50
+    assert np.all(weights[indices] > 0)
+
+
+def test_more_runs_never_give_a_higher_inertia(blobs, threads):
+    Xd = da.from_array(blobs[0], chunks=500)
+    params = dict(n_clusters=8, init="random", random_state=0)
+    one = LloydKMeans(n_init=1, **params).fit(Xd)
+    four = LloydKMeans(n_init=4, **params).fit(Xd)
+    assert four.inertia_ <= one.inertia_
+
+
+def test_random_init_needs_enough_weighted_samples(blobs, threads):
+    X, _ = blobs
+    weights = np.zeros(N_SAMPLES)
+    weights[:2] = 1.0
+    with pytest.raises(ValueError, match="init='random' needs at least"):
+        LloydKMeans(3, init="random").fit(
+            da.from_array(X, chunks=500), sample_weight=weights
+        )
+
+
+# -- predict, transform, score ------------------------------------------------
+
+
+def test_predict_transform_score_are_the_in_memory_ones(blobs, threads):
+    X, _ = blobs
+    Xd = da.from_array(X, chunks=300)
+    fitted = LloydKMeans(N_CLUSTERS, random_state=0).fit(Xd)
+    weights = np.random.RandomState(1).uniform(size=N_SAMPLES)
+
+    labels = fitted.predict(Xd)
+    distances = fitted.transform(Xd)
+    assert isinstance(labels, da.Array) and isinstance(distances, da.Array)
+    np.testing.assert_array_equal(labels.compute(), fitted.predict(X))
+    np.testing.assert_array_equal(fitted.labels_.compute(), fitted.predict(X))
+    np.testing.assert_allclose(distances.compute(), fitted.transform(X), rtol=1e-12)
+    assert fitted.score(Xd) == pytest.approx(fitted.score(X), rel=1e-12)
+    assert fitted.score(
+        Xd, sample_weight=da.from_array(weights, chunks=300)
+    ) == pytest.approx(fitted.score(X, sample_weight=weights), rel=1e-12)
+
+
+def test_fit_predict_and_fit_transform_return_dask_arrays(blobs, threads):
+    X, _ = blobs
+    Xd = da.from_array(X, chunks=500)
+    labels = LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS]).fit_predict(Xd)
+    distances = LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS]).fit_transform(Xd)
+    expected = LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS]).fit(X)
+    assert isinstance(labels, da.Array) and isinstance(distances, da.Array)
+    np.testing.assert_array_equal(labels.compute(), expected.labels_)
+    np.testing.assert_allclose(distances.compute(), expected.transform(X), rtol=1e-9)
+
+
+def test_prediction_of_bad_data_fails_when_computed(blobs, threads):
+    X, _ = blobs
+    fitted = LloydKMeans(2, random_state=0).fit(da.from_array(X, chunks=500))
+    X_nan = X.copy()
+    X_nan[1234, 1] = np.nan
+    labels = fitted.predict(da.from_array(X_nan, chunks=500))  # still lazy
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        labels.compute()
+    with pytest.raises(ValueError, match="expecting 3 features"):
+        fitted.predict(da.from_array(X[:, :2], chunks=500))
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def _with(value, where=(5, 1)):
+    def make(X):
+        X = X.copy()
+        X[where] = value
+        return da.from_array(X, chunks=500)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "make_x, error, match",
+    [
+        (_with(np.nan), ValueError, r"NaN or infinity \(1 non-finite"),
+        (_with(np.inf), ValueError, "NaN or infinity"),
+        (lambda X: da.from_array(X[:, 0], chunks=500), ValueError, "2-D"),
+        (lambda X: da.from_array(X[:, :, None], chunks=500), ValueError, "2-D"),
+        (lambda X: da.from_array(X + 1j, chunks=500), ValueError, "Complex"),
+        (lambda X: da.from_array(X[:3], chunks=2), ValueError, "n_samples=3"),
+        (lambda X: da.from_array(X.astype(str)), ValueError, "numeric dtype"),
+        (
+            lambda X: da.from_array(X, chunks=500)[da.from_array(X[:, 0] > 50)],
+            ValueError,
+            "unknown chunk sizes",
+        ),
+        (lambda X: dask.delayed(X), TypeError, "accepts dask arrays"),
+    ],
+    ids=[
+        "nan",
+        "inf",
+        "1d",
+        "3d",
+        "complex",
+        "too-few",
+        "str",
+        "unknown-chunks",
+        "delayed",
+    ],
+)
+def test_invalid_data_is_rejected_with_a_clear_error(
+    blobs, threads, make_x, error, match
+):
+    with pytest.raises(error, match=match):
+        LloydKMeans(N_CLUSTERS).fit(make_x(blobs[0]))
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [
+        (-np.ones(N_SAMPLES), "non-negative; got 2000 negative"),
+        (np.zeros(N_SAMPLES), "at least one non-zero"),
+        (np.full(N_SAMPLES, np.nan), "sample_weight contains NaN"),
+        (np.ones(N_SAMPLES - 1), r"expected \(2000,\)"),
+        (np.ones((N_SAMPLES, 1)), "1D array or scalar"),
+    ],
+    ids=["negative", "zero", "nan", "length", "2d"],
+)
+def test_invalid_sample_weight_is_rejected(blobs, threads, weights, match):
+    Xd = da.from_array(blobs[0], chunks=500)
+    dask_weights = da.from_array(weights)
+    with pytest.raises(ValueError, match=match):
+        LloydKMeans(N_CLUSTERS).fit(Xd, sample_weight=dask_weights)
+
+
+def test_explicit_init_of_the_wrong_shape_is_rejected(blobs, threads):
+    Xd = da.from_array(blobs[0], chunks=500)
+    with pytest.raises(ValueError, match="does not match the number of clusters"):
+        LloydKMeans(3, init=np.zeros((2, 3))).fit(Xd)
+
+
+def test_fit_and_predict_never_pull_x_to_the_client(blobs, threads, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dask array was converted to numpy")
+
+    monkeypatch.setattr(da.Array, "__array__", refuse)
+    Xd = da.from_array(blobs[0], chunks=500)
+    fitted = LloydKMeans(N_CLUSTERS, random_state=0).fit(Xd)
+    fitted.predict(Xd).compute()
+    fitted.score(Xd)
+
+
+def test_graph_does_not_grow_with_the_iterations(blobs, threads, monkeypatch):
+    X, _ = blobs
+    sizes = []
+    persist = dask.persist
+
+    def recording_persist(*collections, **kwargs):
+        graph = {}
+        for collection in collections:
+            for item in collection if isinstance(collection, list) else [collection]:
+                graph.update(dict(item.__dask_graph__()))
+        sizes.append(len(graph))
+        return persist(*collections, **kwargs)
+
+    monkeypatch.setattr(dask, "persist", recording_persist)
+    fitted = LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS], tol=0).fit(
+        da.from_array(X, chunks=250)
+    )
+    assert fitted.n_iter_ >= 5
+    assert len(sizes) == fitted.n_iter_
+    # the first pass has no previous labels; every later one the same graph
+    assert len(set(sizes[1:])) == 1
+
+
+def test_lazy_input_is_persisted_for_the_fit_if_it_fits(threads, monkeypatch):
+    X = da.random.default_rng(0).random((1000, 3), chunks=250)
+    from dask.core import istask
+
+    (persisted,) = dask_path._persist_if_cheap([X])
+    assert not any(istask(v) for v in dict(persisted.__dask_graph__()).values())
+    monkeypatch.setattr(dask_path, "_PERSIST_FRACTION", 0.0)
+    (kept,) = dask_path._persist_if_cheap([X])
+    assert kept is X
+
+
+def test_fitting_numpy_data_does_not_import_dask():
+    code = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from sklearn_kmeans_lab import LloydKMeans
+        X = np.random.RandomState(0).normal(size=(50, 2))
+        km = LloydKMeans(3, random_state=0).fit(X)
+        km.predict(X), km.transform(X), km.score(X)
+        assert "dask" not in sys.modules, "dask was imported"
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- on a distributed cluster -------------------------------------------------
+
+
+def test_fit_on_a_local_cluster_equals_the_threaded_fit(blobs, local_client):
+    Xd = da.from_array(blobs[0], chunks=400)
+    weights = da.from_array(np.linspace(0.1, 1, N_SAMPLES), chunks=400)
+    on_cluster = LloydKMeans(N_CLUSTERS, random_state=0).fit(Xd, sample_weight=weights)
+    with dask.config.set(scheduler="threads"):
+        threaded = LloydKMeans(N_CLUSTERS, random_state=0).fit(
+            Xd, sample_weight=weights
+        )
+    np.testing.assert_array_equal(
+        on_cluster.cluster_centers_, threaded.cluster_centers_
+    )
+    np.testing.assert_array_equal(
+        on_cluster.predict(Xd).compute(), threaded.labels_.compute(scheduler="threads")
+    )
+
+
+def test_killing_a_worker_mid_fit_still_gives_the_right_fit(blobs, monkeypatch):
+    X, _ = blobs
+    init = X[:N_CLUSTERS]
+    expected = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(X)
+    persist = dask.persist
+    calls = []
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        pids = client.run(os.getpid)
+
+        def persist_then_kill(*collections, **kwargs):
+            # On the third Lloyd pass, kill a worker that holds the data and
+            # the labels of the previous pass.
+            calls.append(None)
+            if len(calls) == 3:
+                os.kill(next(iter(pids.values())), signal.SIGKILL)
+            return persist(*collections, **kwargs)
+
+        monkeypatch.setattr(dask, "persist", persist_then_kill)
+        Xd = da.from_array(X, chunks=250)
+        try:
+            fitted = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(Xd)
+        except distributed.KilledWorker as exc:  # pragma: no cover - a clear error
+            assert "worker" in str(exc).lower()
+            return
+        assert len(calls) > 3
+        # the worker really died (its nanny started a new process)
+        assert pids[next(iter(pids))] not in client.run(os.getpid).values()
+    np.testing.assert_allclose(
+        fitted.cluster_centers_, expected.cluster_centers_, rtol=1e-10
+    )
+    assert fitted.n_iter_ == expected.n_iter_
+    assert fitted.inertia_ == pytest.approx(expected.inertia_, rel=1e-10)
