@@ -14,7 +14,12 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_sample_weight, _is_arraylike_not_scalar
+from sklearn.utils._set_output import _wrap_data_with_container
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_sample_weight,
+    _is_arraylike_not_scalar,
+)
 
 __all__ = [
     "HasMethods",
@@ -23,8 +28,10 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "StrOptions",
+    "_check_feature_names_in",
     "_check_sample_weight",
     "_fit_context",
     "_is_arraylike_not_scalar",
+    "_wrap_data_with_container",
     "validate_params",
 ]
