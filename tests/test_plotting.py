@@ -14,6 +14,7 @@ from sklearn.preprocessing import Normalizer, StandardScaler
 
 from sklearn_kmeans_lab import (
     ClusterScatterDisplay,
+    KSelector,
     KSelectorDisplay,
     LloydKMeans,
     make_income_age_clusters,
@@ -300,3 +301,19 @@ def test_from_estimator_marks_no_k_for_another_criterion(pyplot, results):
 def test_from_estimator_refuses_an_unfitted_selector(pyplot):
     with pytest.raises(NotFittedError):
         KSelectorDisplay.from_estimator(StubSelector())
+
+
+@pytest.mark.parametrize("criterion", ["gap", "silhouette"])
+def test_from_a_fitted_kselector(pyplot, income_age, criterion):
+    X, _ = income_age
+    X = StandardScaler().fit_transform(X)
+    selector = KSelector(
+        k_range=range(1, 6), criterion=criterion, n_refs=5, random_state=0
+    ).fit(X)
+    display = KSelectorDisplay.from_estimator(selector)
+
+    results = selector.results_
+    assert_array_equal(display.line_.get_xdata(), results["k"])
+    assert_array_equal(display.line_.get_ydata(), results[criterion])
+    assert (display.errorbar_ is not None) == (criterion == "gap")
+    assert_array_equal(display.best_k_marker_.get_xdata(), [selector.n_clusters_])
