@@ -132,5 +132,6 @@ search.best_estimator_.predict(X[:5])
 #   subsample with :func:`~sklearn_kmeans_lab.make_clustering_scorer`, e.g.
 #   ``make_clustering_scorer(silhouette_score, sample_size=2000, random_state=0)``.
 # - Cross-validation adds a useful check the single-fit criteria lack: a K
-#   whose clusters hold up on held-out samples.  :class:`KSelector` fits all
-#   the data once per K and is the faster choice for the gap statistic.
+#   whose clusters hold up on held-out samples.
+#   :class:`~sklearn_kmeans_lab.KSelector` fits all the data once per K and is
+#   the faster choice for the gap statistic.
