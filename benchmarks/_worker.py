@@ -1,0 +1,80 @@
+"""One measurement round of one implementation, in a fresh process.
+
+Run by ``benchmarks.run`` as ``python -m benchmarks._worker SPEC.json``; the
+thread settings come from the environment the parent gives it.  Writes its
+results as JSON to the path named in the spec.
+
+For each case, in this order:
+
+1. import the implementation (``import_s``; only the first case of a process
+   pays it) and run a first default fit (``first_fit_s``: compile or cache
+   loading, page faults, thread-pool start-up -- what a user's first call
+   costs);
+2. a second default fit: ``e2e_s``, the peak extra resident memory, and the
+   inertia of its centres recomputed here in float64;
+3. fits from the shared explicit centres with ``tol=0``, ``max_iter`` = m1
+   then m2 (each the fastest of a few calls when short): time per iteration
+   is the slope between them, so validation, set-up and the final assignment
+   pass cancel.
+"""
+
+import json
+import sys
+import time
+
+from benchmarks import _cases, _impls, _measure
+
+
+def _timed(fn, *args):
+    start = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - start
+
+
+def _best_of(fn, *args, budget_s=0.5, max_repeat=5):
+    """Fastest of a few calls: repeat short calls until ``budget_s`` is spent."""
+    result, best = _timed(fn, *args)
+    spent, repeats = best, 1
+    while spent < budget_s and repeats < max_repeat:
+        result, seconds = _timed(fn, *args)
+        best, spent, repeats = min(best, seconds), spent + seconds, repeats + 1
+    return result, best
+
+
+def run_case(impl, case, spec, loaded):
+    X, init = _cases.load(spec["data_dir"], case)
+    out = {"case": case.name}
+    if not loaded:
+        _, out["import_s"] = _timed(impl.load, spec["threads"])
+    seed = spec["seed"]
+    _, out["first_fit_s"] = _timed(impl.fit_default, X, case.k, seed)
+    with _measure.PeakRSS() as peak:
+        centers, out["e2e_s"] = _timed(impl.fit_default, X, case.k, seed)
+    out["peak_extra_bytes"] = peak.extra
+    out["e2e_inertia"] = _measure.inertia64(X, centers)
+    m1, m2 = spec["iters"]
+    (_, it1), t1 = _best_of(impl.fit_fixed, X, init, m1)
+    (centers, it2), t2 = _best_of(impl.fit_fixed, X, init, m2)
+    out["fixed"] = {"t1": t1, "t2": t2, "it1": int(it1), "it2": int(it2)}
+    out["iter_s"] = (t2 - t1) / (it2 - it1) if it2 > it1 else None
+    out["fixed_inertia"] = _measure.inertia64(X, centers)
+    return out
+
+
+def main(spec_path):
+    with open(spec_path) as f:
+        spec = json.load(f)
+    if spec.get("machine"):
+        result = _measure.machine_rates(spec["quick"])
+    else:
+        impl = _impls.IMPLEMENTATIONS[spec["impl"]]
+        result = {"cases": []}
+        for i, case in enumerate(spec["cases"]):
+            case = _cases.Case(**case)
+            result["cases"].append(run_case(impl, case, spec, loaded=i > 0))
+    with open(spec["out"], "w") as f:
+        json.dump(result, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
