@@ -206,7 +206,13 @@ html_theme_options = {
 }
 html_context = {"default_mode": "light"}
 html_show_sourcelink = False
-html_sidebars = {"index": [], "getting_started": [], "changelog": []}
+# No section navigation on the gallery pages: their code needs the width.
+html_sidebars = {
+    "index": [],
+    "getting_started": [],
+    "changelog": [],
+    "auto_examples/*": [],
+}
 
 # -- sphinx-gallery --------------------------------------------------------------
 
