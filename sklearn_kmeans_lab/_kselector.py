@@ -260,9 +260,10 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     labels_ : ndarray of shape (n_samples,)
         Labels of the training samples by ``best_estimator_``.
 
-    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
-        ``best_estimator_.cluster_centers_``; defined only when the clusterer
-        has cluster centres.
+    cluster_centers_ : ndarray of shape (n_clusters, n_features)
+        ``best_estimator_.cluster_centers_`` (``n_clusters`` is
+        ``n_clusters_``); defined only when the clusterer has cluster
+        centres.
 
     results_ : dict of ndarray of shape (n_k,)
         One entry per K (``pd.DataFrame(results_)`` gives a table): ``k``;
@@ -630,8 +631,9 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_clusters_)
-            ``best_estimator_.transform(X)``.
+        X_new : ndarray of shape (n_samples, n_clusters)
+            ``best_estimator_.transform(X)``: for k-means the distances to
+            the ``n_clusters_`` centres.
         """
         X_valid = self._validated(X)
         # The selector's output configuration (set_output) decides the
@@ -657,8 +659,9 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_clusters_)
-            ``best_estimator_.transform(X)``.
+        X_new : ndarray of shape (n_samples, n_clusters)
+            ``best_estimator_.transform(X)``: for k-means the distances to
+            the ``n_clusters_`` centres.
         """
         return self.fit(X, sample_weight=sample_weight).transform(X)
 

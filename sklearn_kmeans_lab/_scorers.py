@@ -146,13 +146,49 @@ silhouette_scorer = make_clustering_scorer(silhouette_score)
 space the clusterer saw (after the preprocessing steps of a ``Pipeline``).  In
 [-1, 1]; greater is better.  O(n_samples ** 2); for large folds use
 ``make_clustering_scorer(silhouette_score, sample_size=..., random_state=...)``.
+
+See Also
+--------
+make_clustering_scorer : Build a scorer from another index or with arguments.
+KSelector : Choose K by the gap statistic or an index, without cross-validation.
+
+Examples
+--------
+>>> from sklearn.datasets import make_blobs
+>>> from sklearn.model_selection import GridSearchCV
+>>> from sklearn_kmeans_lab import LloydKMeans, silhouette_scorer
+>>> X, _ = make_blobs(n_samples=200, centers=[[0, 0], [0, 6], [6, 0], [6, 6]],
+...                   random_state=0)
+>>> grid = {"n_clusters": [2, 3, 4, 5, 6]}
+>>> search = GridSearchCV(LloydKMeans(random_state=0), grid,
+...                       scoring=silhouette_scorer).fit(X)
+>>> search.best_params_
+{'n_clusters': 4}
 """
 
 calinski_harabasz_scorer = make_clustering_scorer(calinski_harabasz_score)
 """Scorer: the Calinski-Harabasz index (between- over within-cluster dispersion).
 
-Computed like :data:`silhouette_scorer`; greater is better; O(n_samples *
-n_features).
+Computed like ``silhouette_scorer``, in the space the clusterer saw; greater is
+better; O(n_samples * n_features).
+
+See Also
+--------
+make_clustering_scorer : Build a scorer from another index or with arguments.
+KSelector : Choose K by the gap statistic or an index, without cross-validation.
+
+Examples
+--------
+>>> from sklearn.datasets import make_blobs
+>>> from sklearn.model_selection import GridSearchCV
+>>> from sklearn_kmeans_lab import LloydKMeans, calinski_harabasz_scorer
+>>> X, _ = make_blobs(n_samples=200, centers=[[0, 0], [0, 6], [6, 0], [6, 6]],
+...                   random_state=0)
+>>> grid = {"n_clusters": [2, 3, 4, 5, 6]}
+>>> search = GridSearchCV(LloydKMeans(random_state=0), grid,
+...                       scoring=calinski_harabasz_scorer).fit(X)
+>>> search.best_params_
+{'n_clusters': 4}
 """
 
 davies_bouldin_scorer = make_clustering_scorer(
@@ -161,6 +197,24 @@ davies_bouldin_scorer = make_clustering_scorer(
 """Scorer: minus the Davies-Bouldin index.
 
 The index (mean over clusters of the worst ratio of within- to between-cluster
-distances) is better when lower, so it is negated: greater is better, at most 0.
-Computed like :data:`silhouette_scorer`.
+distances) is better when lower, so it is negated: greater is better, at most
+0.  Computed like ``silhouette_scorer``, in the space the clusterer saw.
+
+See Also
+--------
+make_clustering_scorer : Build a scorer from another index or with arguments.
+KSelector : Choose K by the gap statistic or an index, without cross-validation.
+
+Examples
+--------
+>>> from sklearn.datasets import make_blobs
+>>> from sklearn.model_selection import GridSearchCV
+>>> from sklearn_kmeans_lab import LloydKMeans, davies_bouldin_scorer
+>>> X, _ = make_blobs(n_samples=200, centers=[[0, 0], [0, 6], [6, 0], [6, 6]],
+...                   random_state=0)
+>>> grid = {"n_clusters": [2, 3, 4, 5, 6]}
+>>> search = GridSearchCV(LloydKMeans(random_state=0), grid,
+...                       scoring=davies_bouldin_scorer).fit(X)
+>>> search.best_params_
+{'n_clusters': 4}
 """

@@ -1,5 +1,9 @@
 """Clustering scorers: GridSearchCV picks the true K with them, the largest without."""
 
+import ast
+import doctest
+import inspect
+
 import numpy as np
 import pytest
 from sklearn.metrics import (
@@ -14,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_kmeans_lab import (
     KSelector,
     LloydKMeans,
+    _scorers,
     calinski_harabasz_scorer,
     davies_bouldin_scorer,
     make_clustering_scorer,
@@ -154,3 +159,31 @@ def test_one_cluster_in_the_grid_scores_nan_not_a_crash():
         gs = search(silhouette_scorer, grid=grid).fit(four_blobs())
     assert np.isnan(gs.cv_results_["mean_test_score"][0])
     assert gs.best_params_ == {"n_clusters": 4}
+
+
+def attribute_docstrings(module):
+    """The string literal after each assignment of ``module`` (what autodoc shows)."""
+    body = ast.parse(inspect.getsource(module)).body
+    return {
+        node.targets[0].id: after.value.value
+        for node, after in zip(body, body[1:], strict=False)
+        if isinstance(node, ast.Assign)
+        and isinstance(after, ast.Expr)
+        and isinstance(after.value, ast.Constant)
+        and isinstance(after.value.value, str)
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["silhouette_scorer", "calinski_harabasz_scorer", "davies_bouldin_scorer"]
+)
+def test_the_documented_example_of_each_scorer_runs(name):
+    # pytest --doctest-modules does not see these (they document objects, not
+    # functions), so they are run here
+    doc = attribute_docstrings(_scorers)[name]
+    test = doctest.DocTestParser().get_doctest(doc, {}, name, None, 0)
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    runner = doctest.DocTestRunner(optionflags=flags)
+    runner.run(test)
+    assert runner.tries > 0
+    assert runner.failures == 0
