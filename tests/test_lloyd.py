@@ -71,19 +71,22 @@ def test_same_random_state_same_result(blobs):
     np.testing.assert_array_equal(a.labels_, b.labels_)
 
 
-@pytest.mark.parametrize("n_features", [2, 30])
-def test_result_is_identical_for_any_thread_count(n_features):
-    # Large enough for the pass to be split over threads; each run is a fresh
-    # interpreter so OMP_NUM_THREADS is read at start-up like a user's would be.
-    code = f"""
+def test_result_is_identical_for_any_thread_count():
+    # Each run is a fresh interpreter, so OMP_NUM_THREADS is read at start-up as
+    # a user's would be.  The work threshold below which a pass stays on one
+    # thread is lowered so that these small data really are split over threads.
+    code = """
 import numpy as np
 from sklearn.datasets import make_blobs
+import sklearn_kmeans_lab._lloyd as lloyd
 from sklearn_kmeans_lab import LloydKMeans
-X, _ = make_blobs(120_000, n_features={n_features}, centers=6, cluster_std=4,
-                  random_state=0)
-km = LloydKMeans(6, random_state=0, max_iter=15, tol=0).fit(X)
-print(km.cluster_centers_.tobytes().hex(), km.inertia_.hex(), km.n_iter_,
-      np.asarray(km.labels_).tobytes().hex()[:200])
+lloyd._MIN_WORK_PER_THREAD = 1
+for n_features in (2, 30):  # the direct and the GEMM kernels
+    X, _ = make_blobs(40_000, n_features=n_features, centers=6, cluster_std=4,
+                      random_state=0)
+    km = LloydKMeans(6, random_state=0, max_iter=10, tol=0).fit(X)
+    print(km.cluster_centers_.tobytes().hex(), km.inertia_.hex(), km.n_iter_,
+          km.labels_.tobytes().hex())
 """
     outputs = set()
     for threads in ("1", "2", "4"):
@@ -99,19 +102,28 @@ print(km.cluster_centers_.tobytes().hex(), km.inertia_.hex(), km.n_iter_,
     assert len(outputs) == 1
 
 
-def test_threaded_pass_equals_single_threaded_pass():
-    from sklearn_kmeans_lab._lloyd import lloyd_pass
+@pytest.mark.parametrize("n_features", [3, 30], ids=["direct", "gemm"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_threaded_pass_equals_single_threaded_pass(monkeypatch, n_features, sparse):
+    from sklearn_kmeans_lab import _lloyd
 
-    X, _ = make_blobs(200_000, n_features=4, centers=5, random_state=0)
-    w = np.random.RandomState(0).uniform(0.5, 2, len(X))
-    centers = X[:5].copy()
+    # force the split over threads whatever the size of the pass
+    monkeypatch.setattr(_lloyd, "_MIN_WORK_PER_THREAD", 1)
+    X, _ = make_blobs(50_000, n_features=n_features, centers=5, random_state=0)
+    if sparse:
+        X[X < 0] = 0
+        X = sp.csr_matrix(X)
+    w = np.random.RandomState(0).uniform(0.5, 2, X.shape[0])
+    centers = (X[:5].toarray() if sparse else X[:5]).copy()
     results = []
     for n_threads in (1, 2, 3):
-        labels = np.full(len(X), -1, dtype=np.int32)
-        sums, weights, changed, inertia = lloyd_pass(
+        labels = np.full(X.shape[0], -1, dtype=np.int32)
+        sums, weights, changed, inertia = _lloyd.lloyd_pass(
             X, w, centers, labels, want_inertia=True, n_threads=n_threads
         )
-        results.append((sums.tobytes(), weights.tobytes(), changed, inertia))
+        results.append(
+            (sums.tobytes(), weights.tobytes(), changed, inertia, labels.tobytes())
+        )
     assert results[0] == results[1] == results[2]
 
 
