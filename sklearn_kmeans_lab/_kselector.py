@@ -298,7 +298,9 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     (``n - 1`` denominator).  K=1 needs no fit.  Each reference set is fitted
     with a clone of ``estimator`` (with its own ``n_init``).  Cost: ``n_k``
     fits of the data and ``n_k * n_refs`` fits of reference sets of the same
-    size.
+    size (one fewer each when K=1 is a candidate); the reference sets are
+    drawn up front and held in memory, ``n_refs * n_samples * n_features``
+    values.
 
     Sample weights are frequency weights: a pair of samples counts
     ``w_i * w_j`` times in ``D_r`` and ``n_r`` is the weight of the cluster

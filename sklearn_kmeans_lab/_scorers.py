@@ -116,6 +116,12 @@ def make_clustering_scorer(score_func, *, greater_is_better=True, **kwargs):
 
     Notes
     -----
+    Why not the clusterer's own ``score``: for k-means it is minus the
+    inertia, and adding a centre can only bring samples nearer to one, so the
+    held-out inertia falls as K grows and ``GridSearchCV`` always picks the
+    largest K of its grid.  The internal indices reward separation as well as
+    compactness, and peak at a K that fits the structure of the data.
+
     The indices are defined for 2 to ``n_samples - 1`` distinct labels; a
     grid point with K=1 (or a fold partitioned into a single cluster) makes
     ``score_func`` raise, which ``GridSearchCV`` reports as a NaN score with
