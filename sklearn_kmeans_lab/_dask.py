@@ -33,7 +33,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklearn_kmeans_lab._compat import _is_arraylike_not_scalar
 from sklearn_kmeans_lab._lloyd import (
-    _squared_distances_to_assigned,
     assign_labels,
     average_centers,
     distances_to_centers,
@@ -188,6 +187,12 @@ def _centred(X_b, mean):
     return out
 
 
+def _squared_distances_to_assigned(X, centers, labels):
+    """Unweighted ``||x_i - c_{labels_i}||^2`` of a (centred) dense block."""
+    diff = X - centers[labels]
+    return np.einsum("ij,ij->i", diff, diff)
+
+
 def _block_weights(w_b, n_rows, dtype):
     return np.ones(n_rows, dtype=dtype) if w_b is None else np.asarray(w_b)
 
@@ -292,15 +297,14 @@ def _smallest_keys_block(X_b, w_b, seed, mean, m):
     replacement (Efraimidis & Spirakis, 2006): the same law as ``m``
     successive draws with probability proportional to the weight.
     """
-    X = _centred(X_b, mean)
-    w = _block_weights(w_b, X.shape[0], X.dtype)
-    exp = np.random.default_rng(seed).exponential(size=X.shape[0])
-    keys = np.full(X.shape[0], np.inf)
-    positive = w > 0
-    keys[positive] = exp[positive] / w[positive]
-    keep = np.argsort(keys, kind="stable")[:m]
+    n_rows = X_b.shape[0]
+    w = _block_weights(w_b, n_rows, mean.dtype)
+    exp = np.random.default_rng(seed).exponential(size=n_rows)
+    keys = np.full(n_rows, np.inf)
+    np.divide(exp, w, out=keys, where=w > 0)
+    keep = np.argpartition(keys, m - 1)[:m] if n_rows > m else np.arange(n_rows)
     keep = keep[np.isfinite(keys[keep])]
-    return keys[keep], X[keep]
+    return keys[keep], _centred(X_b[keep], mean)
 
 
 def _merge_smallest(m, *parts):
