@@ -18,6 +18,7 @@ nothing else.
   ``-W`` makes an error.
 """
 
+import doctest
 import importlib.util
 import inspect
 import os
@@ -62,7 +63,6 @@ exclude_patterns = ["_build", "_inventories", "**.ipynb_checkpoints"]
 # `x` in prose is code, as in scikit-learn's docs.
 default_role = "literal"
 add_function_parentheses = False
-pygments_style = "sphinx"
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------
 
@@ -71,7 +71,6 @@ autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
 
 numpydoc_show_class_members = False
-numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = True
 numpydoc_xref_ignore = "all"
 numpydoc_xref_aliases = {
@@ -99,9 +98,7 @@ numpydoc_xref_aliases = {
 doctest_global_setup = "import numpy as np"
 # The same flags as the pytest doctests (pyproject.toml).
 doctest_default_flags = (
-    __import__("doctest").ELLIPSIS
-    | __import__("doctest").NORMALIZE_WHITESPACE
-    | __import__("doctest").DONT_ACCEPT_TRUE_FOR_1
+    doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE | doctest.DONT_ACCEPT_TRUE_FOR_1
 )
 
 # -- plot directive (figures in the user guide) --------------------------------
@@ -188,8 +185,8 @@ MATHJAX_FILE = find_vendored_mathjax()
 if MATHJAX_FILE is not None:
     html_static_path.append(str(MATHJAX_FILE))
     mathjax_path = MATHJAX_FILE.name
-    # Same delimiters Sphinx writes; no menu, whose extras would be fetched
-    # from the network on demand.
+    # No context menu: its accessibility extras are further files, loaded on
+    # demand, that this single-file copy does not ship.
     mathjax3_config = {"options": {"enableMenu": False}}
 
 # -- HTML output ---------------------------------------------------------------
@@ -228,14 +225,11 @@ sphinx_gallery_conf = {
     # The timing pages load jQuery and DataTables from a CDN: leave them out.
     "write_computation_times": False,
     "show_memory": False,
-    "plot_gallery": "True",
-    "matplotlib_animations": False,
 }
 
 # -- myst (the changelog is Markdown) -------------------------------------------
 
 myst_heading_anchors = 3
-suppress_warnings = ["myst.header"]
 
 # -- checks ------------------------------------------------------------------------
 
