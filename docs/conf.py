@@ -225,6 +225,9 @@ sphinx_gallery_conf = {
     # The timing pages load jQuery and DataTables from a CDN: leave them out.
     "write_computation_times": False,
     "show_memory": False,
+    # A plot call's return value (Text, Legend, a Display) is no output worth
+    # showing; tables, arrays and printed results still are.
+    "ignore_repr_types": r"matplotlib\.|_plotting\.\w+Display",
 }
 
 # -- myst (the changelog is Markdown) -------------------------------------------

@@ -101,16 +101,16 @@ cv_table.idxmax().rename("best K")
 
 # %%
 # The curves, with the default score for comparison:
-fig, axes = plt.subplots(1, 4, figsize=(13, 3.4), layout="constrained")
+fig, axes = plt.subplots(2, 2, figsize=(10, 7), layout="constrained")
 curves = [("minus inertia (default)", default_scores)] + [
     (name, cv_table[name]) for name in scoring
 ]
-for ax, (name, curve) in zip(axes, curves, strict=True):
+for ax, (name, curve) in zip(axes.flat, curves, strict=True):
     ax.plot(curve.index, curve.to_numpy(), marker="o")
     ax.axvline(curve.idxmax(), color="0.5", linestyle="--")
     ax.set_title(name)
     ax.set_xlabel("K")
-axes[0].set_ylabel("mean held-out score")
+    ax.set_ylabel("mean held-out score")
 
 # %%
 # The three indices peak at four clusters, where the two overlapping groups
