@@ -147,16 +147,22 @@ summary
 # Each segment in words, relative to the average customer: this is the
 # "spends more but clicks less" reading the lesson's author was after.
 overall = df[FEATURES].mean()
+WORDS = {  # feature: (well above average, well below average)
+    "spend": ("spends more", "spends less"),
+    "clicks": ("clicks more", "clicks less"),
+    "income": ("higher income", "lower income"),
+    "age": ("older", "younger"),
+}
 
 
 def describe(row):
     words = []
-    for feature in FEATURES:
+    for feature, (above, below) in WORDS.items():
         ratio = row[f"avg_{feature}"] / overall[feature]
         if ratio > 1.25:
-            words.append(f"more {feature}")
+            words.append(above)
         elif ratio < 0.8:
-            words.append(f"less {feature}")
+            words.append(below)
     return ", ".join(words) or "average on every feature"
 
 
