@@ -91,7 +91,29 @@ run_clusgap <- function(x, space, d_power) {
   )
 }
 
+# The partitions behind logW: clusGap keeps only logW, so rerun it (same seed,
+# so the data are clustered exactly as in the first seed's run above: the data
+# fits come first and consume the same random numbers whatever B is) with a
+# FUNcluster that records the labels of the fits of the data itself.  The test
+# recomputes W_k from these labels, checking the definition of W_k without
+# depending on which local optimum a k-means run finds.
+record_partitions <- function(x, d_power, seed) {
+  labels <- vector("list", K_MAX)
+  labels[[1]] <- rep(1L, nrow(x))
+  recording_kmeans <- function(X, k, ...) {
+    fit <- kmeans(X, k, ...)
+    if (identical(X, x)) labels[[k]] <<- fit$cluster  # not the reference sets
+    fit
+  }
+  set.seed(seed)
+  g <- clusGap(x, FUNcluster = recording_kmeans, K.max = K_MAX, B = 2, d.power = d_power,
+               nstart = NSTART, iter.max = ITER_MAX)
+  list(d_power = as.integer(d_power), seed = as.integer(seed), logW = unname(g$Tab[, "logW"]),
+       labels = lapply(labels, function(l) as.list(as.integer(l))))
+}
+
 clusgap <- list()
+partitions <- list()
 datasets <- list()
 for (name in DATASETS) {
   csv <- file.path(data_dir, paste0("clusgap_", name, ".csv"))
@@ -106,6 +128,9 @@ for (name in DATASETS) {
                 paste(unlist(run$k_chosen$Tibs2001SEmax), collapse = " ")))
     clusgap[[length(clusgap) + 1]] <- c(list(dataset = name), run)
   }
+  for (d_power in powers)
+    partitions[[length(partitions) + 1]] <- c(list(dataset = name),
+                                              record_partitions(x, d_power, SEEDS[[1]]))
 }
 
 # ---- (c) maxSE on hand-made vectors ----
@@ -156,7 +181,8 @@ fixture <- list(
     "R cluster::clusGap and maxSE outputs for tests/test_gap_vs_r.py.",
     "Indices in k_chosen and maxse[].k are R's, 1-based.",
     "clusgap[].logW etc. are [seed][K-1] arrays; W_k = 0.5 * sum_r sum_{i<j in r}",
-    "d_ij^d_power / n_r, so with d_power = 2 W_k is half the within-cluster SS."),
+    "d_ij^d_power / n_r, so with d_power = 2 W_k is half the within-cluster SS.",
+    "partitions[].labels[K-1] are the kmeans labels (1-based) behind partitions[].logW[K-1]."),
   generated_by = "benchmarks/r/make_clusgap_fixture.R",
   r_version = R.version.string,
   cluster_version = as.character(packageVersion("cluster")),
@@ -165,6 +191,7 @@ fixture <- list(
                           SE_factor = 1),
   datasets = datasets,
   clusgap = clusgap,
+  partitions = partitions,
   maxse = maxse_cases
 )
 writeLines(to_json(fixture), out_path)
