@@ -1,0 +1,351 @@
+"""KSelector against gap-stat's ``OptimalK`` and R's ``clusGap``: time and chosen K.
+
+    python -m benchmarks.bench_kselector [--quick] [--threads N] [--n-jobs N]
+        [--repeats R] [--slow-repeats R] [--no-r] [--no-gapstat] [--out FILE.json]
+
+Every contender computes the gap statistic for K = 1..10 with B = 10
+reference sets and 10 k-means starts per fit, on
+
+* ``income_age``: the seed's income/age recipe at 10^4 x 2
+  (``make_income_age_clusters(10_000, 5, random_state=10)``), standardised;
+* ``blobs``: ``make_blobs(100_000, 10 features, 6 centers, random_state=0)``.
+
+``--quick`` keeps ``income_age`` and shrinks ``blobs`` to 2 x 10^4 rows.
+
+Contenders:
+
+* ``KSelector``: ``KSelector(k_range=range(1, 11), n_refs=10)``, its default
+  clusterer ``LloydKMeans(n_init=10)`` and reference ``"pca"``.
+* ``gap-stat``: ``OptimalK(clusterer=KMeans(n_init=10))`` (scikit-learn's
+  k-means, so that it gets the same 10 starts), ``n_refs=10``; its reference
+  is uniform over the features' ranges and it draws new reference sets for
+  every K.  ``gap-stat default``: ``OptimalK()`` as shipped (scipy's
+  ``kmeans2``, one start of at most 10 iterations): cheaper, not the same work.
+* ``R clusGap``: ``clusGap(x, kmeans, K.max = 10, B = 10, nstart = 10,
+  iter.max = 50)`` (Hartigan-Wong, ``spaceH0 = "scaledPCA"``), timed inside R
+  around the call only (``benchmarks/r/bench_clusgap.R``).  clusGap computes
+  W_k from ``dist()`` of each cluster: n^2 / 2 doubles at K = 1, 40 GB at
+  n = 10^5, so on ``blobs`` it cannot run; there, ``R kmeans loop`` times the
+  same algorithm with W_k = ``tot.withinss / 2`` instead (it reproduces
+  clusGap's table to 10 digits on a small dataset).
+
+Each Python contender runs once on a small dataset first (imports, numba's
+compilation), untimed.  The repeats are interleaved (the order rotates every
+round); the table shows the median seconds, the ratio of medians to
+KSelector, and the K each one chose, with the paper's rule
+(``Tibs2001SEmax``) and with its own default rule (KSelector: the same;
+gap-stat: the global maximum of the gap; R ``maxSE``: ``firstSEmax``).  The
+slow contenders run ``--slow-repeats`` times on ``blobs``.
+
+Threads: every thread pool (BLAS, OpenMP, ``LloydKMeans``'s blocks) is limited
+to ``--threads`` (default 1) with threadpoolctl and ``OMP_NUM_THREADS``, R
+runs with the same variables set, and the fits themselves run one after the
+other unless ``--n-jobs`` is given (KSelector's and OptimalK's ``n_jobs``).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+K_RANGE = range(1, 11)
+N_REFS = 10
+N_INIT = 10
+R_ITER_MAX = 50
+R_SCRIPT = Path(__file__).resolve().parent / "r" / "bench_clusgap.R"
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+
+def income_age(n_samples):
+    from sklearn.preprocessing import StandardScaler
+
+    try:
+        from sklearn_kmeans_lab import make_income_age_clusters
+
+        X, _ = make_income_age_clusters(n_samples, 5, random_state=10)
+    except ImportError:  # the seed's recipe, where the package lacks it
+        rng = np.random.RandomState(10)
+        rows = []
+        for _ in range(5):
+            centre = rng.uniform(20000.0, 200000.0), rng.uniform(20.0, 70.0)
+            for _ in range(n_samples // 5):
+                rows.append(
+                    [rng.normal(centre[0], 10000.0), rng.normal(centre[1], 2.0)]
+                )
+        X = np.array(rows)
+    return StandardScaler().fit_transform(X)
+
+
+def blobs(n_samples):
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples, n_features=10, centers=6, random_state=0)
+    return X
+
+
+# ---- contenders: each returns {"seconds", "k_tibs", "k_own"} ----
+
+
+def run_kselector(X, seed, n_jobs):
+    from sklearn_kmeans_lab import KSelector, max_se
+
+    start = time.perf_counter()
+    sel = KSelector(
+        k_range=K_RANGE, n_refs=N_REFS, n_jobs=n_jobs, random_state=seed
+    ).fit(X)
+    seconds = time.perf_counter() - start
+    res = sel.results_
+    k_first = int(res["k"][max_se(res["gap"], res["gap_se"], method="firstSEmax")])
+    return {
+        "seconds": seconds,
+        "k_tibs": sel.n_clusters_,
+        "k_own": sel.n_clusters_,
+        "k_firstSEmax": k_first,
+    }
+
+
+def _sklearn_kmeans(X, n_clusters, n_init, random_state):
+    """gap-stat's clusterer protocol, ``(centroids, labels)``, with n_init starts."""
+    from sklearn.cluster import KMeans
+
+    km = KMeans(n_clusters, n_init=n_init, random_state=random_state).fit(X)
+    return km.cluster_centers_, km.labels_
+
+
+def run_gapstat(X, seed, n_jobs, same_starts=True):
+    from gap_statistic import OptimalK
+
+    from sklearn_kmeans_lab import max_se
+
+    kwargs = {"random_state": seed}
+    if same_starts:
+        kwargs["clusterer"] = _sklearn_kmeans
+        kwargs["clusterer_kwargs"] = {"n_init": N_INIT, "random_state": seed}
+    if n_jobs in (None, 1):
+        kwargs["parallel_backend"] = None  # its sequential loop
+    else:
+        kwargs["n_jobs"] = n_jobs
+    optimal_k = OptimalK(**kwargs)
+    start = time.perf_counter()
+    k_own = optimal_k(X, n_refs=N_REFS, cluster_array=list(K_RANGE))
+    seconds = time.perf_counter() - start
+    df = optimal_k.gap_df
+    k_tibs = int(df["n_clusters"][max_se(df["gap_value"], df["sk"])])
+    return {"seconds": seconds, "k_tibs": k_tibs, "k_own": int(k_own)}
+
+
+def run_r(csv, seed, threads, mode):
+    env = dict(os.environ, **dict.fromkeys(THREAD_VARS, str(threads)))
+    args = [str(K_RANGE[-1]), str(N_REFS), str(N_INIT), str(R_ITER_MAX), str(seed)]
+    proc = subprocess.run(
+        ["Rscript", str(R_SCRIPT), str(csv), *args, mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "seconds": out["seconds"],
+        "k_tibs": out["k_Tibs2001SEmax"],
+        "k_own": out["k_firstSEmax"],
+        "n_kmeans_warnings": out["n_kmeans_warnings"],
+    }
+
+
+def r_available():
+    if shutil.which("Rscript") is None:
+        return False
+    check = subprocess.run(
+        ["Rscript", "-e", "library(cluster)"], capture_output=True, text=True
+    )
+    return check.returncode == 0
+
+
+def gapstat_available():
+    try:
+        import gap_statistic  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def contenders(args, case, csv):
+    """(name, function of seed, is slow) for one dataset."""
+    out = [("KSelector", lambda X, s: run_kselector(X, s, args.n_jobs), False)]
+    if not args.no_gapstat and gapstat_available():
+        out.append(("gap-stat", lambda X, s: run_gapstat(X, s, args.n_jobs), True))
+        out.append(
+            (
+                "gap-stat default",
+                lambda X, s: run_gapstat(X, s, args.n_jobs, same_starts=False),
+                True,
+            )
+        )
+    if not args.no_r and r_available():
+        # dist() at K = 1 holds n^2 / 2 doubles: clusGap itself up to 2 x 10^4.
+        if case["n_samples"] <= 20_000:
+            out.append(
+                ("R clusGap", lambda X, s: run_r(csv, s, args.threads, "clusgap"), True)
+            )
+        out.append(
+            (
+                "R kmeans loop",
+                lambda X, s: run_r(csv, s, args.threads, "kmeans-loop"),
+                True,
+            )
+        )
+    return out
+
+
+def warm_up(args):
+    """Run the Python contenders once, untimed, on small data."""
+    X = blobs(2_000)
+    run_kselector(X, 0, args.n_jobs)
+    if not args.no_gapstat and gapstat_available():
+        run_gapstat(X, 0, args.n_jobs)
+
+
+def bench_case(args, case, workdir):
+    X = case["make"](case["n_samples"])
+    csv = Path(workdir) / f"{case['name']}.csv"
+    np.savetxt(
+        csv,
+        X,
+        fmt="%.17g",
+        delimiter=",",
+        comments="",
+        header=",".join(f"x{j + 1}" for j in range(X.shape[1])),
+    )
+    entries = contenders(args, case, csv)
+    runs = {name: [] for name, _, _ in entries}
+    for r in range(args.repeats):
+        order = entries[r % len(entries) :] + entries[: r % len(entries)]
+        for name, run, slow in order:
+            if slow and case["big"] and r >= args.slow_repeats:
+                continue
+            result = run(X, r)
+            runs[name].append(result)
+            print(
+                f"  {case['name']:<11} {name:<17} round {r}: "
+                f"{result['seconds']:8.2f} s  K={result['k_tibs']}",
+                flush=True,
+            )
+    return X.shape, runs
+
+
+def summarise(shape, runs):
+    base = statistics.median(r["seconds"] for r in runs["KSelector"])
+    rows = []
+    for name, results in runs.items():
+        median = statistics.median(r["seconds"] for r in results)
+        rows.append(
+            {
+                "contender": name,
+                "n_runs": len(results),
+                "median_seconds": median,
+                "ratio_to_kselector": median / base,
+                "k_tibs2001semax": sorted({r["k_tibs"] for r in results}),
+                "k_own_rule": sorted({r["k_own"] for r in results}),
+                "runs": results,
+            }
+        )
+    return {"shape": list(shape), "rows": rows}
+
+
+def print_table(name, summary):
+    print(f"\n{name} {summary['shape'][0]} x {summary['shape'][1]}")
+    print(
+        f"{'contender':<17} {'runs':>4} {'median s':>9} {'ratio':>7}  K(Tibs)  K(own)"
+    )
+    for row in summary["rows"]:
+        k_tibs = ",".join(map(str, row["k_tibs2001semax"]))
+        k_own = ",".join(map(str, row["k_own_rule"]))
+        print(
+            f"{row['contender']:<17} {row['n_runs']:>4} {row['median_seconds']:9.2f} "
+            f"{row['ratio_to_kselector']:7.1f}  {k_tibs:<7}  {k_own}"
+        )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--slow-repeats", type=int, default=1)
+    parser.add_argument("--no-r", action="store_true")
+    parser.add_argument("--no-gapstat", action="store_true")
+    parser.add_argument("--out", help="write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 1 if args.quick else 3
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    # LloydKMeans reads OMP_NUM_THREADS at each fit; the loaded pools need
+    # threadpoolctl.
+    os.environ.update(dict.fromkeys(THREAD_VARS, str(args.threads)))
+    cases = [
+        {"name": "income_age", "make": income_age, "n_samples": 10_000, "big": False},
+        {
+            "name": "blobs",
+            "make": blobs,
+            "n_samples": 20_000 if args.quick else 100_000,
+            "big": not args.quick,
+        },
+    ]
+    report = {
+        "settings": {
+            "k_range": [K_RANGE[0], K_RANGE[-1]],
+            "n_refs": N_REFS,
+            "n_init": N_INIT,
+            "r_iter_max": R_ITER_MAX,
+            "threads": args.threads,
+            "n_jobs": args.n_jobs,
+            "repeats": args.repeats,
+            "slow_repeats": args.slow_repeats,
+            "quick": args.quick,
+        },
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "cases": {},
+    }
+    with threadpool_limits(limits=args.threads), tempfile.TemporaryDirectory() as tmp:
+        report["machine"]["threadpools"] = [
+            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads")}
+            for p in threadpool_info()
+        ]
+        print(f"threads={args.threads} n_jobs={args.n_jobs} (warming up)", flush=True)
+        warm_up(args)
+        for case in cases:
+            shape, runs = bench_case(args, case, tmp)
+            report["cases"][case["name"]] = summarise(shape, runs)
+    for name, summary in report["cases"].items():
+        print_table(name, summary)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+        print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
