@@ -2,16 +2,28 @@
 
 The estimator in ``_kmeans.py`` orchestrates; everything that touches every
 sample lives here.  One *pass* over the data does the E-step (nearest centre)
-and the M-step accumulation (weighted sums per cluster) at once, block by
-block, so no ``n_samples x n_clusters`` matrix is ever formed.
+and the M-step accumulation (weighted sums per cluster) at once, chunk by
+chunk, so no ``n_samples x n_clusters`` matrix is ever formed.
 
-Determinism: the rows are cut into blocks whose size depends only on
-``n_samples``; each block accumulates into its own partial buffer and the
-partials are reduced in block order.  Threads only decide *who* computes a
-block, never the order of the floating-point additions, so the result is
+Determinism: the rows are cut into *groups* whose number depends only on the
+shape of the problem; each group accumulates into its own partial buffer and
+the partials are reduced in group order.  Threads only decide *who* computes
+a group, never the order of the floating-point additions, so the result is
 bit-for-bit the same for any thread count.
+
+Centring: dense data is centred on the fly (``x - x_offset``, the same
+rounding as centring a copy) so a fit never copies ``X``.
+
+Bounds: a run keeps, per sample, a lower bound on the gap between the
+distance to its second-nearest and to its nearest centre (Hamerly, 2010, in
+one number).  When the centres move by ``delta``, the gap shrinks by at most
+``delta[own] + max(delta[other])``; while it stays above the rounding error
+of the distance computation, the sample provably keeps its label and its
+distances are not computed.  The labels, sums and centres are bit-for-bit
+those of a pass without bounds (``_USE_BOUNDS = False``).
 """
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,19 +33,31 @@ import scipy.sparse as sp
 from sklearn.metrics import euclidean_distances
 from threadpoolctl import ThreadpoolController
 
-# Rows handed to one BLAS call in the GEMM kernel: the (rows x n_clusters)
-# distance buffer stays in L1/L2 cache (scikit-learn uses the same size).
-_GEMM_ROWS = 256
-# Below this many features a direct loop beats a thin GEMM: the BLAS call
-# overhead and the distance buffer round trip dominate.
+# Rows handled together: the transposed chunk, the distance buffer and the
+# GEMM output stay in L1/L2 cache (scikit-learn uses the same size).
+_CHUNK = 256
+# Up to this many features a compiled loop vectorised over the rows of a
+# chunk beats a thin GEMM (BLAS call overhead, buffer round trip).
 _DIRECT_MAX_FEATURES = 16
-# Blocks are at least this many rows, and there are at most _MAX_BLOCKS of
-# them, which bounds the partial-sum buffers to _MAX_BLOCKS * k * d values.
-_MIN_BLOCK_ROWS = 4096
-_MAX_BLOCKS = 64
+# Groups are at least this many rows; there are at most _MAX_GROUPS of them,
+# and their partial sums take at most _MAX_PARTIAL_BYTES.
+_MIN_GROUP_ROWS = 4096
+_MAX_GROUPS = 64
+_MAX_PARTIAL_BYTES = 2 * 2**20
+# Interleaved partial sums per group when k * d is small: consecutive samples
+# of one cluster then add into different memory, not one dependency chain.
+_LANES_MAX_KD = 512
+_N_LANES = 4
 # A pass is spread over threads only when it has at least this many
-# multiply-adds: below it, thread hand-off costs more than it saves.
+# multiply-adds per thread: below it, thread hand-off costs more than it saves.
 _MIN_WORK_PER_THREAD = 4_000_000
+# Bounds pay off when a sample's distances cost more than its bound update.
+_USE_BOUNDS = True
+_BOUNDS_MIN_KD = 0
+_STORE_SHRINK = 1.0 - 2.0**-20
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Passes between two recomputations of the cluster totals from scratch.
+_REFRESH_EVERY = 32
 
 _blas_controller = None
 _executor = None
@@ -55,9 +79,22 @@ def effective_n_threads():
         return max(1, os.cpu_count() or 1)
 
 
-def _blas_single_thread():
-    """Context manager holding BLAS at one thread (threads come from blocks)."""
+class _NoLimit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _blas_single_thread(needed=True):
+    """Context manager holding BLAS at one thread (threads come from groups).
+
+    Only the GEMM kernel calls BLAS; other passes skip the (costly) switch.
+    """
     global _blas_controller
+    if not needed:
+        return _NoLimit()
     if _blas_controller is None:
         _blas_controller = ThreadpoolController()
     return _blas_controller.limit(limits=1, user_api="blas")
@@ -75,110 +112,242 @@ def _thread_pool(n_threads):
     return _executor
 
 
-def _block_bounds(n_samples):
-    """Start offsets of the blocks; a function of ``n_samples`` only."""
-    rows = max(_MIN_BLOCK_ROWS, -(-n_samples // _MAX_BLOCKS))
-    return np.arange(0, n_samples + rows, rows).clip(max=n_samples)
-
-
 # --------------------------------------------------------------------------
-# numba kernels.  Each processes blocks [b_start, b_stop) and writes block b's
-# partial sums into sums[b], weights[b], changed[b] and inertia[b].
-# The distance used for the argmin is ||c||^2 - 2 <x, c> (||x||^2 is the same
-# for every centre), as scikit-learn does, so near-ties break the same way.
+# numba kernels.  A dense pass handles groups [g_start, g_stop); group g owns
+# rows [bounds[g], bounds[g + 1]) and writes only sums[g], wsums[g],
+# changed[g] and inertia[g].  The argmin is over ||c||^2 - 2 <x, c> (||x||^2
+# is the same for every centre), as scikit-learn does; -2 c is exact, so
+# ||c||^2 + <x, -2 c> rounds exactly like ||c||^2 - 2 <x, c>.
 
 
 @numba.njit(nogil=True, cache=True)
-def _dense_direct_blocks(
-    X, w, centers, c_sqnorm, bounds, b_start, b_stop, labels, sums, weights,
-    changed, inertia, update_centers, want_inertia,
-):  # fmt: skip
-    n_clusters, n_features = centers.shape
-    for b in range(b_start, b_stop):
-        n_changed = 0
-        block_inertia = 0.0
-        for i in range(bounds[b], bounds[b + 1]):
-            best = 0
-            best_dist = np.inf
-            for j in range(n_clusters):
-                dot = 0.0
-                for f in range(n_features):
-                    dot += X[i, f] * centers[j, f]
-                dist = c_sqnorm[j] - 2.0 * dot
-                if dist < best_dist:
-                    best_dist = dist
-                    best = j
-            if labels[i] != best:
-                n_changed += 1
-                labels[i] = best
-            if update_centers:
-                wi = w[i]
-                weights[b, best] += wi
-                for f in range(n_features):
-                    sums[b, best, f] += X[i, f] * wi
-            if want_inertia:
-                sq = 0.0
-                for f in range(n_features):
-                    diff = X[i, f] - centers[best, f]
-                    sq += diff * diff
-                block_inertia += sq * w[i]
-        changed[b] = n_changed
-        inertia[b] = block_inertia
+def _rows_to_compute(slack, labels, gap_drop, threshold, start, n_rows, slack_bits,
+                     rows):  # fmt: skip
+    """Rows of the chunk whose gap bound no longer exceeds ``threshold``.
+
+    ``slack`` keeps the top 16 bits of a float32 (bfloat16, truncated: never
+    more than the value it stands for); the decreased gaps are left in the
+    chunk's float32 view of ``slack_bits``.
+    """
+    slack_f = slack_bits.view(np.float32)
+    for r in range(n_rows):
+        slack_bits[r] = np.uint32(slack[start + r]) << np.uint32(16)
+    m = 0
+    for r in range(n_rows):
+        gap = slack_f[r] - gap_drop[labels[start + r]]
+        # stored a hair low: float32 rounding must not raise it
+        slack_f[r] = gap * _STORE_SHRINK
+        rows[m] = r
+        m += gap <= threshold
+    return m
 
 
 @numba.njit(nogil=True, cache=True)
-def _dense_gemm_blocks(
-    X, w, centers, c_sqnorm, bounds, b_start, b_stop, labels, sums, weights,
-    changed, inertia, update_centers, want_inertia,
+def _gather(X, x_offset, start, rows, m, xc, xt, transpose):
+    """Centred rows ``start + rows[:m]``, row-major in ``xc``, transposed in ``xt``."""
+    for q in range(m):
+        i = start + rows[q]
+        for f in range(X.shape[1]):
+            xc[q, f] = X[i, f] - x_offset[f]
+    if transpose:
+        for q in range(m):
+            for f in range(X.shape[1]):
+                xt[f, q] = xc[q, f]
+
+
+@numba.njit(nogil=True, cache=True)
+def _nearest_two(xc, xt, m, centers_m2, c_sqnorm, use_gemm, out, acc, best_d,
+                 second_d, best):  # fmt: skip
+    """Nearest centre, its and the second-nearest distance (up to ||x||^2).
+
+    Vectorised over the rows; a direct loop for few features, else a GEMM.
+    """
+    n_clusters, n_features = centers_m2.shape
+    for q in range(m):
+        best_d[q] = np.inf
+        second_d[q] = np.inf
+        best[q] = 0
+    dots = out[: n_clusters * m].reshape((n_clusters, m))
+    if use_gemm:
+        np.dot(centers_m2, xc[:m].T, dots)
+    for j in range(n_clusters):
+        if use_gemm:
+            for q in range(m):
+                acc[q] = c_sqnorm[j] + dots[j, q]
+        else:
+            for q in range(m):
+                acc[q] = c_sqnorm[j]
+            for f in range(n_features):
+                cf = centers_m2[j, f]
+                for q in range(m):
+                    acc[q] += xt[f, q] * cf
+        for q in range(m):
+            a_q = acc[q]
+            b_q = best_d[q]
+            second_d[q] = min(second_d[q], max(a_q, b_q))
+            if a_q < b_q:
+                best[q] = j
+            best_d[q] = min(a_q, b_q)
+
+
+@numba.njit(nogil=True, cache=True)
+def _new_gaps(xt, m, rows, best_d, second_d, noise_coef, c_norm_max, sq_norm,
+              slack_bits):  # fmt: skip
+    """Lower bounds of the gaps of the computed rows; returns the largest ||x||^2.
+
+    The computed distances carry a rounding error of at most ``noise`` each
+    (as distances), so the true gap is at least the computed one minus twice
+    that.
+    """
+    slack_f = slack_bits.view(np.float32)
+    for q in range(m):
+        sq_norm[q] = 0.0
+    for f in range(xt.shape[0]):
+        for q in range(m):
+            v = float(xt[f, q])
+            sq_norm[q] += v * v
+    largest = 0.0
+    for q in range(m):
+        xx = sq_norm[q]
+        largest = max(largest, xx)
+        noise = noise_coef * (math.sqrt(xx) + c_norm_max)
+        gap = (
+            math.sqrt(max(float(second_d[q]) + xx, 0.0))
+            - math.sqrt(max(float(best_d[q]) + xx, 0.0))
+            - 2.0 * noise
+        )
+        if not gap < math.inf:  # overflow (|x| ~ 1e154) or NaN: no bound
+            gap = 0.0
+        # beyond float32's range a smaller bound is still a bound
+        slack_f[rows[q]] = min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+    return largest
+
+
+@numba.njit(nogil=True, cache=True)
+def _accumulate(X, x_offset, w, weighted, labels, start, n_rows, sums, wsums,
+                counts):  # fmt: skip
+    """Add the rows of a chunk to their clusters' (lane-interleaved) sums."""
+    n_lanes = sums.shape[0]
+    for r in range(n_rows):
+        i = start + r
+        a = labels[i]
+        wi = w[i] if weighted else 1.0
+        lane = r % n_lanes
+        wsums[lane, a] += wi
+        counts[a] += wi > 0
+        for f in range(X.shape[1]):
+            sums[lane, a, f] += (X[i, f] - x_offset[f]) * wi
+
+
+@numba.njit(nogil=True, cache=True)
+def _chunk_inertia(X, x_offset, w, weighted, centers, labels, start, n_rows):
+    dtype_zero = centers[0, 0] - centers[0, 0]  # 0 in X's dtype
+    total = 0.0
+    for i in range(start, start + n_rows):
+        a = labels[i]
+        sq = dtype_zero
+        for f in range(X.shape[1]):
+            diff = (X[i, f] - x_offset[f]) - centers[a, f]
+            sq += diff * diff
+        total += sq * (w[i] if weighted else 1.0)
+    return total
+
+
+@numba.njit(nogil=True, cache=True)
+def _dense_pass(
+    X, x_offset, w, weighted, centers_m2, c_sqnorm, use_gemm, bounds, g_start,
+    g_stop, labels, sums, wsums, counts, changed, inertia, want_inertia, centers,
+    full, slack, use_slack, store_slack, gap_drop, threshold, noise_coef,
+    c_norm_max, x_sqnorm,
 ):  # fmt: skip
-    n_clusters, n_features = centers.shape
-    centers_t = np.ascontiguousarray(centers.T)
-    buffer = np.empty((_GEMM_ROWS, n_clusters), dtype=X.dtype)
-    for b in range(b_start, b_stop):
+    n_clusters, n_features = centers_m2.shape
+    n_lanes = sums.shape[1]
+    xt = np.empty((n_features, _CHUNK), dtype=X.dtype)
+    xc = np.empty((_CHUNK, n_features), dtype=X.dtype)
+    out = np.empty(n_clusters * _CHUNK, dtype=X.dtype)
+    acc = np.empty(_CHUNK, dtype=X.dtype)
+    best_d = np.empty(_CHUNK, dtype=X.dtype)
+    second_d = np.empty(_CHUNK, dtype=X.dtype)
+    best = np.empty(_CHUNK, dtype=np.int32)
+    rows = np.empty(_CHUNK, dtype=np.int64)
+    sq_norm = np.empty(_CHUNK)
+    slack_bits = np.empty(_CHUNK, dtype=np.uint32)
+    for g in range(g_start, g_stop):
+        sums[g] = 0.0
+        wsums[g] = 0.0
+        counts[g] = 0
         n_changed = 0
-        block_inertia = 0.0
-        for start in range(bounds[b], bounds[b + 1], _GEMM_ROWS):
-            stop = min(start + _GEMM_ROWS, bounds[b + 1])
-            rows = stop - start
-            dots = buffer[:rows]
-            np.dot(X[start:stop], centers_t, dots)
-            for r in range(rows):
-                i = start + r
-                best = 0
-                best_dist = np.inf
-                for j in range(n_clusters):
-                    dist = c_sqnorm[j] - 2.0 * dots[r, j]
-                    if dist < best_dist:
-                        best_dist = dist
-                        best = j
-                if labels[i] != best:
+        g_inertia = 0.0
+        largest = 0.0
+        for start in range(bounds[g], bounds[g + 1], _CHUNK):
+            n_rows = min(_CHUNK, bounds[g + 1] - start)
+            # 1. the rows whose distances are needed
+            if use_slack:
+                m = _rows_to_compute(
+                    slack, labels, gap_drop, threshold, start, n_rows, slack_bits,
+                    rows,
+                )  # fmt: skip
+            else:
+                m = n_rows
+                for r in range(n_rows):
+                    rows[r] = r
+            _gather(X, x_offset, start, rows, m, xc, xt, not use_gemm or store_slack)
+            # 2. their nearest centres and new gap bounds
+            _nearest_two(xc, xt, m, centers_m2, c_sqnorm, use_gemm, out, acc,
+                         best_d, second_d, best)  # fmt: skip
+            if store_slack:
+                largest = max(largest, _new_gaps(
+                    xt, m, rows, best_d, second_d, noise_coef, c_norm_max, sq_norm,
+                    slack_bits,
+                ))  # fmt: skip
+                for r in range(n_rows):
+                    slack[start + r] = np.uint16(slack_bits[r] >> np.uint32(16))
+            # 3. new labels; outside a full pass, a sample that changes
+            # cluster moves its contribution from the old sums to the new
+            for q in range(m):
+                i = start + rows[q]
+                new = best[q]
+                old = labels[i]
+                if old != new:
                     n_changed += 1
-                    labels[i] = best
-                if update_centers:
-                    wi = w[i]
-                    weights[b, best] += wi
-                    for f in range(n_features):
-                        sums[b, best, f] += X[i, f] * wi
-                if want_inertia:
-                    sq = 0.0
-                    for f in range(n_features):
-                        diff = X[i, f] - centers[best, f]
-                        sq += diff * diff
-                    block_inertia += sq * w[i]
-        changed[b] = n_changed
-        inertia[b] = block_inertia
+                    labels[i] = new
+                    if not full:
+                        wi = w[i] if weighted else 1.0
+                        lane = q % n_lanes
+                        wsums[g, lane, old] -= wi
+                        wsums[g, lane, new] += wi
+                        counts[g, old] -= wi > 0
+                        counts[g, new] += wi > 0
+                        for f in range(n_features):
+                            v = xc[q, f] * wi
+                            sums[g, lane, old, f] -= v
+                            sums[g, lane, new, f] += v
+            # 4. a full pass adds every row to its cluster
+            if full:
+                _accumulate(X, x_offset, w, weighted, labels, start, n_rows,
+                            sums[g], wsums[g], counts[g])  # fmt: skip
+            if want_inertia:
+                g_inertia += _chunk_inertia(
+                    X, x_offset, w, weighted, centers, labels, start, n_rows
+                )
+        changed[g] = n_changed
+        inertia[g] = g_inertia
+        x_sqnorm[g] = largest
 
 
 @numba.njit(nogil=True, cache=True)
-def _sparse_blocks(
-    data, indices, indptr, w, centers, c_sqnorm, bounds, b_start, b_stop, labels,
-    sums, weights, changed, inertia, update_centers, want_inertia,
+def _sparse_pass(
+    data, indices, indptr, w, weighted, centers, c_sqnorm, bounds, g_start,
+    g_stop, labels, sums, wsums, counts, changed, inertia, want_inertia,
 ):  # fmt: skip
     n_clusters = centers.shape[0]
-    for b in range(b_start, b_stop):
+    for g in range(g_start, g_stop):
+        sums[g] = 0.0
+        wsums[g] = 0.0
+        counts[g] = 0
         n_changed = 0
-        block_inertia = 0.0
-        for i in range(bounds[b], bounds[b + 1]):
+        g_inertia = 0.0
+        for i in range(bounds[g], bounds[g + 1]):
             best = 0
             best_dist = np.inf
             for j in range(n_clusters):
@@ -192,11 +361,11 @@ def _sparse_blocks(
             if labels[i] != best:
                 n_changed += 1
                 labels[i] = best
-            if update_centers:
-                wi = w[i]
-                weights[b, best] += wi
-                for p in range(indptr[i], indptr[i + 1]):
-                    sums[b, best, indices[p]] += data[p] * wi
+            wi = w[i] if weighted else 1.0
+            wsums[g, 0, best] += wi
+            counts[g, best] += wi > 0
+            for p in range(indptr[i], indptr[i + 1]):
+                sums[g, 0, best, indices[p]] += data[p] * wi
             if want_inertia:
                 # ||x - c||^2 = ||c||^2 + sum over nonzeros of (x_f - c_f)^2 - c_f^2
                 sq = c_sqnorm[best]
@@ -204,9 +373,222 @@ def _sparse_blocks(
                     c = centers[best, indices[p]]
                     diff = data[p] - c
                     sq += diff * diff - c * c
-                block_inertia += max(sq, 0.0) * w[i]
-        changed[b] = n_changed
-        inertia[b] = block_inertia
+                g_inertia += max(sq, 0.0) * wi
+        changed[g] = n_changed
+        inertia[g] = g_inertia
+
+
+@numba.njit(nogil=True, cache=True)
+def _dense_inertia(X, x_offset, w, weighted, centers, labels, bounds, g_start, g_stop,
+                   out):  # fmt: skip
+    for g in range(g_start, g_stop):
+        out[g] = _chunk_inertia(
+            X, x_offset, w, weighted, centers, labels, bounds[g],
+            bounds[g + 1] - bounds[g],
+        )  # fmt: skip
+
+
+@numba.njit(nogil=True, cache=True)
+def _reduce(sums, wsums, counts, out_sums, out_wsums, out_counts):
+    """Add the partial sums in (group, lane) order: a fixed order."""
+    out_sums[:] = 0.0
+    out_wsums[:] = 0.0
+    out_counts[:] = 0
+    for g in range(sums.shape[0]):
+        for j in range(sums.shape[2]):
+            out_counts[j] += counts[g, j]
+        for lane in range(sums.shape[1]):
+            for j in range(sums.shape[2]):
+                out_wsums[j] += wsums[g, lane, j]
+                for f in range(sums.shape[3]):
+                    out_sums[j, f] += sums[g, lane, j, f]
+
+
+# --------------------------------------------------------------------------
+# Python side
+
+
+def _group_bounds(n_samples, n_clusters, n_features, n_lanes):
+    """Start offsets of the groups: a function of the problem's shape only."""
+    per_group = 8 * n_lanes * n_clusters * (n_features + 1)
+    cap = max(1, min(_MAX_GROUPS, _MAX_PARTIAL_BYTES // per_group))
+    rows = max(_MIN_GROUP_ROWS, -(-n_samples // cap))
+    return np.arange(0, n_samples + rows, rows).clip(max=n_samples)
+
+
+class _Pass:
+    """Buffers and state of the passes of one run over one ``X``.
+
+    Allocated once per run, so the iterations allocate nothing per sample.
+    ``sums``, ``weights`` and ``counts`` (members of positive weight) are the
+    running totals per cluster of the current labels.
+    """
+
+    def __init__(self, X, sample_weight, n_clusters, x_offset, n_threads, bounds):
+        self.X = X
+        self.sparse = sp.issparse(X)
+        n_samples, n_features = X.shape
+        self.weighted = sample_weight is not None
+        self.w = (
+            np.ones(1, dtype=X.dtype)
+            if sample_weight is None
+            else np.ascontiguousarray(sample_weight, dtype=X.dtype)
+        )
+        if x_offset is None or self.sparse:
+            x_offset = np.zeros(n_features, dtype=X.dtype)
+        self.x_offset = np.ascontiguousarray(x_offset, dtype=X.dtype)
+        self.use_gemm = not self.sparse and n_features > _DIRECT_MAX_FEATURES
+        lanes = (
+            _N_LANES
+            if not self.sparse and n_clusters * n_features <= _LANES_MAX_KD
+            else 1
+        )
+        self.bounds = _group_bounds(n_samples, n_clusters, n_features, lanes)
+        n_groups = len(self.bounds) - 1
+        self.part_sums = np.zeros((n_groups, lanes, n_clusters, n_features))
+        self.part_wsums = np.zeros((n_groups, lanes, n_clusters))
+        self.part_counts = np.zeros((n_groups, n_clusters), dtype=np.int64)
+        self.changed = np.zeros(n_groups, dtype=np.int64)
+        self.inertia = np.zeros(n_groups)
+        self.x_sqnorm = np.zeros(n_groups)
+        self.sums = np.zeros((n_clusters, n_features))
+        self.weights = np.zeros(n_clusters)
+        self.counts = np.zeros(n_clusters, dtype=np.int64)
+        self._delta = (np.zeros_like(self.sums), np.zeros_like(self.weights),
+                       np.zeros_like(self.counts))  # fmt: skip
+        self.use_bounds = (
+            bounds
+            and _USE_BOUNDS
+            and not self.sparse
+            and n_clusters > 1
+            and n_clusters * n_features >= _BOUNDS_MIN_KD
+        )
+        self.slack = np.zeros(n_samples if self.use_bounds else 1, dtype=np.uint16)
+        self.slack_valid = False
+        self.gap_drop = np.zeros(n_clusters)
+        self.x_norm_max = None
+        self.n_full = 0
+        self.passes_since_full = 0
+        # sqrt of the rounding error of a squared distance, per unit of
+        # (||x|| + max ||c||)^2, with a factor 2 to spare
+        eps = float(np.finfo(X.dtype).eps)
+        self.noise_coef = 2.0 * math.sqrt((n_features + 3) * eps)
+        work = (
+            n_samples
+            * n_clusters
+            * max(1, X.nnz // max(n_samples, 1) if self.sparse else n_features)
+        )
+        self.n_threads = max(1, min(n_threads, n_groups, work // _MIN_WORK_PER_THREAD))
+
+    def blas_limit(self):
+        return _blas_single_thread(self.use_gemm)
+
+    def _run(self, kernel, *args):
+        n_groups = len(self.bounds) - 1
+        if self.n_threads <= 1:
+            kernel(*args[0], 0, n_groups, *args[1])
+            return
+        cuts = np.linspace(0, n_groups, self.n_threads + 1).astype(int)
+        pool = _thread_pool(self.n_threads)
+        futures = [
+            pool.submit(kernel, *args[0], cuts[t], cuts[t + 1], *args[1])
+            for t in range(self.n_threads)
+        ]
+        for future in futures:
+            future.result()
+
+    def assign(self, centers, labels, *, want_inertia=False, full=True):
+        """One pass: new labels (in place) and the cluster totals; returns n_changed.
+
+        A full pass recomputes ``sums``, ``weights`` and ``counts`` from
+        every row; otherwise only the samples that change cluster update
+        them.  Rows whose gap bound holds are skipped; ``moved(old, new)``
+        must have recorded every change of the centres since the last pass.
+        """
+        X = self.X
+        c_sqnorm = np.einsum("ij,ij->i", centers, centers)
+        parts = (self.part_sums, self.part_wsums, self.part_counts, self.changed,
+                 self.inertia, want_inertia)  # fmt: skip
+        if self.sparse:
+            full = True
+            self._run(
+                _sparse_pass,
+                (X.data, X.indices, X.indptr, self.w, self.weighted, centers,
+                 c_sqnorm, self.bounds),
+                (labels, *parts),
+            )  # fmt: skip
+        else:
+            use_slack = self.use_bounds and self.slack_valid
+            c_norm_max = float(np.sqrt(np.max(c_sqnorm, initial=0.0)))
+            threshold = 0.0
+            if use_slack:
+                threshold = 2.0 * self.noise_coef * (self.x_norm_max + c_norm_max)
+            self._run(
+                _dense_pass,
+                (X, self.x_offset, self.w, self.weighted, -2 * centers, c_sqnorm,
+                 self.use_gemm, self.bounds),
+                (labels, *parts, centers, full, self.slack, use_slack,
+                 self.use_bounds, self.gap_drop, threshold, self.noise_coef,
+                 c_norm_max, self.x_sqnorm),
+            )  # fmt: skip
+            self.slack_valid = self.use_bounds
+            self.gap_drop[:] = 0.0
+        if full:
+            _reduce(*parts[:3], self.sums, self.weights, self.counts)
+            self.passes_since_full = 0
+        else:
+            _reduce(*parts[:3], *self._delta)
+            self.sums += self._delta[0]
+            self.weights += self._delta[1]
+            self.counts += self._delta[2]
+            self.passes_since_full += 1
+        if self.use_bounds and self.x_norm_max is None:
+            # the first pass computes every row: the largest ||x||, for the
+            # rounding noise of every later pass
+            self.x_norm_max = float(np.sqrt(self.x_sqnorm.max()))
+        return int(self.changed.sum())
+
+    def moved(self, old, new):
+        """Record that the centres moved from ``old`` to ``new``.
+
+        Each sample's gap shrinks by at most the shift of its own centre plus
+        the largest shift of another; shifts are inflated a hair to cover
+        their own rounding.
+        """
+        if not self.use_bounds:
+            return
+        shift = np.sqrt(((new.astype(np.float64) - old) ** 2).sum(axis=1))
+        shift *= 1 + 1e-9
+        order = np.argsort(shift)
+        other = np.full_like(shift, shift[order[-1]])
+        other[order[-1]] = shift[order[-2]]
+        self.gap_drop += shift + other
+
+    def totals(self):
+        """Copies of the weighted sums (float64) and weights per cluster.
+
+        A cluster without a member of positive weight gets exactly 0, what
+        summing from scratch gives, whatever rounding the running totals
+        carry.
+        """
+        sums, weights = self.sums.copy(), self.weights.copy()
+        empty = self.counts == 0
+        sums[empty] = 0.0
+        weights[empty] = 0.0
+        return sums, weights
+
+    def inertia_of(self, centers, labels):
+        """Weighted inertia of ``labels`` against ``centers``."""
+        if self.sparse:
+            self.assign(centers, labels.copy(), want_inertia=True)
+            return float(self.inertia.sum())
+        self._run(
+            _dense_inertia,
+            (self.X, self.x_offset, self.w, self.weighted, centers, labels,
+             self.bounds),
+            (self.inertia,),
+        )  # fmt: skip
+        return float(self.inertia.sum())
 
 
 def lloyd_pass(
@@ -218,6 +600,7 @@ def lloyd_pass(
     update_centers=True,
     want_inertia=False,
     n_threads=1,
+    x_offset=None,
 ):
     """Assign every sample to its nearest centre and accumulate cluster sums.
 
@@ -225,18 +608,20 @@ def lloyd_pass(
     ----------
     X : {ndarray, csr_matrix} of shape (n_samples, n_features)
         C-contiguous float32/float64 data (CSR with int32 indices if sparse).
-    sample_weight : ndarray of shape (n_samples,)
-        Weights, same dtype as ``X``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights, same dtype as ``X``; None means all ones.
     centers : ndarray of shape (n_clusters, n_features)
         Current centres, same dtype as ``X``.
     labels : ndarray of shape (n_samples,), dtype=int32
         Updated in place with the index of the nearest centre.
     update_centers : bool, default=True
-        Whether to accumulate the weighted sums and weights per cluster.
+        Whether to return the weighted sums and weights per cluster.
     want_inertia : bool, default=False
         Whether to compute the weighted inertia against ``centers``.
     n_threads : int, default=1
         Upper bound on the threads used; small passes run on one thread.
+    x_offset : ndarray of shape (n_features,), default=None
+        Dense ``X`` is used as ``X - x_offset`` (centring without a copy).
 
     Returns
     -------
@@ -249,60 +634,21 @@ def lloyd_pass(
     inertia : float or None
         Weighted sum of squared distances to the assigned centres.
     """
-    n_samples, n_features = X.shape
-    n_clusters = centers.shape[0]
-    dtype = X.dtype
-    bounds = _block_bounds(n_samples)
-    n_blocks = len(bounds) - 1
-    acc_shape = (n_blocks, n_clusters, n_features) if update_centers else (1, 1, 1)
-    sums = np.zeros(acc_shape, dtype=dtype)
-    weights = np.zeros(acc_shape[:2], dtype=dtype)
-    changed = np.zeros(n_blocks, dtype=np.int64)
-    inertia = np.zeros(n_blocks, dtype=dtype)
-    c_sqnorm = np.einsum("ij,ij->i", centers, centers)
-
-    if sp.issparse(X):
-        kernel = _sparse_blocks
-        args = (X.data, X.indices, X.indptr)
-        work_per_row = max(1, X.nnz // max(n_samples, 1)) * n_clusters
-    elif n_features <= _DIRECT_MAX_FEATURES:
-        kernel, args = _dense_direct_blocks, (X,)
-        work_per_row = n_features * n_clusters
-    else:
-        kernel, args = _dense_gemm_blocks, (X,)
-        work_per_row = n_features * n_clusters
-
-    def run(b_start, b_stop):
-        kernel(
-            *args, sample_weight, centers, c_sqnorm, bounds, b_start, b_stop,
-            labels, sums, weights, changed, inertia, update_centers, want_inertia,
-        )  # fmt: skip
-
-    n_threads = min(
-        n_threads, n_blocks, max(1, n_samples * work_per_row // _MIN_WORK_PER_THREAD)
-    )
-    with _blas_single_thread():
-        if n_threads <= 1:
-            run(0, n_blocks)
-        else:
-            cuts = np.linspace(0, n_blocks, n_threads + 1).astype(int)
-            futures = [
-                _thread_pool(n_threads).submit(run, cuts[t], cuts[t + 1])
-                for t in range(n_threads)
-            ]
-            for future in futures:
-                future.result()
-
-    total_inertia = float(inertia.sum()) if want_inertia else None
+    centers = np.ascontiguousarray(centers, dtype=X.dtype)
+    run = _Pass(X, sample_weight, centers.shape[0], x_offset, n_threads, False)
+    with run.blas_limit():
+        n_changed = run.assign(centers, labels, want_inertia=want_inertia)
+    total_inertia = float(run.inertia.sum()) if want_inertia else None
     if not update_centers:
-        return None, None, int(changed.sum()), total_inertia
-    return sums.sum(axis=0), weights.sum(axis=0), int(changed.sum()), total_inertia
+        return None, None, n_changed, total_inertia
+    sums, weights = run.sums, run.weights
+    return sums.astype(X.dtype), weights.astype(X.dtype), n_changed, total_inertia
 
 
-def assign_labels(X, centers, *, n_threads=1, sample_weight=None, want_inertia=False):
+def assign_labels(
+    X, centers, *, n_threads=1, sample_weight=None, want_inertia=False, x_offset=None
+):
     """Nearest-centre labels (int32) and, optionally, the weighted inertia."""
-    if sample_weight is None:
-        sample_weight = np.ones(X.shape[0], dtype=X.dtype)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     _, _, _, inertia = lloyd_pass(
         X,
@@ -312,6 +658,7 @@ def assign_labels(X, centers, *, n_threads=1, sample_weight=None, want_inertia=F
         update_centers=False,
         want_inertia=want_inertia,
         n_threads=n_threads,
+        x_offset=x_offset,
     )
     return labels, inertia
 
@@ -341,34 +688,54 @@ def distances_to_centers(X, centers):
     return out
 
 
-def _squared_distances_to_assigned(X, centers, labels):
+@numba.njit(nogil=True, cache=True)
+def _dense_distances_to_assigned(X, x_offset, centers, labels, out):
+    for i in range(X.shape[0]):
+        a = labels[i]
+        sq = 0.0
+        for f in range(X.shape[1]):
+            diff = (X[i, f] - x_offset[f]) - centers[a, f]
+            sq += diff * diff
+        out[i] = sq
+
+
+def _squared_distances_to_assigned(X, centers, labels, x_offset):
     """Unweighted ||x_i - c_{labels_i}||^2 for every sample."""
     if sp.issparse(X):
         diff = X - sp.csr_matrix(centers[labels])
         return np.asarray(diff.multiply(diff).sum(axis=1)).ravel()
-    return ((X - centers[labels]) ** 2).sum(axis=1)
+    if x_offset is None:
+        x_offset = np.zeros(X.shape[1], dtype=X.dtype)
+    out = np.empty(X.shape[0])
+    _dense_distances_to_assigned(X, x_offset, centers, labels, out)
+    return out
 
 
-def relocate_empty_clusters(X, sample_weight, centers_old, sums, weights, labels):
+def relocate_empty_clusters(
+    X, sample_weight, centers_old, sums, weights, labels, x_offset=None
+):
     """Give each empty cluster the sample farthest from its centre (in place).
 
     A cluster is empty when its total weight is 0.  The j-th empty cluster
     takes the j-th farthest sample (unweighted distance to its assigned old
     centre), which leaves its old cluster, as scikit-learn does.  Nothing moves
-    when every sample sits on its centre.
+    when every sample sits on its centre.  ``sample_weight`` None means ones.
     """
     empty = np.flatnonzero(weights == 0)
     if empty.size == 0:
         return
-    distances = _squared_distances_to_assigned(X, centers_old, labels)
+    distances = _squared_distances_to_assigned(X, centers_old, labels, x_offset)
     if distances.max() == 0:
         return
     n_empty = empty.size
     far = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
     for new_id, idx in zip(empty, far, strict=True):
         old_id = labels[idx]
-        row = X[idx].toarray().ravel() if sp.issparse(X) else X[idx]
-        weight = sample_weight[idx]
+        if sp.issparse(X):
+            row = X[idx].toarray().ravel()
+        else:
+            row = X[idx] if x_offset is None else X[idx] - x_offset
+        weight = 1.0 if sample_weight is None else sample_weight[idx]
         sums[old_id] -= row * weight
         sums[new_id] = row * weight
         weights[new_id] = weight
@@ -386,7 +753,15 @@ def average_centers(sums, weights):
 
 
 def lloyd_single_run(
-    X, sample_weight, centers_init, *, max_iter, tol, verbose, n_threads
+    X,
+    sample_weight,
+    centers_init,
+    *,
+    max_iter,
+    tol,
+    verbose,
+    n_threads,
+    x_offset=None,
 ):
     """One run of Lloyd's algorithm from ``centers_init``.
 
@@ -395,6 +770,10 @@ def lloyd_single_run(
     else when the squared centre shift is within ``tol``, else after
     ``max_iter`` passes; unless strictly converged, the labels are recomputed
     against the final centres so that they equal ``predict(X)``.
+
+    ``sample_weight`` None means unit weights (a faster pass).  Dense ``X`` is
+    used as ``X - x_offset``; ``centers_init`` and the returned centres are in
+    those centred coordinates.
 
     Returns
     -------
@@ -405,46 +784,50 @@ def lloyd_single_run(
     """
     centers = np.array(centers_init, dtype=X.dtype, order="C", copy=True)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
-    for i in range(max_iter):
-        sums, weights, n_changed, inertia = lloyd_pass(
-            X,
-            sample_weight,
-            centers,
-            labels,
-            want_inertia=bool(verbose),
-            n_threads=n_threads,
-        )
-        relocate_empty_clusters(X, sample_weight, centers, sums, weights, labels)
-        centers_new = average_centers(sums, weights)
-        if verbose:
-            print(f"Iteration {i}, inertia {inertia}.")
-        # labels start at -1, so the first pass always changes every label
-        if n_changed == 0:
-            centers = centers_new
+    run = _Pass(X, sample_weight, centers.shape[0], x_offset, n_threads, True)
+    strict = False
+    full = True
+    with run.blas_limit():
+        for i in range(max_iter):
+            n_changed = run.assign(
+                centers, labels, want_inertia=bool(verbose), full=full
+            )
+            sums, weights = run.totals()
             if verbose:
-                print(f"Converged at iteration {i}: strict convergence.")
-            break
-        shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
-        centers = centers_new
-        center_shift_tot = (shift**2).sum()
-        if center_shift_tot <= tol:
-            if verbose:
-                print(
-                    f"Converged at iteration {i}: center shift "
-                    f"{center_shift_tot} within tolerance {tol}."
+                inertia = float(run.inertia.sum())
+            # Running totals are refreshed from scratch now and then, so that
+            # their rounding cannot build up over a long run.
+            full = run.passes_since_full + 1 >= _REFRESH_EVERY
+            if np.any(weights == 0):
+                relocate_empty_clusters(
+                    X, sample_weight, centers, sums, weights, labels, run.x_offset
                 )
-            break
+                full = True  # the moved samples keep their labels
+            centers_new = average_centers(sums, weights).astype(X.dtype)
+            if verbose:
+                print(f"Iteration {i}, inertia {inertia}.")
+            # labels start at -1, so the first pass always changes every label
+            if n_changed == 0:
+                # same labels, same sums: the centres equal the previous ones
+                centers = centers_new
+                strict = True
+                if verbose:
+                    print(f"Converged at iteration {i}: strict convergence.")
+                break
+            run.moved(centers, centers_new)
+            shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
+            center_shift_tot = (shift**2).sum()
+            centers = centers_new
+            if center_shift_tot <= tol:
+                if verbose:
+                    print(
+                        f"Converged at iteration {i}: center shift "
+                        f"{center_shift_tot} within tolerance {tol}."
+                    )
+                break
 
-    # Unless strictly converged, re-run the E-step so labels_ == predict(X).
-    # After strict convergence the centres equal the previous ones bit for bit
-    # (same labels, same blocked sums), so this pass only computes the inertia.
-    _, _, _, inertia = lloyd_pass(
-        X,
-        sample_weight,
-        centers,
-        labels,
-        update_centers=False,
-        want_inertia=True,
-        n_threads=n_threads,
-    )
+        # Unless strictly converged, re-run the E-step so labels_ == predict(X).
+        if not strict:
+            run.assign(centers, labels, full=False)
+        inertia = run.inertia_of(centers, labels)
     return labels, inertia, centers, i + 1
