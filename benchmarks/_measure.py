@@ -1,5 +1,7 @@
 """What the worker measures besides time: peak memory, inertia, machine rates."""
 
+import ctypes
+import ctypes.util
 import re
 import time
 
@@ -19,10 +21,20 @@ class PeakRSS:
     to ``/proc/self/clear_refs`` resets it to the current RSS, so the peak
     seen by the block is exact, not sampled.  ``extra`` is None where that is
     not available.
+
+    With ``exact=True`` glibc is first told to serve every allocation of 64
+    KiB or more by its own mapping and to hand freed memory back: otherwise
+    a block reusing memory an earlier call freed (still resident) looks free.
+    It stays so for the rest of the process, hence for the last measurement.
     """
+
+    def __init__(self, exact=False):
+        self.exact = exact
 
     def __enter__(self):
         self.extra = None
+        if self.exact:
+            _release_malloc_cache()
         try:
             self.before = _status_kib("VmRSS")
             with open("/proc/self/clear_refs", "w") as f:
@@ -35,6 +47,18 @@ class PeakRSS:
         if self.before is not None:
             self.extra = max(0, _status_kib("VmHWM") - self.before) * 1024
         return False
+
+
+def _release_malloc_cache():
+    name = ctypes.util.find_library("c")
+    if name is None:  # pragma: no cover - not glibc
+        return
+    libc = ctypes.CDLL(name)
+    if hasattr(libc, "mallopt"):
+        M_MMAP_THRESHOLD = -3
+        libc.mallopt(M_MMAP_THRESHOLD, 65536)
+    if hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 def inertia64(X, centers, chunk=65536):

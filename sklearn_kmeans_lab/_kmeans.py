@@ -13,7 +13,6 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.extmath import row_norms
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -33,6 +32,7 @@ from sklearn_kmeans_lab._dask import (
 )
 from sklearn_kmeans_lab._lloyd import (
     assign_labels,
+    count_distinct_labels,
     distances_to_centers,
     effective_n_threads,
     lloyd_single_run,
@@ -127,9 +127,10 @@ class LloydKMeans(
         threads.
 
     copy_x : bool, default=True
-        Dense data is centred before clustering for numerical accuracy.  If
-        False and ``X`` is a C-contiguous float array, ``X`` is centred in
-        place and restored afterwards (it may differ by rounding errors).
+        Kept for compatibility with scikit-learn, where it decides whether
+        ``X`` is centred in a copy or in place.  Here dense data is centred on
+        the fly, block by block: ``X`` is neither copied (when already a
+        C-contiguous float array) nor modified, whatever ``copy_x``.
 
     Attributes
     ----------
@@ -283,22 +284,27 @@ class LloydKMeans(
 
     # -- fitting ---------------------------------------------------------
 
-    def _initial_centers(self, X, x_squared_norms, sample_weight, random_state, order):
+    def _initial_centers(self, X, X_mean, sample_weight, random_state, order):
         if isinstance(self.init, str) and self.init == "k-means++":
             centers, _ = kmeans_plusplus_centers(
-                X, self.n_clusters, sample_weight, x_squared_norms, random_state, order
-            )
+                X, self.n_clusters, sample_weight, None, random_state, order,
+                x_offset=X_mean,
+            )  # fmt: skip
             return centers
         if isinstance(self.init, str) and self.init == "random":
-            if np.count_nonzero(sample_weight) < self.n_clusters:
+            n_positive = (
+                X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+            )
+            if n_positive < self.n_clusters:
                 raise ValueError(
                     "init='random' needs at least n_clusters="
                     f"{self.n_clusters} samples with a non-zero sample_weight; "
-                    f"got {np.count_nonzero(sample_weight)}."
+                    f"got {n_positive}."
                 )
             return random_centers(
-                X, self.n_clusters, sample_weight, random_state, order
-            )
+                X, self.n_clusters, sample_weight, random_state, order,
+                x_offset=X_mean,
+            )  # fmt: skip
         raise AssertionError("array and callable inits are resolved before centring")
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -332,12 +338,14 @@ class LloydKMeans(
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             order="C",
-            copy=self.copy_x,
+            copy=False,  # never written to: centred on the fly
             accept_large_sparse=False,
         )
         self._check_params_vs_input(X)
         random_state = check_random_state(self.random_state)
-        sample_weight = check_sample_weight(sample_weight, X)
+        # None stays None: the kernels' unweighted path, and no array of ones
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         self._n_threads = effective_n_threads()
 
         # Array and callable inits are read in the caller's coordinates, so
@@ -355,23 +363,17 @@ class LloydKMeans(
                 self._validate_center_shape(X, init)
                 fixed_inits.append(init)
 
-        # Centring makes ||c||^2 - 2<x, c> accurate for data far from 0.
+        # Centring makes ||c||^2 - 2<x, c> accurate for data far from 0; the
+        # kernels subtract X_mean on the fly, and work in centred coordinates.
         X_mean = None
         if not sp.issparse(X):
             X_mean = X.mean(axis=0)
-            X -= X_mean
-        try:
-            best = self._best_of_runs(
-                X, sample_weight, random_state, fixed_inits, X_mean
-            )
-        finally:
-            if X_mean is not None and not self.copy_x:
-                X += X_mean
+        best = self._best_of_runs(X, sample_weight, random_state, fixed_inits, X_mean)
         best_labels, best_inertia, best_centers, best_n_iter = best
         if X_mean is not None:
             best_centers += X_mean
 
-        distinct_clusters = len(np.unique(best_labels))
+        distinct_clusters = count_distinct_labels(best_labels, self.n_clusters)
         if distinct_clusters < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct_clusters}) found smaller "
@@ -389,16 +391,17 @@ class LloydKMeans(
         return self
 
     def _best_of_runs(self, X, sample_weight, random_state, fixed_inits, X_mean):
-        x_squared_norms = order = None
+        order = None
         if fixed_inits is None:
-            x_squared_norms = row_norms(X, squared=True)
             order = canonical_order(X)
         best = None
         for run in range(self._n_init):
             if fixed_inits is None:
                 centers_init = self._initial_centers(
-                    X, x_squared_norms, sample_weight, random_state, order
+                    X, X_mean, sample_weight, random_state, order
                 )
+                if run == self._n_init - 1:
+                    order = None  # its memory is not needed by the last run
             else:
                 centers_init = fixed_inits[run]
                 if X_mean is not None:
@@ -413,6 +416,7 @@ class LloydKMeans(
                 tol=self._tol,
                 verbose=self.verbose,
                 n_threads=self._n_threads,
+                x_offset=X_mean,
             )
             # A later run wins only if strictly better and a different
             # partition (equal partitions differ in inertia by rounding only).
@@ -558,12 +562,24 @@ class LloydKMeans(
         return tags
 
 
+# Above this size, the variance behind ``tol`` is computed without a copy of X.
+_VAR_COPY_BYTES = 2**24
+
+
 def _tolerance(X, tol):
     """``tol`` scaled by the mean per-feature variance of X (0 stays 0)."""
     if tol == 0:
         return 0
     if sp.issparse(X):
         variances = mean_variance_axis(X, axis=0)[1]
-    else:
+    elif X.nbytes <= _VAR_COPY_BYTES:
         variances = np.var(X, axis=0)
+    else:
+        # np.var would hold a centred copy of all of X: go by row blocks
+        mean = X.mean(axis=0)
+        squares = np.zeros(X.shape[1])
+        for start in range(0, X.shape[0], 4096):
+            diff = X[start : start + 4096] - mean
+            squares += np.einsum("ij,ij->j", diff, diff)
+        variances = squares / X.shape[0]
     return np.mean(variances) * tol

@@ -664,6 +664,19 @@ def assign_labels(
 
 
 @numba.njit(nogil=True, cache=True)
+def _count_distinct(labels, present):
+    for i in range(len(labels)):
+        present[labels[i]] = True
+    return np.count_nonzero(present)
+
+
+def count_distinct_labels(labels, n_clusters):
+    """Number of distinct values in ``labels`` (no copy of them, unlike
+    ``np.unique`` or ``np.bincount``)."""
+    return int(_count_distinct(labels, np.zeros(n_clusters, dtype=np.bool_)))
+
+
+@numba.njit(nogil=True, cache=True)
 def _dense_distances(X, centers, out):
     for i in range(X.shape[0]):
         for j in range(centers.shape[0]):

@@ -2,54 +2,430 @@
 
 Every weighted draw is an inverse-CDF draw over the samples taken in a
 *canonical order*, an order that depends on the rows' values and not on their
-positions.  The seeds are therefore the same points whatever the order of the
-rows, and a sample of integer weight ``m`` is drawn exactly as ``m`` repeated
-copies of it would be: k-means++ honours scikit-learn's sample-weight
-equivalence, which scikit-learn's own ``KMeans`` does not.
+positions: the samples sorted by a key (a fixed projection of the row), ties
+by index.  The sort is lazy: samples are put into key-range buckets, and only
+the bucket a draw lands in is sorted.
+The probability mass of each sample is quantised to an integer, so bucket
+totals are exact sums whatever the order in which they are added.  The seeds
+are therefore the same points whatever the order of the rows, and a sample of
+integer weight ``m`` is drawn (up to a quantisation step of 2**-61 of the
+total) as ``m`` repeated copies of it would be: k-means++ honours
+scikit-learn's sample-weight equivalence, which scikit-learn's own ``KMeans``
+does not.
+
+Memory: besides ``X``, a seeding keeps 6 bytes per sample (a 16-bit bucket id
+and the float32 distance to the nearest chosen centre, in units of a power of
+two fitted to the data); the distances to the candidates are reduced on the
+fly, never stored.
 """
 
+import math
+
+import numba
 import numpy as np
 import scipy.sparse as sp
 
+from sklearn_kmeans_lab._lloyd import _blas_single_thread
 
-def _row(X, index):
-    return X[[index]].toarray()[0] if sp.issparse(X) else X[index]
+_CHUNK = 256
+_DIRECT_MAX_FEATURES = 16
+_N_BUCKETS = 2**14  # bucket ids fit a uint16
+# Quantised masses sum to less than 2**61: int64 with room to spare.
+_MASS_BITS = 61
+# A bucket with more members than this is split again by key range when a
+# draw lands in it, rather than sorted whole.
+_SORT_MAX = 4096
 
 
-def _squared_distances(X, rows, x_squared_norms):
-    """||x - r||^2 for every sample x and each row r, clipped at 0, shape (m, n)."""
-    rows = np.atleast_2d(rows)
-    dots = X @ rows.T
-    if sp.issparse(dots):  # pragma: no cover - X @ dense is dense
-        dots = dots.toarray()
-    dist = (
-        x_squared_norms[None, :]
-        - 2.0 * np.asarray(dots).T
-        + np.einsum("ij,ij->i", rows, rows)[:, None]
-    )
-    np.maximum(dist, 0, out=dist)
-    return dist
+# --------------------------------------------------------------------------
+# keys and buckets
+
+
+@numba.njit(nogil=True, cache=True)
+def _dense_keys(X, rows, direction, keys):
+    """Key of each row: sum over features, in order, of x_f * direction_f."""
+    for q in range(len(rows)):
+        i = rows[q]
+        key = 0.0
+        for f in range(X.shape[1]):
+            key += float(X[i, f]) * direction[f]
+        keys[q] = key
+
+
+@numba.njit(nogil=True, cache=True)
+def _sparse_keys(data, indices, indptr, rows, direction, keys):
+    # zeros add exactly nothing, so this equals the dense key when the
+    # indices of each row are sorted
+    for q in range(len(rows)):
+        i = rows[q]
+        key = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            key += float(data[p]) * direction[indices[p]]
+        keys[q] = key
+
+
+@numba.njit(nogil=True, cache=True)
+def _bucket(key, low, scale, n_buckets):
+    # monotone in the key: buckets in order are keys in order
+    return min(int((key - low) * scale), n_buckets - 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _key_buckets(keys, low, scale, n_buckets, out):
+    for q in range(len(keys)):
+        out[q] = _bucket(keys[q], low, scale, n_buckets)
+
+
+@numba.njit(nogil=True, cache=True)
+def _dense_key_range(X, direction):
+    """Smallest and largest key, and the largest squared norm of a row."""
+    low = np.inf
+    high = -np.inf
+    largest = 0.0
+    for i in range(X.shape[0]):
+        key = 0.0
+        sq = 0.0
+        for f in range(X.shape[1]):
+            v = float(X[i, f])
+            key += v * direction[f]
+            sq += v * v
+        low = min(low, key)
+        high = max(high, key)
+        largest = max(largest, sq)
+    return low, high, largest
+
+
+@numba.njit(nogil=True, cache=True)
+def _dense_buckets(X, direction, low, scale, n_buckets, buckets):
+    for i in range(X.shape[0]):
+        key = 0.0
+        for f in range(X.shape[1]):
+            key += float(X[i, f]) * direction[f]
+        buckets[i] = _bucket(key, low, scale, n_buckets)
+
+
+@numba.njit(nogil=True, cache=True)
+def _sparse_key_range(data, indices, indptr, direction):
+    low = np.inf
+    high = -np.inf
+    largest = 0.0
+    for i in range(len(indptr) - 1):
+        key = 0.0
+        sq = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            v = float(data[p])
+            key += v * direction[indices[p]]
+            sq += v * v
+        low = min(low, key)
+        high = max(high, key)
+        largest = max(largest, sq)
+    return low, high, largest
+
+
+@numba.njit(nogil=True, cache=True)
+def _sparse_buckets(data, indices, indptr, direction, low, scale, n_buckets, buckets):
+    for i in range(len(indptr) - 1):
+        key = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            key += float(data[p]) * direction[indices[p]]
+        buckets[i] = _bucket(key, low, scale, n_buckets)
+
+
+def _bucket_scale(low, high, n_buckets):
+    # exact min and max: the same buckets whatever the order of the rows
+    return n_buckets / (high - low) if high > low else 0.0
+
+
+class _CanonicalOrder:
+    """The samples sorted by key, kept as key-range buckets sorted lazily.
+
+    Attributes
+    ----------
+    buckets : ndarray of shape (n_samples,), dtype=uint16
+        Equal-width key ranges between the smallest and the largest key.
+    direction : ndarray of shape (n_features,)
+    unit : float
+        A power of two at least the squared norm of every row, divided by 8:
+        distances are stored in this unit.
+    """
+
+    n_buckets = _N_BUCKETS
+
+    def __init__(self, X):
+        n_samples, n_features = X.shape
+        # A fixed generic direction: no small-integer relation between its
+        # coordinates, so distinct rows (even of integer data) do not tie.
+        self.direction = np.random.RandomState(0).uniform(0.5, 1.5, size=n_features)
+        self.buckets = np.empty(n_samples, dtype=np.uint16)
+        if sp.issparse(X):
+            X = _sorted_csr(X)
+            csr = (X.data, X.indices, X.indptr, self.direction)
+            low, high, largest = _sparse_key_range(*csr)
+            self.low, self.scale = low, _bucket_scale(low, high, _N_BUCKETS)
+            _sparse_buckets(*csr, low, self.scale, _N_BUCKETS, self.buckets)
+        else:
+            low, high, largest = _dense_key_range(X, self.direction)
+            self.low, self.scale = low, _bucket_scale(low, high, _N_BUCKETS)
+            _dense_buckets(X, self.direction, low, self.scale, _N_BUCKETS, self.buckets)
+        exponent = math.frexp(largest)[1] if largest > 0 else 0
+        self.unit = math.ldexp(1.0, exponent - 3) if largest > 0 else 1.0
+
+    def keys(self, X, rows):
+        keys = np.empty(len(rows))
+        rows = np.asarray(rows, dtype=np.int64)
+        if sp.issparse(X):
+            X = _sorted_csr(X)
+            _sparse_keys(X.data, X.indices, X.indptr, rows, self.direction, keys)
+        else:
+            _dense_keys(X, rows, self.direction, keys)
+        return keys
+
+
+def _sorted_csr(X):
+    X = sp.csr_matrix(X)
+    return X if X.has_sorted_indices else X.sorted_indices()
 
 
 def canonical_order(X):
-    """A permutation sorting the rows by value (equal rows end up adjacent).
+    """The value-based order of the rows that every weighted draw walks.
 
-    Rows are ordered by their projection on a fixed direction; the sort is
-    stable, and rows that tie are in practice identical, so the order of the
-    points does not depend on where they stand in ``X``.
+    Rows are hashed into buckets by their projection on a fixed direction
+    and ordered by that projection within a bucket; equal rows end up
+    adjacent, and the order of the points does not depend on where they
+    stand in ``X``.  Computed once per fit and shared by its runs.
     """
-    # A fixed generic direction: no small-integer relation between its
-    # coordinates, so distinct rows (even of integer data) do not tie.
-    direction = np.random.RandomState(0).uniform(0.5, 1.5, size=X.shape[1])
-    key = np.asarray(X @ direction.astype(X.dtype)).ravel()
-    return np.argsort(key, kind="stable")
+    return _CanonicalOrder(X)
 
 
-def _draw(cumulative_weights, order, values):
-    """Indices drawn by inverse CDF: ``values`` are in [0, total weight)."""
-    positions = np.searchsorted(cumulative_weights, values, side="right")
-    # rounding in the cumulative sum can land one past the end
-    return order[np.minimum(positions, len(order) - 1)]
+# --------------------------------------------------------------------------
+# quantised masses and draws
+
+
+@numba.njit(nogil=True, cache=True)
+def _mass(w_i, closest_i, scale):
+    return np.int64(math.floor(w_i * float(closest_i) * scale))
+
+
+@numba.njit(nogil=True, cache=True)
+def _bucket_masses(buckets, w, weighted, closest, use_closest, scale, totals):
+    totals[:] = 0
+    for i in range(len(buckets)):
+        w_i = w[i] if weighted else 1.0
+        c_i = closest[i] if use_closest else 1.0
+        totals[buckets[i]] += _mass(w_i, c_i, scale)
+
+
+@numba.njit(nogil=True, cache=True)
+def _members(buckets, wanted):
+    """Indices of the samples whose bucket is wanted, in index order."""
+    m = 0
+    for i in range(len(buckets)):
+        m += wanted[buckets[i]]
+    out = np.empty(m, dtype=np.int64)
+    m = 0
+    for i in range(len(buckets)):
+        if wanted[buckets[i]]:
+            out[m] = i
+            m += 1
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _member_masses(rows, w, weighted, closest, use_closest, scale, out):
+    for q in range(len(rows)):
+        i = rows[q]
+        w_i = w[i] if weighted else 1.0
+        c_i = closest[i] if use_closest else 1.0
+        out[q] = _mass(w_i, c_i, scale)
+
+
+def _pick(members, keys, masses, residual):
+    """The member where the cumulative mass, in (key, index) order, passes
+    ``residual``.  Large sets are split by key range first: linear, not a sort.
+    """
+    while len(members) > _SORT_MAX:
+        low, high = keys.min(), keys.max()
+        scale = _bucket_scale(low, high, _N_BUCKETS)
+        if scale == 0:
+            break
+        sub = np.empty(len(keys), dtype=np.int64)
+        _key_buckets(keys, low, scale, _N_BUCKETS, sub)
+        totals = np.zeros(_N_BUCKETS, dtype=np.int64)
+        np.add.at(totals, sub, masses)
+        cumulative = np.cumsum(totals)
+        b = min(
+            int(np.searchsorted(cumulative, residual, side="right")), _N_BUCKETS - 1
+        )
+        residual -= int(cumulative[b] - totals[b])
+        inside = sub == b
+        members, keys, masses = members[inside], keys[inside], masses[inside]
+    order = np.lexsort((members, keys))
+    position = np.searchsorted(np.cumsum(masses[order]), residual, side="right")
+    return int(members[order[min(position, len(members) - 1)]])
+
+
+class _Masses:
+    """The quantised probability mass of every sample, ``w_i * closest_i``.
+
+    ``closest`` is None for masses proportional to the weights alone.
+    """
+
+    def __init__(self, X, order, w, weighted, closest, total):
+        self.X, self.order, self.w, self.weighted = X, order, w, weighted
+        self.use_closest = closest is not None
+        self.closest = closest if closest is not None else np.ones(1, np.float32)
+        # a power of two, so the quantisation depends on the masses only
+        exponent = math.frexp(total)[1] if total > 0 else 0
+        self.scale = math.ldexp(1.0, _MASS_BITS - exponent)
+        self.totals = np.zeros(order.n_buckets, dtype=np.int64)
+        _bucket_masses(order.buckets, w, weighted, self.closest, self.use_closest,
+                       self.scale, self.totals)  # fmt: skip
+        self.excluded = []
+
+    @property
+    def total(self):
+        return int(self.totals.sum())
+
+    def exclude(self, i):
+        """Give sample ``i`` no more mass (drawing without replacement)."""
+        mass = np.empty(1, dtype=np.int64)
+        _member_masses(np.array([i]), self.w, self.weighted, self.closest,
+                       self.use_closest, self.scale, mass)  # fmt: skip
+        self.totals[self.order.buckets[i]] -= mass[0]
+        self.excluded.append(i)
+
+    def draw(self, uniforms):
+        """The samples found by inverse CDF at ``uniforms * total``."""
+        total = self.total
+        cumulative = np.cumsum(self.totals)
+        targets = []
+        for u in np.atleast_1d(uniforms):
+            value = min(int(u * total), total - 1)
+            bucket = int(np.searchsorted(cumulative, value, side="right"))
+            targets.append(
+                (bucket, value - int(cumulative[bucket] - self.totals[bucket]))
+            )
+        wanted = np.zeros(self.order.n_buckets, dtype=np.bool_)
+        wanted[[b for b, _ in targets]] = True
+        rows = _members(self.order.buckets, wanted)
+        picks = []
+        for bucket, residual in targets:
+            members = rows[self.order.buckets[rows] == bucket]
+            masses = np.empty(len(members), dtype=np.int64)
+            _member_masses(members, self.w, self.weighted, self.closest,
+                           self.use_closest, self.scale, masses)  # fmt: skip
+            masses[np.isin(members, self.excluded)] = 0
+            keys = self.order.keys(self.X, members)
+            picks.append(_pick(members, keys, masses, residual))
+        return np.array(picks, dtype=np.intp)
+
+
+# --------------------------------------------------------------------------
+# distances to candidates, reduced on the fly
+
+
+@numba.njit(nogil=True, cache=True)
+def _dense_trials(X, x_offset, w, weighted, cands, cands_m2, closest, unit,
+                  use_gemm, potentials):  # fmt: skip
+    """Potential of each candidate: sum of w * min(closest, d(x, candidate)^2)."""
+    n_samples, n_features = X.shape
+    n_cands = cands.shape[0]
+    xc = np.empty((_CHUNK, n_features), dtype=X.dtype)
+    dots_buffer = np.empty(n_cands * _CHUNK, dtype=X.dtype)
+    c_sq = np.empty(n_cands)
+    for t in range(n_cands):
+        c_sq[t] = 0.0
+        for f in range(n_features):
+            c_sq[t] += float(cands[t, f]) ** 2
+    x_sq = np.empty(_CHUNK)
+    potentials[:] = 0.0
+    inv_unit = 1.0 / unit
+    for start in range(0, n_samples, _CHUNK):
+        m = min(_CHUNK, n_samples - start)
+        for r in range(m):
+            for f in range(n_features):
+                xc[r, f] = X[start + r, f] - x_offset[f]
+        dots = dots_buffer[: n_cands * m].reshape((n_cands, m))
+        if use_gemm:
+            np.dot(cands_m2, xc[:m].T, dots)
+            for r in range(m):
+                x_sq[r] = 0.0
+                for f in range(n_features):
+                    x_sq[r] += float(xc[r, f]) ** 2
+        for t in range(n_cands):
+            acc = 0.0
+            for r in range(m):
+                if use_gemm:
+                    d2 = max(x_sq[r] + c_sq[t] + float(dots[t, r]), 0.0)
+                else:
+                    d2 = 0.0
+                    for f in range(n_features):
+                        diff = float(xc[r, f] - cands[t, f])
+                        d2 += diff * diff
+                d2 = min(float(closest[start + r]), d2 * inv_unit)
+                acc += d2 * (w[start + r] if weighted else 1.0)
+            potentials[t] += acc
+    potentials *= unit
+
+
+@numba.njit(nogil=True, cache=True)
+def _dense_closer(X, x_offset, center, closest, unit, first):
+    """closest = min(closest, d(x, center)^2 / unit), stored as float32."""
+    inv_unit = 1.0 / unit
+    for i in range(X.shape[0]):
+        d2 = 0.0
+        for f in range(X.shape[1]):
+            diff = float((X[i, f] - x_offset[f]) - center[f])
+            d2 += diff * diff
+        d2 *= inv_unit
+        if first or d2 < closest[i]:
+            closest[i] = d2
+
+
+@numba.njit(nogil=True, cache=True)
+def _sparse_sq_dist(data, indices, indptr, i, center, c_sq):
+    d2 = c_sq
+    for p in range(indptr[i], indptr[i + 1]):
+        c = float(center[indices[p]])
+        diff = float(data[p]) - c
+        d2 += diff * diff - c * c
+    return max(d2, 0.0)
+
+
+@numba.njit(nogil=True, cache=True)
+def _sparse_trials(data, indices, indptr, w, weighted, cands, closest, unit,
+                   potentials):  # fmt: skip
+    n_samples = len(indptr) - 1
+    potentials[:] = 0.0
+    inv_unit = 1.0 / unit
+    for t in range(cands.shape[0]):
+        c_sq = 0.0
+        for f in range(cands.shape[1]):
+            c_sq += float(cands[t, f]) ** 2
+        acc = 0.0
+        for i in range(n_samples):
+            d2 = _sparse_sq_dist(data, indices, indptr, i, cands[t], c_sq) * inv_unit
+            acc += min(float(closest[i]), d2) * (w[i] if weighted else 1.0)
+        potentials[t] = acc * unit
+
+
+@numba.njit(nogil=True, cache=True)
+def _sparse_closer(data, indices, indptr, center, closest, unit, first):
+    c_sq = 0.0
+    for f in range(len(center)):
+        c_sq += float(center[f]) ** 2
+    inv_unit = 1.0 / unit
+    for i in range(len(indptr) - 1):
+        d2 = _sparse_sq_dist(data, indices, indptr, i, center, c_sq) * inv_unit
+        if first or d2 < closest[i]:
+            closest[i] = d2
+
+
+def _rows(X, indices, x_offset):
+    if sp.issparse(X):
+        return X[indices].toarray()
+    rows = np.array(X[indices])
+    return rows if x_offset is None else rows - x_offset
 
 
 def kmeans_plusplus_centers(
@@ -60,6 +436,8 @@ def kmeans_plusplus_centers(
     random_state,
     order,
     n_local_trials=None,
+    *,
+    x_offset=None,
 ):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii, 2007), weighted.
 
@@ -68,7 +446,9 @@ def kmeans_plusplus_centers(
     with probability proportional to ``w_i * D(x_i)^2``, where ``D`` is the
     distance to the nearest centre chosen so far: "best" means the one that
     lowers the weighted potential the most.  Zero-weight samples are never
-    drawn.
+    drawn.  ``sample_weight`` None means unit weights; ``x_squared_norms`` is
+    not used (kept for the signature); dense ``X`` is used as
+    ``X - x_offset`` and the centres are returned in those coordinates.
 
     Returns
     -------
@@ -78,50 +458,76 @@ def kmeans_plusplus_centers(
     n_samples, n_features = X.shape
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
+    if order is None:
+        order = canonical_order(X)
+    sparse = sp.issparse(X)
+    weighted = sample_weight is not None
+    w = np.ones(1) if not weighted else np.asarray(sample_weight, dtype=np.float64)
+    total_weight = float(w.sum()) if weighted else float(n_samples)
+    offset = np.zeros(n_features, dtype=X.dtype) if x_offset is None else x_offset
+    offset = np.ascontiguousarray(offset, dtype=X.dtype)
+    use_gemm = not sparse and n_features > _DIRECT_MAX_FEATURES
+    if sparse:
+        X = _sorted_csr(X)
+        csr = (X.data, X.indices, X.indptr)
+
+    def closer(center, first):
+        if sparse:
+            _sparse_closer(*csr, center, closest, order.unit, first)
+        else:
+            _dense_closer(X, offset, center, closest, order.unit, first)
+
+    def trials(cands):
+        potentials = np.empty(len(cands))
+        if sparse:
+            _sparse_trials(*csr, w, weighted, cands, closest, order.unit, potentials)
+        else:
+            _dense_trials(X, offset, w, weighted, cands, -2 * cands, closest,
+                          order.unit, use_gemm, potentials)  # fmt: skip
+        return potentials
+
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     indices = np.full(n_clusters, -1, dtype=int)
-
-    weights_in_order = sample_weight[order]
-    cumulative = np.cumsum(weights_in_order)
-    first = _draw(cumulative, order, random_state.uniform() * cumulative[-1])
-    centers[0] = _row(X, first)
-    indices[0] = first
-    closest_dist_sq = _squared_distances(X, centers[0], x_squared_norms)[0]
-
-    for c in range(1, n_clusters):
-        cumulative = np.cumsum(weights_in_order * closest_dist_sq[order])
-        rand_vals = random_state.uniform(size=n_local_trials) * cumulative[-1]
-        candidate_ids = _draw(cumulative, order, rand_vals)
-        candidate_rows = (
-            X[candidate_ids].toarray() if sp.issparse(X) else X[candidate_ids]
+    closest = np.empty(n_samples, dtype=np.float32)
+    indices[0] = _Masses(X, order, w, weighted, None, total_weight).draw(
+        random_state.uniform()
+    )[0]
+    centers[0] = _rows(X, indices[[0]], x_offset)[0]
+    with _blas_single_thread(use_gemm):
+        closer(centers[0], True)
+        potential = (
+            float(np.dot(closest, w) if weighted else closest.sum()) * order.unit
         )
-        distance_to_candidates = _squared_distances(X, candidate_rows, x_squared_norms)
-        np.minimum(closest_dist_sq, distance_to_candidates, out=distance_to_candidates)
-        candidates_pot = distance_to_candidates @ sample_weight
-        best = np.argmin(candidates_pot)
-        closest_dist_sq = distance_to_candidates[best]
-        centers[c] = candidate_rows[best]
-        indices[c] = candidate_ids[best]
+        for c in range(1, n_clusters):
+            masses = _Masses(X, order, w, weighted, closest, potential / order.unit)
+            if masses.total == 0:  # every sample sits on a centre
+                masses = _Masses(X, order, w, weighted, None, total_weight)
+            candidate_ids = masses.draw(random_state.uniform(size=n_local_trials))
+            candidates = _rows(X, candidate_ids, x_offset).astype(X.dtype)
+            potentials = trials(np.ascontiguousarray(candidates))
+            best = int(np.argmin(potentials))
+            potential = float(potentials[best])
+            centers[c] = candidates[best]
+            indices[c] = candidate_ids[best]
+            closer(centers[c], False)
     return centers, indices
 
 
-def random_centers(X, n_clusters, sample_weight, random_state, order):
+def random_centers(X, n_clusters, sample_weight, random_state, order, *, x_offset=None):
     """``n_clusters`` distinct samples drawn with probability proportional to weight.
 
     Sequential draws without replacement, each an inverse-CDF draw over the
-    not-yet-drawn samples in canonical order.
+    not-yet-drawn samples in canonical order.  Centres are in the coordinates
+    ``X - x_offset``.
     """
-    remaining = sample_weight[order].astype(np.float64)
+    if order is None:
+        order = canonical_order(X)
+    weighted = sample_weight is not None
+    w = np.ones(1) if not weighted else np.asarray(sample_weight, dtype=np.float64)
+    total = float(w.sum()) if weighted else float(X.shape[0])
+    masses = _Masses(X, order, w, weighted, None, total)
     seeds = np.empty(n_clusters, dtype=np.intp)
     for c in range(n_clusters):
-        cumulative = np.cumsum(remaining)
-        position = np.searchsorted(
-            cumulative, random_state.uniform() * cumulative[-1], side="right"
-        )
-        position = min(position, len(order) - 1)
-        while remaining[position] == 0:  # rounding landed on a drawn sample
-            position -= 1
-        seeds[c] = order[position]
-        remaining[position] = 0
-    centers = X[seeds]
-    return centers.toarray() if sp.issparse(centers) else np.array(centers)
+        seeds[c] = masses.draw(random_state.uniform())[0]
+        masses.exclude(seeds[c])
+    return _rows(X, seeds, x_offset)
