@@ -211,7 +211,8 @@ def _moments_block(X_b, w_b):
     else:
         X64 = X_b.astype(np.float64)
         mean = X64.mean(axis=0)
-        m2 = ((X64 - mean) ** 2).sum(axis=0)
+        X64 -= mean
+        m2 = np.einsum("ij,ij->j", X64, X64)
     if w_b is None:
         w_stats = (0, 0, n)
     else:
@@ -239,6 +240,18 @@ def _merge_moments(*parts):
     return (n, mean, m2, *counts)
 
 
+def _index_dtype(n):
+    """The smallest signed integer type for -1 .. n - 1.
+
+    Labels and candidate indices stay on the workers between passes: one byte
+    per sample instead of four for up to 127 clusters.
+    """
+    for dtype in (np.int8, np.int16, np.int32):
+        if n <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64  # pragma: no cover - more than 2**31 clusters
+
+
 def _lloyd_block(X_b, w_b, labels_b, centers, mean, want_inertia):
     """One fused E+M pass on a block; returns its new labels and partial sums."""
     X = _centred(X_b, mean)
@@ -246,10 +259,11 @@ def _lloyd_block(X_b, w_b, labels_b, centers, mean, want_inertia):
     if labels_b is None:
         labels = np.full(X.shape[0], -1, dtype=np.int32)
     else:
-        labels = labels_b.copy()  # the persisted input must stay as it is
+        labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
     sums, weights, n_changed, inertia = lloyd_pass(
         X, w, centers, labels, want_inertia=want_inertia
     )
+    labels = labels.astype(_index_dtype(centers.shape[0]))
     return labels, (sums, weights, n_changed, inertia or 0.0)
 
 
@@ -319,8 +333,10 @@ def _update_closest(X, state, new_centers, offset):
     if new_centers.shape[0] == 0:
         return state
     labels, _ = assign_labels(X, new_centers)
-    d2 = _squared_distances_to_assigned(X, new_centers, labels)
-    labels = labels + np.int32(offset)
+    # Kept between rounds, so compact: float32 distances are plenty for
+    # sampling probabilities, and the indices take the smallest integer type.
+    d2 = _squared_distances_to_assigned(X, new_centers, labels).astype(np.float32)
+    labels = (labels + offset).astype(_index_dtype(offset + new_centers.shape[0]))
     if state is None:
         return d2, labels
     min_d2, closest = state
