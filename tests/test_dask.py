@@ -433,6 +433,22 @@ def test_fit_on_a_local_cluster_equals_the_threaded_fit(blobs, local_client):
     )
 
 
+def test_kselector_on_dask_backend_equals_serial_run(local_client):
+    import joblib
+
+    from sklearn_kmeans_lab import KSelector
+
+    X, _ = make_blobs(300, n_features=2, centers=3, random_state=0)
+    params = dict(k_range=range(1, 5), n_refs=3, random_state=0)
+    serial = KSelector(**params).fit(X)
+    with joblib.parallel_config(backend="dask"):
+        on_dask = KSelector(n_jobs=-1, **params).fit(X)
+    assert on_dask.n_clusters_ == serial.n_clusters_
+    assert on_dask.results_.keys() == serial.results_.keys()
+    for name, values in serial.results_.items():
+        np.testing.assert_array_equal(on_dask.results_[name], values, err_msg=name)
+
+
 def test_killing_a_worker_mid_fit_still_gives_the_right_fit(blobs, monkeypatch):
     X, _ = blobs
     init = X[:N_CLUSTERS]
