@@ -411,7 +411,10 @@ def test_fitting_numpy_data_does_not_import_dask():
         assert "dask" not in sys.modules, "dask was imported"
         """
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
 
 
 # -- on a distributed cluster -------------------------------------------------
