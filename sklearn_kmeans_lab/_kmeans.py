@@ -32,6 +32,8 @@ from sklearn_kmeans_lab._dask import (
 )
 from sklearn_kmeans_lab._lloyd import (
     assign_labels,
+    column_means,
+    column_variances,
     count_distinct_labels,
     distances_to_centers,
     effective_n_threads,
@@ -367,7 +369,7 @@ class LloydKMeans(
         # kernels subtract X_mean on the fly, and work in centred coordinates.
         X_mean = None
         if not sp.issparse(X):
-            X_mean = X.mean(axis=0)
+            X_mean = _column_means(X)
         best = self._best_of_runs(X, sample_weight, random_state, fixed_inits, X_mean)
         best_labels, best_inertia, best_centers, best_n_iter = best
         if X_mean is not None:
@@ -562,8 +564,16 @@ class LloydKMeans(
         return tags
 
 
-# Above this size, the variance behind ``tol`` is computed without a copy of X.
-_VAR_COPY_BYTES = 2**24
+# Up to this size, the mean and variance of X are numpy's (as in scikit-learn);
+# above it, compiled passes without a copy of X (np.var makes one) and faster
+# on few columns.
+_NUMPY_STATS_BYTES = 2**24
+
+
+def _column_means(X):
+    if X.nbytes <= _NUMPY_STATS_BYTES:
+        return X.mean(axis=0)
+    return column_means(X).astype(X.dtype)
 
 
 def _tolerance(X, tol):
@@ -572,14 +582,8 @@ def _tolerance(X, tol):
         return 0
     if sp.issparse(X):
         variances = mean_variance_axis(X, axis=0)[1]
-    elif X.nbytes <= _VAR_COPY_BYTES:
+    elif X.nbytes <= _NUMPY_STATS_BYTES:
         variances = np.var(X, axis=0)
-    else:
-        # np.var would hold a centred copy of all of X: go by row blocks
-        mean = X.mean(axis=0)
-        squares = np.zeros(X.shape[1])
-        for start in range(0, X.shape[0], 4096):
-            diff = X[start : start + 4096] - mean
-            squares += np.einsum("ij,ij->j", diff, diff)
-        variances = squares / X.shape[0]
+    else:  # np.var would hold a centred copy of all of X
+        variances = column_variances(X)
     return np.mean(variances) * tol

@@ -38,7 +38,7 @@ from threadpoolctl import ThreadpoolController
 _CHUNK = 256
 # Up to this many features a compiled loop vectorised over the rows of a
 # chunk beats a thin GEMM (BLAS call overhead, buffer round trip).
-_DIRECT_MAX_FEATURES = 16
+_DIRECT_MAX_FEATURES = 8
 # Groups are at least this many rows; there are at most _MAX_GROUPS of them,
 # and their partial sums take at most _MAX_PARTIAL_BYTES.
 _MIN_GROUP_ROWS = 4096
@@ -143,12 +143,17 @@ def _rows_to_compute(slack, labels, gap_drop, threshold, start, n_rows, slack_bi
 
 
 @numba.njit(nogil=True, cache=True)
-def _gather(X, x_offset, start, rows, m, xc, xt, transpose):
-    """Centred rows ``start + rows[:m]``, row-major in ``xc``, transposed in ``xt``."""
+def _gather(X, x_offset, start, rows, m, xc, xt, transpose, sq_norm):
+    """Centred rows ``start + rows[:m]``, row-major in ``xc``, transposed in
+    ``xt`` (if ``transpose``), and their squared norms."""
     for q in range(m):
         i = start + rows[q]
+        xx = 0.0
         for f in range(X.shape[1]):
-            xc[q, f] = X[i, f] - x_offset[f]
+            v = X[i, f] - x_offset[f]
+            xc[q, f] = v
+            xx += float(v) * float(v)
+        sq_norm[q] = xx
     if transpose:
         for q in range(m):
             for f in range(X.shape[1]):
@@ -191,30 +196,19 @@ def _nearest_two(xc, xt, m, centers_m2, c_sqnorm, use_gemm, out, acc, best_d,
 
 
 @numba.njit(nogil=True, cache=True)
-def _new_gaps(xt, m, rows, best_d, second_d, noise_coef, c_norm_max, sq_norm,
-              slack_bits):  # fmt: skip
-    """Lower bounds of the gaps of the computed rows; returns the largest ||x||^2.
+def _new_gaps(m, rows, best_d, second_d, sq_norm, slack_bits):
+    """Gaps (second minus first distance) of the computed rows, as computed.
 
-    The computed distances carry a rounding error of at most ``noise`` each
-    (as distances), so the true gap is at least the computed one minus twice
-    that.
+    Returns the largest ||x||^2.  The rounding of the distances is accounted
+    for by the threshold a gap is compared with, not here.
     """
     slack_f = slack_bits.view(np.float32)
-    for q in range(m):
-        sq_norm[q] = 0.0
-    for f in range(xt.shape[0]):
-        for q in range(m):
-            v = float(xt[f, q])
-            sq_norm[q] += v * v
     largest = 0.0
     for q in range(m):
         xx = sq_norm[q]
         largest = max(largest, xx)
-        noise = noise_coef * (math.sqrt(xx) + c_norm_max)
-        gap = (
-            math.sqrt(max(float(second_d[q]) + xx, 0.0))
-            - math.sqrt(max(float(best_d[q]) + xx, 0.0))
-            - 2.0 * noise
+        gap = math.sqrt(max(float(second_d[q]) + xx, 0.0)) - math.sqrt(
+            max(float(best_d[q]) + xx, 0.0)
         )
         if not gap < math.inf:  # overflow (|x| ~ 1e154) or NaN: no bound
             gap = 0.0
@@ -257,8 +251,7 @@ def _chunk_inertia(X, x_offset, w, weighted, centers, labels, start, n_rows):
 def _dense_pass(
     X, x_offset, w, weighted, centers_m2, c_sqnorm, use_gemm, bounds, g_start,
     g_stop, labels, sums, wsums, counts, changed, inertia, want_inertia, centers,
-    full, slack, use_slack, store_slack, gap_drop, threshold, noise_coef,
-    c_norm_max, x_sqnorm,
+    full, slack, use_slack, store_slack, gap_drop, threshold, x_sqnorm,
 ):  # fmt: skip
     n_clusters, n_features = centers_m2.shape
     n_lanes = sums.shape[1]
@@ -291,14 +284,13 @@ def _dense_pass(
                 m = n_rows
                 for r in range(n_rows):
                     rows[r] = r
-            _gather(X, x_offset, start, rows, m, xc, xt, not use_gemm or store_slack)
+            _gather(X, x_offset, start, rows, m, xc, xt, not use_gemm, sq_norm)
             # 2. their nearest centres and new gap bounds
             _nearest_two(xc, xt, m, centers_m2, c_sqnorm, use_gemm, out, acc,
                          best_d, second_d, best)  # fmt: skip
             if store_slack:
                 largest = max(largest, _new_gaps(
-                    xt, m, rows, best_d, second_d, noise_coef, c_norm_max, sq_norm,
-                    slack_bits,
+                    m, rows, best_d, second_d, sq_norm, slack_bits,
                 ))  # fmt: skip
                 for r in range(n_rows):
                     slack[start + r] = np.uint16(slack_bits[r] >> np.uint32(16))
@@ -467,6 +459,7 @@ class _Pass:
         self.slack_valid = False
         self.gap_drop = np.zeros(n_clusters)
         self.x_norm_max = None
+        self.c_norm_max = 0.0
         self.n_full = 0
         self.passes_since_full = 0
         # sqrt of the rounding error of a squared distance, per unit of
@@ -519,17 +512,20 @@ class _Pass:
             )  # fmt: skip
         else:
             use_slack = self.use_bounds and self.slack_valid
-            c_norm_max = float(np.sqrt(np.max(c_sqnorm, initial=0.0)))
+            c_norm = float(np.sqrt(np.max(c_sqnorm, initial=0.0)))
+            self.c_norm_max = max(self.c_norm_max, c_norm)
             threshold = 0.0
             if use_slack:
-                threshold = 2.0 * self.noise_coef * (self.x_norm_max + c_norm_max)
+                # A stored gap is off by at most 2 noise, and a gap must
+                # exceed about 1.5 noise for the computed argmin to be right.
+                noise = self.noise_coef * (self.x_norm_max + self.c_norm_max)
+                threshold = 4.0 * noise
             self._run(
                 _dense_pass,
                 (X, self.x_offset, self.w, self.weighted, -2 * centers, c_sqnorm,
                  self.use_gemm, self.bounds),
                 (labels, *parts, centers, full, self.slack, use_slack,
-                 self.use_bounds, self.gap_drop, threshold, self.noise_coef,
-                 c_norm_max, self.x_sqnorm),
+                 self.use_bounds, self.gap_drop, threshold, self.x_sqnorm),
             )  # fmt: skip
             self.slack_valid = self.use_bounds
             self.gap_drop[:] = 0.0
@@ -664,6 +660,41 @@ def assign_labels(
 
 
 @numba.njit(nogil=True, cache=True)
+def _column_sums(X, out):
+    out[:] = 0.0
+    for i in range(X.shape[0]):
+        for f in range(X.shape[1]):
+            out[f] += X[i, f]
+
+
+@numba.njit(nogil=True, cache=True)
+def _column_squares(X, mean, out):
+    out[:] = 0.0
+    for i in range(X.shape[0]):
+        for f in range(X.shape[1]):
+            diff = float(X[i, f]) - mean[f]
+            out[f] += diff * diff
+
+
+def column_means(X):
+    """Mean of each column of dense ``X``, accumulated in float64.
+
+    One compiled pass: numpy's ``X.mean(axis=0)`` is several times slower on
+    arrays of few columns.
+    """
+    out = np.empty(X.shape[1])
+    _column_sums(X, out)
+    return out / X.shape[0]
+
+
+def column_variances(X):
+    """Variance of each column of dense ``X``, in float64, without a copy of X."""
+    out = np.empty(X.shape[1])
+    _column_squares(X, column_means(X), out)
+    return out / X.shape[0]
+
+
+@numba.njit(nogil=True, cache=True)
 def _count_distinct(labels, present):
     for i in range(len(labels)):
         present[labels[i]] = True
@@ -781,8 +812,10 @@ def lloyd_single_run(
     Same iterates and stopping rules as scikit-learn's
     ``_kmeans_single_lloyd``: stop on strict convergence (no label changed),
     else when the squared centre shift is within ``tol``, else after
-    ``max_iter`` passes; unless strictly converged, the labels are recomputed
-    against the final centres so that they equal ``predict(X)``.
+    ``max_iter`` passes.  The labels are then recomputed against the final
+    centres so that they equal ``predict(X)`` (scikit-learn skips this after
+    strict convergence, where an empty cluster that took another's centre
+    can leave them stale).
 
     ``sample_weight`` None means unit weights (a faster pass).  Dense ``X`` is
     used as ``X - x_offset``; ``centers_init`` and the returned centres are in
@@ -798,7 +831,6 @@ def lloyd_single_run(
     centers = np.array(centers_init, dtype=X.dtype, order="C", copy=True)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     run = _Pass(X, sample_weight, centers.shape[0], x_offset, n_threads, True)
-    strict = False
     full = True
     with run.blas_limit():
         for i in range(max_iter):
@@ -820,14 +852,12 @@ def lloyd_single_run(
             if verbose:
                 print(f"Iteration {i}, inertia {inertia}.")
             # labels start at -1, so the first pass always changes every label
+            run.moved(centers, centers_new)
             if n_changed == 0:
-                # same labels, same sums: the centres equal the previous ones
                 centers = centers_new
-                strict = True
                 if verbose:
                     print(f"Converged at iteration {i}: strict convergence.")
                 break
-            run.moved(centers, centers_new)
             shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
             center_shift_tot = (shift**2).sum()
             centers = centers_new
@@ -839,8 +869,10 @@ def lloyd_single_run(
                     )
                 break
 
-        # Unless strictly converged, re-run the E-step so labels_ == predict(X).
-        if not strict:
-            run.assign(centers, labels, full=False)
+        # Re-run the E-step so that labels_ == predict(X).  After strict
+        # convergence the centres are the previous ones (same labels, same
+        # sums), unless an empty cluster took another's centre; the bounds
+        # then skip every sample whose label cannot change: a cheap pass.
+        run.assign(centers, labels, full=False)
         inertia = run.inertia_of(centers, labels)
     return labels, inertia, centers, i + 1

@@ -170,6 +170,12 @@ class _CanonicalOrder:
         exponent = math.frexp(largest)[1] if largest > 0 else 0
         self.unit = math.ldexp(1.0, exponent - 3) if largest > 0 else 1.0
 
+    def last(self, X):
+        """The last sample in canonical order (largest key, then index)."""
+        members = np.flatnonzero(self.buckets == self.buckets.max())
+        keys = self.keys(X, members)
+        return int(members[np.lexsort((members, keys))[-1]])
+
     def keys(self, X, rows):
         keys = np.empty(len(rows))
         rows = np.asarray(rows, dtype=np.int64)
@@ -264,22 +270,29 @@ def _pick(members, keys, masses, residual):
     return int(members[order[min(position, len(members) - 1)]])
 
 
+def _mass_scale(total):
+    """A power of two, so the quantisation depends on the masses only; total
+    a hair high, so that rounding cannot push the sum past 2**_MASS_BITS."""
+    exponent = math.frexp(total * (1 + 1e-6))[1] if total > 0 else 0
+    return math.ldexp(1.0, _MASS_BITS - exponent)
+
+
 class _Masses:
     """The quantised probability mass of every sample, ``w_i * closest_i``.
 
     ``closest`` is None for masses proportional to the weights alone.
     """
 
-    def __init__(self, X, order, w, weighted, closest, total):
+    def __init__(self, X, order, w, weighted, closest, total, totals=None):
         self.X, self.order, self.w, self.weighted = X, order, w, weighted
         self.use_closest = closest is not None
         self.closest = closest if closest is not None else np.ones(1, np.float32)
-        # a power of two, so the quantisation depends on the masses only
-        exponent = math.frexp(total)[1] if total > 0 else 0
-        self.scale = math.ldexp(1.0, _MASS_BITS - exponent)
-        self.totals = np.zeros(order.n_buckets, dtype=np.int64)
-        _bucket_masses(order.buckets, w, weighted, self.closest, self.use_closest,
-                       self.scale, self.totals)  # fmt: skip
+        self.scale = _mass_scale(total)
+        if totals is None:
+            totals = np.zeros(order.n_buckets, dtype=np.int64)
+            _bucket_masses(order.buckets, w, weighted, self.closest,
+                           self.use_closest, self.scale, totals)  # fmt: skip
+        self.totals = totals
         self.excluded = []
 
     @property
@@ -325,12 +338,45 @@ class _Masses:
 
 
 @numba.njit(nogil=True, cache=True)
+def _weighted_sum(values, w, weighted, start, m):
+    # four running sums: independent additions, in a fixed order
+    a0 = a1 = a2 = a3 = 0.0
+    r = 0
+    if weighted:
+        while r + 4 <= m:
+            a0 += values[r] * w[start + r]
+            a1 += values[r + 1] * w[start + r + 1]
+            a2 += values[r + 2] * w[start + r + 2]
+            a3 += values[r + 3] * w[start + r + 3]
+            r += 4
+        while r < m:
+            a0 += values[r] * w[start + r]
+            r += 1
+    else:
+        while r + 4 <= m:
+            a0 += values[r]
+            a1 += values[r + 1]
+            a2 += values[r + 2]
+            a3 += values[r + 3]
+            r += 4
+        while r < m:
+            a0 += values[r]
+            r += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+@numba.njit(nogil=True, cache=True)
 def _dense_trials(X, x_offset, w, weighted, cands, cands_m2, closest, unit,
                   use_gemm, potentials):  # fmt: skip
-    """Potential of each candidate: sum of w * min(closest, d(x, candidate)^2)."""
+    """Potential of each candidate: sum of w * min(closest, d(x, candidate)^2).
+
+    Vectorised over the rows of a chunk: a direct loop over the transposed
+    chunk for few features, else a GEMM and ||x||^2 + ||c||^2 - 2 <x, c>.
+    """
     n_samples, n_features = X.shape
     n_cands = cands.shape[0]
     xc = np.empty((_CHUNK, n_features), dtype=X.dtype)
+    xt = np.empty((n_features, _CHUNK), dtype=X.dtype)
     dots_buffer = np.empty(n_cands * _CHUNK, dtype=X.dtype)
     c_sq = np.empty(n_cands)
     for t in range(n_cands):
@@ -338,40 +384,50 @@ def _dense_trials(X, x_offset, w, weighted, cands, cands_m2, closest, unit,
         for f in range(n_features):
             c_sq[t] += float(cands[t, f]) ** 2
     x_sq = np.empty(_CHUNK)
+    d2 = np.empty(_CHUNK)
     potentials[:] = 0.0
     inv_unit = 1.0 / unit
     for start in range(0, n_samples, _CHUNK):
         m = min(_CHUNK, n_samples - start)
-        for r in range(m):
-            for f in range(n_features):
-                xc[r, f] = X[start + r, f] - x_offset[f]
         dots = dots_buffer[: n_cands * m].reshape((n_cands, m))
         if use_gemm:
-            np.dot(cands_m2, xc[:m].T, dots)
             for r in range(m):
-                x_sq[r] = 0.0
+                xx = 0.0
                 for f in range(n_features):
-                    x_sq[r] += float(xc[r, f]) ** 2
-        for t in range(n_cands):
-            acc = 0.0
+                    v = X[start + r, f] - x_offset[f]
+                    xc[r, f] = v
+                    xx += float(v) * float(v)
+                x_sq[r] = xx
+            np.dot(cands_m2, xc[:m].T, dots)
+        else:
             for r in range(m):
-                if use_gemm:
-                    d2 = max(x_sq[r] + c_sq[t] + float(dots[t, r]), 0.0)
-                else:
-                    d2 = 0.0
-                    for f in range(n_features):
-                        diff = float(xc[r, f] - cands[t, f])
-                        d2 += diff * diff
-                d2 = min(float(closest[start + r]), d2 * inv_unit)
-                acc += d2 * (w[start + r] if weighted else 1.0)
-            potentials[t] += acc
+                for f in range(n_features):
+                    xt[f, r] = X[start + r, f] - x_offset[f]
+        for t in range(n_cands):
+            if use_gemm:
+                for r in range(m):
+                    d2[r] = max(x_sq[r] + c_sq[t] + float(dots[t, r]), 0.0)
+            else:
+                for r in range(m):
+                    d2[r] = 0.0
+                for f in range(n_features):
+                    cf = cands[t, f]
+                    for r in range(m):
+                        diff = float(xt[f, r] - cf)
+                        d2[r] += diff * diff
+            for r in range(m):
+                d2[r] = min(float(closest[start + r]), d2[r] * inv_unit)
+            potentials[t] += _weighted_sum(d2, w, weighted, start, m)
     potentials *= unit
 
 
 @numba.njit(nogil=True, cache=True)
-def _dense_closer(X, x_offset, center, closest, unit, first):
-    """closest = min(closest, d(x, center)^2 / unit), stored as float32."""
+def _dense_closer(X, x_offset, center, closest, unit, first, buckets, w, weighted,
+                  scale, totals):  # fmt: skip
+    """closest = min(closest, d(x, center)^2 / unit), stored as float32; with
+    ``scale`` > 0, also the new masses' bucket totals."""
     inv_unit = 1.0 / unit
+    totals[:] = 0
     for i in range(X.shape[0]):
         d2 = 0.0
         for f in range(X.shape[1]):
@@ -380,6 +436,8 @@ def _dense_closer(X, x_offset, center, closest, unit, first):
         d2 *= inv_unit
         if first or d2 < closest[i]:
             closest[i] = d2
+        if scale > 0:
+            totals[buckets[i]] += _mass(w[i] if weighted else 1.0, closest[i], scale)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -410,15 +468,19 @@ def _sparse_trials(data, indices, indptr, w, weighted, cands, closest, unit,
 
 
 @numba.njit(nogil=True, cache=True)
-def _sparse_closer(data, indices, indptr, center, closest, unit, first):
+def _sparse_closer(data, indices, indptr, center, closest, unit, first, buckets, w,
+                   weighted, scale, totals):  # fmt: skip
     c_sq = 0.0
     for f in range(len(center)):
         c_sq += float(center[f]) ** 2
     inv_unit = 1.0 / unit
+    totals[:] = 0
     for i in range(len(indptr) - 1):
         d2 = _sparse_sq_dist(data, indices, indptr, i, center, c_sq) * inv_unit
         if first or d2 < closest[i]:
             closest[i] = d2
+        if scale > 0:
+            totals[buckets[i]] += _mass(w[i] if weighted else 1.0, closest[i], scale)
 
 
 def _rows(X, indices, x_offset):
@@ -471,11 +533,14 @@ def kmeans_plusplus_centers(
         X = _sorted_csr(X)
         csr = (X.data, X.indices, X.indptr)
 
-    def closer(center, first):
+    totals = np.zeros(order.n_buckets, dtype=np.int64)
+
+    def closer(center, first, scale):
+        args = (closest, order.unit, first, order.buckets, w, weighted, scale, totals)
         if sparse:
-            _sparse_closer(*csr, center, closest, order.unit, first)
+            _sparse_closer(*csr, center, *args)
         else:
-            _dense_closer(X, offset, center, closest, order.unit, first)
+            _dense_closer(X, offset, center, *args)
 
     def trials(cands):
         potentials = np.empty(len(cands))
@@ -494,22 +559,29 @@ def kmeans_plusplus_centers(
     )[0]
     centers[0] = _rows(X, indices[[0]], x_offset)[0]
     with _blas_single_thread(use_gemm):
-        closer(centers[0], True)
+        closer(centers[0], True, 0.0)
         potential = (
             float(np.dot(closest, w) if weighted else closest.sum()) * order.unit
         )
+        masses = _Masses(X, order, w, weighted, closest, potential / order.unit)
         for c in range(1, n_clusters):
-            masses = _Masses(X, order, w, weighted, closest, potential / order.unit)
-            if masses.total == 0:  # every sample sits on a centre
-                masses = _Masses(X, order, w, weighted, None, total_weight)
-            candidate_ids = masses.draw(random_state.uniform(size=n_local_trials))
+            uniforms = random_state.uniform(size=n_local_trials)
+            if masses.total == 0:
+                # every sample sits on a centre: an inverse-CDF draw over zero
+                # masses runs to the end, the last sample in canonical order
+                candidate_ids = np.full(n_local_trials, order.last(X))
+            else:
+                candidate_ids = masses.draw(uniforms)
             candidates = _rows(X, candidate_ids, x_offset).astype(X.dtype)
             potentials = trials(np.ascontiguousarray(candidates))
             best = int(np.argmin(potentials))
             potential = float(potentials[best])
             centers[c] = candidates[best]
             indices[c] = candidate_ids[best]
-            closer(centers[c], False)
+            # the new masses' bucket totals come with the new distances
+            closer(centers[c], False, _mass_scale(potential / order.unit))
+            masses = _Masses(X, order, w, weighted, closest, potential / order.unit,
+                             totals)  # fmt: skip
     return centers, indices
 
 
