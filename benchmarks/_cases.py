@@ -83,9 +83,9 @@ FULL_CASES = [
 QUICK_CASES = [
     Case("income-age", "income-age", 100_000, 2, 5, "float64"),
     Case("digits", "digits", 1_797, 64, 10, "float64"),
-    Case("blobs-2e5x10", "blobs", 200_000, 10, 8, "float64"),
-    Case("blobs-2e4x50", "blobs", 20_000, 50, 100, "float64"),
-    Case("blobs-2e4x100-f32", "blobs", 20_000, 100, 256, "float32"),
+    Case("blobs-1e5x10", "blobs", 100_000, 10, 8, "float64"),
+    Case("blobs-1e4x50", "blobs", 10_000, 50, 50, "float64"),
+    Case("blobs-1e4x100-f32", "blobs", 10_000, 100, 64, "float32"),
 ]
 
 

@@ -115,6 +115,10 @@ def collect(cases, impls, modes, rounds, iters, quick, data_dir, log):
                             "data_dir": data_dir,
                             "seed": r,
                             "iters": iters,
+                            "budget_s": 0.1 if quick else 0.3,
+                            # first-call cost and memory: first round only
+                            "cold": r == 0,
+                            "memory": r == 0,
                         }
                         start = time.perf_counter()
                         result = _run_worker(spec, mode, workdir)
@@ -261,10 +265,13 @@ def targets(cases, modes, records, rows):
                 r(BASELINE, "e2e_s"),
                 0.6 if mode == "1" else 0.3,
             )
+            # Seeds differ between libraries, so a run's local minimum does:
+            # the fit must not be worse than sklearn's (a lower inertia is a
+            # better fit, not a failure of "equal inertia").
             inertia = r(BASELINE, "e2e_inertia")
             if inertia is not None:
-                add(f"end-to-end inertia within 0.1% of sklearn, {label}", case,
-                    abs(inertia - 1), 1e-3)  # fmt: skip
+                add(f"end-to-end inertia at most 0.1% above sklearn's, {label}", case,
+                    inertia, 1.001)  # fmt: skip
             if case.n_samples >= 1_000_000:
                 pct = [
                     row["peak_extra_pct_of_X"]
@@ -320,7 +327,8 @@ def print_report(meta, rates, rows, checks, file=sys.stdout):
     for c in checks:
         verdict = "met" if c["met"] else f"MISSED by {c['value'] / c['limit']:.2f}x"
         if "inertia" in c["target"]:
-            value = f"|ratio-1| = {c['value']:.2e}"
+            verdict = "met" if c["met"] else "MISSED"
+            value = f"inertia/sklearn = {c['value']:.5f}"
         else:
             value = f"{c['value']:.3g}"
         p(f"- {c['target']} [{c['case']}]: {value} (<= {c['limit']:g}): {verdict}")
@@ -328,7 +336,7 @@ def print_report(meta, rates, rows, checks, file=sys.stdout):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small cases, 3 rounds")
+    parser.add_argument("--quick", action="store_true", help="small cases")
     parser.add_argument(
         "--threads",
         choices=["1", "default", "both"],
@@ -342,7 +350,7 @@ def main(argv=None):
         help="implementations to run (default: every installed one)",
     )
     parser.add_argument("--case", nargs="+", help="only these case names")
-    parser.add_argument("--rounds", type=int, help="rounds (default 5, quick 3)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3)")
     parser.add_argument("--out", help="write the JSON results to this file")
     parser.add_argument(
         "--data-dir",
@@ -358,7 +366,7 @@ def main(argv=None):
     impls = [n for n in names if _impls.IMPLEMENTATIONS[n].available()]
     skipped = sorted(set(names) - set(impls))
     modes = {"1": ["1"], "default": ["default"], "both": ["1", "default"]}[args.threads]
-    rounds = args.rounds or (3 if args.quick else 5)
+    rounds = args.rounds or 3
     iters = [2, 10] if args.quick else [3, 11]
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     if skipped:

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from sklearn_kmeans_lab._lloyd import _blas_single_thread
 
 _CHUNK = 256
+_GEMM_CHUNK = 1024
 _DIRECT_MAX_FEATURES = 16
 _N_BUCKETS = 2**14  # bucket ids fit a uint16
 # Quantised masses sum to less than 2**61: int64 with room to spare.
@@ -367,38 +368,38 @@ def _weighted_sum(values, w, weighted, start, m):
 
 @numba.njit(nogil=True, cache=True)
 def _dense_trials(X, x_offset, w, weighted, cands, cands_m2, closest, unit,
-                  use_gemm, potentials):  # fmt: skip
+                  use_gemm, chunk, keep, keeping, x_sq_all, potentials):  # fmt: skip
     """Potential of each candidate: sum of w * min(closest, d(x, candidate)^2).
 
     Vectorised over the rows of a chunk: a direct loop over the transposed
-    chunk for few features, else a GEMM and ||x||^2 + ||c||^2 - 2 <x, c>.
+    centred chunk for few features, else a GEMM straight on the rows of X and
+    ||x||^2 + ||c||^2 - 2 <x, c> uncentred (``cands``, ``cands_m2`` are then
+    uncentred too; the precision is ample for sampling weights).  With
+    ``keeping``, ``keep[t]`` gets the new ``closest`` that candidate t would
+    give, and ``x_sq_all`` holds every ||x||^2.
     """
     n_samples, n_features = X.shape
     n_cands = cands.shape[0]
-    xc = np.empty((_CHUNK, n_features), dtype=X.dtype)
-    xt = np.empty((n_features, _CHUNK), dtype=X.dtype)
-    dots_buffer = np.empty(n_cands * _CHUNK, dtype=X.dtype)
+    xt = np.empty((n_features, chunk), dtype=X.dtype)
+    dots_buffer = np.empty(n_cands * chunk, dtype=X.dtype)
     c_sq = np.empty(n_cands)
     for t in range(n_cands):
         c_sq[t] = 0.0
         for f in range(n_features):
             c_sq[t] += float(cands[t, f]) ** 2
-    x_sq = np.empty(_CHUNK)
-    d2 = np.empty(_CHUNK)
+    x_sq = np.empty(chunk)
+    d2 = np.empty(chunk)
     potentials[:] = 0.0
     inv_unit = 1.0 / unit
-    for start in range(0, n_samples, _CHUNK):
-        m = min(_CHUNK, n_samples - start)
+    for start in range(0, n_samples, chunk):
+        m = min(chunk, n_samples - start)
         dots = dots_buffer[: n_cands * m].reshape((n_cands, m))
         if use_gemm:
-            for r in range(m):
-                xx = 0.0
-                for f in range(n_features):
-                    v = X[start + r, f] - x_offset[f]
-                    xc[r, f] = v
-                    xx += float(v) * float(v)
-                x_sq[r] = xx
-            np.dot(cands_m2, xc[:m].T, dots)
+            if keeping:
+                x_sq[:m] = x_sq_all[start : start + m]
+            else:
+                _row_sq_norms(X, start, m, x_sq)
+            np.dot(cands_m2, X[start : start + m].T, dots)
         else:
             for r in range(m):
                 for f in range(n_features):
@@ -417,8 +418,31 @@ def _dense_trials(X, x_offset, w, weighted, cands, cands_m2, closest, unit,
                         d2[r] += diff * diff
             for r in range(m):
                 d2[r] = min(float(closest[start + r]), d2[r] * inv_unit)
+            if keeping:
+                for r in range(m):
+                    keep[t, start + r] = d2[r]
             potentials[t] += _weighted_sum(d2, w, weighted, start, m)
     potentials *= unit
+
+
+@numba.njit(nogil=True, cache=True)
+def _row_sq_norms(X, start, m, out):
+    for r in range(m):
+        xx = 0.0
+        for f in range(X.shape[1]):
+            v = float(X[start + r, f])
+            xx += v * v
+        out[r] = xx
+
+
+@numba.njit(nogil=True, cache=True)
+def _take_closer(kept, closest, buckets, w, weighted, scale, totals):
+    """closest = the kept distances of the chosen candidate, and the new
+    masses' bucket totals."""
+    totals[:] = 0
+    for i in range(len(closest)):
+        closest[i] = kept[i]
+        totals[buckets[i]] += _mass(w[i] if weighted else 1.0, closest[i], scale)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -542,13 +566,25 @@ def kmeans_plusplus_centers(
         else:
             _dense_closer(X, offset, center, *args)
 
+    # Keeping each candidate's distances spares a pass over X per centre;
+    # only where they take little memory next to X.
+    keeping = not sparse and 4 * n_local_trials * n_samples <= X.nbytes // 16
+    keep = np.empty((n_local_trials, n_samples) if keeping else (1, 1), np.float32)
+    x_sq_all = np.empty(n_samples if keeping and use_gemm else 1)
+    if keeping and use_gemm:
+        _row_sq_norms(X, 0, n_samples, x_sq_all)
+
     def trials(cands):
         potentials = np.empty(len(cands))
         if sparse:
             _sparse_trials(*csr, w, weighted, cands, closest, order.unit, potentials)
         else:
+            chunk = _GEMM_CHUNK if use_gemm else _CHUNK
+            if use_gemm:  # uncentred: the GEMM reads X in place
+                cands = cands + offset
             _dense_trials(X, offset, w, weighted, cands, -2 * cands, closest,
-                          order.unit, use_gemm, potentials)  # fmt: skip
+                          order.unit, use_gemm, chunk, keep, keeping, x_sq_all,
+                          potentials)  # fmt: skip
         return potentials
 
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
@@ -579,7 +615,12 @@ def kmeans_plusplus_centers(
             centers[c] = candidates[best]
             indices[c] = candidate_ids[best]
             # the new masses' bucket totals come with the new distances
-            closer(centers[c], False, _mass_scale(potential / order.unit))
+            scale = _mass_scale(potential / order.unit)
+            if keeping:
+                _take_closer(keep[best], closest, order.buckets, w, weighted, scale,
+                             totals)  # fmt: skip
+            else:
+                closer(centers[c], False, scale)
             masses = _Masses(X, order, w, weighted, closest, potential / order.unit,
                              totals)  # fmt: skip
     return centers, indices
