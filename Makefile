@@ -41,11 +41,11 @@ test-min: pyproject.toml
 	MPLBACKEND=Agg SCIPY_ARRAY_API=1 $(MIN_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		$(PYTEST_ARGS)
 
-lint: $(VENV)/.stamp-dev
+lint: $(VENV)/.stamp-lint
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-format: $(VENV)/.stamp-dev
+format: $(VENV)/.stamp-lint
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
@@ -56,10 +56,10 @@ docs: $(VENV)/.stamp-docs
 docs-noplot: $(VENV)/.stamp-docs
 	$(PY) -m sphinx -W --keep-going -D plot_gallery=0 -b html docs docs/_build/html
 
-bench: $(VENV)/.stamp-dev
+bench: $(VENV)/.stamp-bench
 	$(PY) -m benchmarks.run --out benchmarks/results/bench.json
 
-bench-quick: $(VENV)/.stamp-dev
+bench-quick: $(VENV)/.stamp-bench
 	$(PY) -m benchmarks.run --quick --out benchmarks/results/bench-quick.json
 
 clean:

@@ -183,7 +183,7 @@ def summarise(cases, impls, modes, rates, records):
                 iter_s = _median([r["iter_s"] for r in recs])
                 bound = _lower_bound(case, rates[mode])
                 args = (records, case.name, mode, impl, mode, BASELINE)
-                peak = _median([r["peak_extra_bytes"] for r in recs])
+                peak = _median([r.get("peak_extra_bytes") for r in recs])
                 rows.append(
                     {
                         "case": case.name,
@@ -201,7 +201,7 @@ def summarise(cases, impls, modes, rates, records):
                         "e2e_vs_sklearn": _ratio(*args, "e2e_s"),
                         "inertia_vs_sklearn": _ratio(*args, "e2e_inertia"),
                         "fixed_inertia_vs_sklearn": _ratio(*args, "fixed_inertia"),
-                        "first_fit_s": _median([r["first_fit_s"] for r in recs]),
+                        "first_fit_s": _median([r.get("first_fit_s") for r in recs]),
                         "import_s": _median([r.get("import_s") for r in recs]),
                         "peak_extra_mb": None if peak is None else peak / 2**20,
                         "peak_extra_pct_of_X": None
