@@ -146,20 +146,31 @@ def _rows_to_compute(slack, labels, gap_drop, threshold, start, n_rows, slack_bi
 
 @numba.njit(nogil=True, cache=True)
 def _gather(X, x_offset, start, rows, m, xc, xt, transpose, sq_norm):
-    """Centred rows ``start + rows[:m]``, row-major in ``xc``, transposed in
-    ``xt`` (if ``transpose``), and their squared norms."""
-    for q in range(m):
-        i = start + rows[q]
-        xx = 0.0
-        for f in range(X.shape[1]):
-            v = X[i, f] - x_offset[f]
-            xc[q, f] = v
-            xx += float(v) * float(v)
-        sq_norm[q] = xx
+    """Centred rows ``start + rows[:m]``, transposed in ``xt`` (if
+    ``transpose``, for the direct loop) else row-major in ``xc`` (for the
+    GEMM), and their squared norms.
+
+    Feature by feature when transposing: the loops over rows vectorise.
+    """
+    n_features = X.shape[1]
     if transpose:
         for q in range(m):
-            for f in range(X.shape[1]):
-                xt[f, q] = xc[q, f]
+            sq_norm[q] = 0.0
+        for f in range(n_features):
+            offset = x_offset[f]
+            for q in range(m):
+                v = X[start + rows[q], f] - offset
+                xt[f, q] = v
+                sq_norm[q] += float(v) * float(v)
+    else:
+        for q in range(m):
+            i = start + rows[q]
+            xx = 0.0
+            for f in range(n_features):
+                v = X[i, f] - x_offset[f]
+                xc[q, f] = v
+                xx += float(v) * float(v)
+            sq_norm[q] = xx
 
 
 @numba.njit(nogil=True, cache=True)
@@ -188,12 +199,13 @@ def _nearest_two(xc, xt, m, centers_m2, c_sqnorm, use_gemm, out, acc, best_d,
                 cf = centers_m2[j, f]
                 for q in range(m):
                     acc[q] += xt[f, q] * cf
+        label = np.int32(j)
+        # selects, not branches: the loop vectorises
         for q in range(m):
             a_q = acc[q]
             b_q = best_d[q]
             second_d[q] = min(second_d[q], max(a_q, b_q))
-            if a_q < b_q:
-                best[q] = j
+            best[q] = label if a_q < b_q else best[q]
             best_d[q] = min(a_q, b_q)
 
 
@@ -313,7 +325,7 @@ def _dense_pass(
                         counts[g, old] -= wi > 0
                         counts[g, new] += wi > 0
                         for f in range(n_features):
-                            v = xc[q, f] * wi
+                            v = (xc[q, f] if use_gemm else xt[f, q]) * wi
                             sums[g, lane, old, f] -= v
                             sums[g, lane, new, f] += v
             # 4. a full pass adds every row to its cluster
