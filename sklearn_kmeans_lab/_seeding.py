@@ -246,6 +246,61 @@ def _member_masses(rows, w, weighted, closest, use_closest, scale, out):
         out[q] = _mass(w_i, c_i, scale)
 
 
+@numba.njit(nogil=True, cache=True)
+def _dense_draw(X, direction, buckets, totals, values, w, weighted, closest,
+                use_closest, scale, excluded, sort_max, picks):  # fmt: skip
+    """``_Masses.draw`` for dense ``X`` in one compiled call.
+
+    The same walk: the bucket where the cumulative bucket total passes each
+    value, then its members in (key, index) order (a stable sort of the
+    members, taken in index order, by key).  Returns False, having picked
+    nothing, when a bucket it lands in has more than ``sort_max`` members:
+    the caller then splits that bucket further.
+    """
+    cumulative = np.cumsum(totals)
+    n_targets = len(values)
+    target_bucket = np.empty(n_targets, dtype=np.int64)
+    residuals = np.empty(n_targets, dtype=np.int64)
+    wanted = np.zeros(len(totals), dtype=np.bool_)
+    for t in range(n_targets):
+        b = np.searchsorted(cumulative, values[t], side="right")
+        target_bucket[t] = b
+        residuals[t] = values[t] - (cumulative[b] - totals[b])
+        wanted[b] = True
+    rows = _members(buckets, wanted)
+    for t in range(n_targets):
+        b = target_bucket[t]
+        count = 0
+        for i in rows:
+            count += buckets[i] == b
+        if count > sort_max:
+            return False
+        members = np.empty(count, dtype=np.int64)
+        count = 0
+        for i in rows:
+            if buckets[i] == b:
+                members[count] = i
+                count += 1
+        masses = np.empty(count, dtype=np.int64)
+        _member_masses(members, w, weighted, closest, use_closest, scale, masses)
+        for q in range(count):
+            for e in excluded:
+                if members[q] == e:
+                    masses[q] = 0
+        keys = np.empty(count)
+        _dense_keys(X, members, direction, keys)
+        order = np.argsort(keys, kind="mergesort")
+        position = count - 1
+        running = 0
+        for p in range(count):
+            running += masses[order[p]]
+            if running > residuals[t]:
+                position = p
+                break
+        picks[t] = members[order[position]]
+    return True
+
+
 def _pick(members, keys, masses, residual):
     """The member where the cumulative mass, in (key, index) order, passes
     ``residual``.  Large sets are split by key range first: linear, not a sort.
@@ -311,6 +366,18 @@ class _Masses:
     def draw(self, uniforms):
         """The samples found by inverse CDF at ``uniforms * total``."""
         total = self.total
+        if not sp.issparse(self.X):
+            values = np.array(
+                [min(int(u * total), total - 1) for u in np.atleast_1d(uniforms)],
+                dtype=np.int64,
+            )
+            picks = np.empty(len(values), dtype=np.intp)
+            if _dense_draw(self.X, self.order.direction, self.order.buckets,
+                           self.totals, values, self.w, self.weighted,
+                           self.closest, self.use_closest, self.scale,
+                           np.array(self.excluded, dtype=np.int64), _SORT_MAX,
+                           picks):  # fmt: skip
+                return picks
         cumulative = np.cumsum(self.totals)
         targets = []
         for u in np.atleast_1d(uniforms):
