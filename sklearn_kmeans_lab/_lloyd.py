@@ -410,6 +410,98 @@ def _reduce(sums, wsums, counts, out_sums, out_wsums, out_counts):
                     out_sums[j, f] += sums[g, lane, j, f]
 
 
+@numba.njit(nogil=True, cache=True)
+def _reduce_and_add(sums, wsums, counts, delta_sums, delta_wsums, delta_counts,
+                    out_sums, out_wsums, out_counts):  # fmt: skip
+    """``out += `` the partial sums reduced in ``_reduce``'s order."""
+    _reduce(sums, wsums, counts, delta_sums, delta_wsums, delta_counts)
+    out_sums += delta_sums
+    out_wsums += delta_wsums
+    out_counts += delta_counts
+
+
+@numba.njit(nogil=True, cache=True)
+def _copy_totals(sums, weights, counts, out_sums, out_weights):
+    """Copy the running totals; a cluster with no member of positive weight
+    gets exactly 0.  Returns whether some cluster has zero weight."""
+    any_empty = False
+    for j in range(sums.shape[0]):
+        if counts[j] == 0:
+            out_weights[j] = 0.0
+            out_sums[j] = 0.0
+        else:
+            out_weights[j] = weights[j]
+            out_sums[j] = sums[j]
+        any_empty |= out_weights[j] == 0
+    return any_empty
+
+
+@numba.njit(nogil=True, cache=True)
+def _average_in_place(sums, weights):
+    """``sums[j] *= 1 / weights[j]`` (scikit-learn's rounding); a cluster of
+    zero weight takes the centre of the heaviest (the first, on ties)."""
+    heaviest = 0
+    any_empty = False
+    for j in range(sums.shape[0]):
+        if weights[j] > weights[heaviest]:
+            heaviest = j
+        if weights[j] > 0:
+            inverse = 1.0 / weights[j]
+            for f in range(sums.shape[1]):
+                sums[j, f] *= inverse
+        else:
+            any_empty = True
+    if any_empty:
+        for j in range(sums.shape[0]):
+            if not weights[j] > 0:
+                sums[j] = sums[heaviest]
+
+
+@numba.njit(nogil=True, cache=True)
+def _center_shifts(old, new, out):
+    """Euclidean shift of each centre in the centres' dtype, summed four
+    features at a time as scikit-learn's ``_euclidean_dense_dense`` does, so
+    that the tolerance test sees the same number."""
+    n_features = old.shape[1]
+    n_quads = n_features // 4
+    for j in range(old.shape[0]):
+        result = old[j, 0] - old[j, 0]  # 0 in the centres' dtype
+        for q in range(n_quads):
+            f = 4 * q
+            d0 = new[j, f] - old[j, f]
+            d1 = new[j, f + 1] - old[j, f + 1]
+            d2 = new[j, f + 2] - old[j, f + 2]
+            d3 = new[j, f + 3] - old[j, f + 3]
+            result += d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3
+        for f in range(4 * n_quads, n_features):
+            diff = new[j, f] - old[j, f]
+            result += diff * diff
+        out[j] = np.sqrt(result)
+
+
+@numba.njit(nogil=True, cache=True)
+def _add_gap_drops(old, new, gap_drop):
+    """gap_drop[j] += shift[j] + (largest shift of another centre), shifts in
+    float64 inflated a hair to cover their own rounding."""
+    n_clusters = old.shape[0]
+    shift = np.empty(n_clusters)
+    first = 0
+    for j in range(n_clusters):
+        sq = 0.0
+        for f in range(old.shape[1]):
+            diff = float(new[j, f]) - float(old[j, f])
+            sq += diff * diff
+        shift[j] = math.sqrt(sq) * (1 + 1e-9)
+        if shift[j] > shift[first]:
+            first = j
+    second = 0.0
+    for j in range(n_clusters):
+        if j != first:
+            second = max(second, shift[j])
+    for j in range(n_clusters):
+        gap_drop[j] += shift[j] + (second if j == first else shift[first])
+
+
 # --------------------------------------------------------------------------
 # Python side
 
@@ -526,7 +618,7 @@ class _Pass:
             )  # fmt: skip
         else:
             use_slack = self.use_bounds and self.slack_valid
-            c_norm = float(np.sqrt(np.max(c_sqnorm, initial=0.0)))
+            c_norm = math.sqrt(max(float(c_sqnorm.max(initial=0.0)), 0.0))
             self.c_norm_max = max(self.c_norm_max, c_norm)
             threshold = 0.0
             if use_slack:
@@ -548,10 +640,8 @@ class _Pass:
             _reduce(*parts[:3], self.sums, self.weights, self.counts)
             self.passes_since_full = 0
         else:
-            _reduce(*parts[:3], *self._delta)
-            self.sums += self._delta[0]
-            self.weights += self._delta[1]
-            self.counts += self._delta[2]
+            _reduce_and_add(*parts[:3], *self._delta, self.sums, self.weights,
+                            self.counts)  # fmt: skip
             self.passes_since_full += 1
         if self.use_bounds and self.x_norm_max is None:
             # the first pass computes every row: the largest ||x||, for the
@@ -563,30 +653,22 @@ class _Pass:
         """Record that the centres moved from ``old`` to ``new``.
 
         Each sample's gap shrinks by at most the shift of its own centre plus
-        the largest shift of another; shifts are inflated a hair to cover
-        their own rounding.
+        the largest shift of another.
         """
-        if not self.use_bounds:
-            return
-        shift = np.sqrt(((new.astype(np.float64) - old) ** 2).sum(axis=1))
-        shift *= 1 + 1e-9
-        order = np.argsort(shift)
-        other = np.full_like(shift, shift[order[-1]])
-        other[order[-1]] = shift[order[-2]]
-        self.gap_drop += shift + other
+        if self.use_bounds:
+            _add_gap_drops(old, new, self.gap_drop)
 
     def totals(self):
-        """Copies of the weighted sums (float64) and weights per cluster.
+        """Copies of the weighted sums (float64) and weights per cluster, and
+        whether a cluster has zero weight.
 
         A cluster without a member of positive weight gets exactly 0, what
         summing from scratch gives, whatever rounding the running totals
         carry.
         """
-        sums, weights = self.sums.copy(), self.weights.copy()
-        empty = self.counts == 0
-        sums[empty] = 0.0
-        weights[empty] = 0.0
-        return sums, weights
+        sums, weights = np.empty_like(self.sums), np.empty_like(self.weights)
+        any_empty = _copy_totals(self.sums, self.weights, self.counts, sums, weights)
+        return sums, weights, bool(any_empty)
 
     def inertia_of(self, centers, labels):
         """Weighted inertia of ``labels`` against ``centers``."""
@@ -802,13 +884,18 @@ def relocate_empty_clusters(
 
 
 def average_centers(sums, weights):
-    """Divide sums by weights; a still-empty cluster takes the heaviest one's centre."""
-    centers = sums
-    nonempty = weights > 0
-    centers[nonempty] *= (1.0 / weights[nonempty])[:, None]
-    if not nonempty.all():
-        centers[~nonempty] = centers[np.argmax(weights)]
-    return centers
+    """Divide sums by weights (in place); a still-empty cluster takes the
+    heaviest one's centre."""
+    _average_in_place(sums, weights)
+    return sums
+
+
+def center_shifts(old, new):
+    """Euclidean distance between each old and new centre, as scikit-learn
+    computes it for its tolerance test."""
+    out = np.empty(old.shape[0], dtype=old.dtype)
+    _center_shifts(old, new, out)
+    return out
 
 
 def lloyd_single_run(
@@ -852,18 +939,18 @@ def lloyd_single_run(
             n_changed = run.assign(
                 centers, labels, want_inertia=bool(verbose), full=full
             )
-            sums, weights = run.totals()
+            sums, weights, any_empty = run.totals()
             if verbose:
                 inertia = float(run.inertia.sum())
             # Running totals are refreshed from scratch now and then, so that
             # their rounding cannot build up over a long run.
             full = run.passes_since_full + 1 >= _REFRESH_EVERY
-            if np.any(weights == 0):
+            if any_empty:
                 relocate_empty_clusters(
                     X, sample_weight, centers, sums, weights, labels, run.x_offset
                 )
                 full = True  # the moved samples keep their labels
-            centers_new = average_centers(sums, weights).astype(X.dtype)
+            centers_new = average_centers(sums, weights).astype(X.dtype, copy=False)
             if verbose:
                 print(f"Iteration {i}, inertia {inertia}.")
             # labels start at -1, so the first pass always changes every label
@@ -873,8 +960,7 @@ def lloyd_single_run(
                 if verbose:
                     print(f"Converged at iteration {i}: strict convergence.")
                 break
-            shift = np.sqrt(((centers_new - centers) ** 2).sum(axis=1))
-            center_shift_tot = (shift**2).sum()
+            center_shift_tot = (center_shifts(centers, centers_new) ** 2).sum()
             centers = centers_new
             if center_shift_tot <= tol:
                 if verbose:
