@@ -36,6 +36,8 @@ _MASS_BITS = 61
 # A bucket with more members than this is split again by key range when a
 # draw lands in it, rather than sorted whole.
 _SORT_MAX = 4096
+# Candidate distances this small are kept whatever the size of X.
+_KEEP_SMALL = 2**20
 
 
 # --------------------------------------------------------------------------
@@ -634,8 +636,13 @@ def kmeans_plusplus_centers(
             _dense_closer(X, offset, center, *args)
 
     # Keeping each candidate's distances spares a pass over X per centre;
-    # only where they take little memory next to X.
-    keeping = not sparse and 4 * n_local_trials * n_samples <= X.nbytes // 16
+    # only where they take little memory next to X, or little memory at all
+    # for the direct loop (whose kept distances are exactly those the pass
+    # would recompute: the same seeds either way).
+    keep_bytes = 4 * n_local_trials * n_samples
+    keeping = not sparse and (
+        keep_bytes <= X.nbytes // 16 or (not use_gemm and keep_bytes <= _KEEP_SMALL)
+    )
     keep = np.empty((n_local_trials, n_samples) if keeping else (1, 1), np.float32)
     x_sq_all = np.empty(n_samples if keeping and use_gemm else 1)
     if keeping and use_gemm:

@@ -189,3 +189,27 @@ def test_integer_weights_seed_like_repeated_rows():
         repeated, 5, None, None, np.random.RandomState(1), None
     )
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n_features", [2, 16])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kept_candidate_distances_give_the_same_seeds(
+    monkeypatch, n_features, weighted
+):
+    # The direct loop keeps the candidates' distances when they are small and
+    # otherwise recomputes the chosen one's: both must choose the same seeds.
+    from sklearn_kmeans_lab import _seeding
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20_000, n_features)) * np.r_[1e3, np.ones(n_features - 1)]
+    w = rng.uniform(0.1, 3, len(X)) if weighted else None
+    order = _seeding.canonical_order(X)
+    seeds = []
+    for keep_small in (0, 2**20):
+        monkeypatch.setattr(_seeding, "_KEEP_SMALL", keep_small)
+        centers, indices = _seeding.kmeans_plusplus_centers(
+            X, 12, w, None, np.random.RandomState(3), order, x_offset=X.mean(axis=0)
+        )
+        seeds.append((centers, indices))
+    np.testing.assert_array_equal(seeds[0][1], seeds[1][1])
+    np.testing.assert_array_equal(seeds[0][0], seeds[1][0])
