@@ -36,6 +36,7 @@ from sklearn_kmeans_lab._lloyd import (
     assign_labels,
     average_centers,
     distances_to_centers,
+    has_converged,
     lloyd_pass,
     lloyd_single_run,
     relocate_empty_clusters,
@@ -738,22 +739,13 @@ def _lloyd_run(blocks, centers_init, *, max_iter, tol, verbose):
         sums, weights, n_changed, inertia = total.compute()
         if np.any(weights == 0):
             _relocate_empty(blocks, labels, centers, sums, weights)
-        centers_new = average_centers(sums, weights)
+        # in the data's dtype, as in memory (and scikit-learn)
+        centers_new = average_centers(sums, weights).astype(blocks.dtype, copy=False)
         if verbose:
             print(f"Iteration {i}, inertia {inertia}.")
-        if n_changed == 0:
-            centers = centers_new
-            if verbose:
-                print(f"Converged at iteration {i}: strict convergence.")
-            break
-        center_shift_tot = ((centers_new - centers) ** 2).sum()
+        done = has_converged(i, n_changed, centers, centers_new, tol, verbose)
         centers = centers_new
-        if center_shift_tot <= tol:
-            if verbose:
-                print(
-                    f"Converged at iteration {i}: center shift "
-                    f"{center_shift_tot} within tolerance {tol}."
-                )
+        if done:
             break
     del labels  # release them on the workers before the last pass
     inertia, sizes, _ = blocks.reduce(_inertia_block, centers=centers, mean=blocks.mean)

@@ -898,6 +898,27 @@ def center_shifts(old, new):
     return out
 
 
+def has_converged(i, n_changed, centers_old, centers_new, tol, verbose):
+    """scikit-learn's stopping rules after iteration ``i``.
+
+    Strict convergence (no label changed), else the squared centre shift
+    within ``tol``; prints the verbose line of the rule that stops.
+    """
+    if n_changed == 0:
+        if verbose:
+            print(f"Converged at iteration {i}: strict convergence.")
+        return True
+    center_shift_tot = (center_shifts(centers_old, centers_new) ** 2).sum()
+    if center_shift_tot <= tol:
+        if verbose:
+            print(
+                f"Converged at iteration {i}: center shift "
+                f"{center_shift_tot} within tolerance {tol}."
+            )
+        return True
+    return False
+
+
 def lloyd_single_run(
     X,
     sample_weight,
@@ -955,19 +976,9 @@ def lloyd_single_run(
                 print(f"Iteration {i}, inertia {inertia}.")
             # labels start at -1, so the first pass always changes every label
             run.moved(centers, centers_new)
-            if n_changed == 0:
-                centers = centers_new
-                if verbose:
-                    print(f"Converged at iteration {i}: strict convergence.")
-                break
-            center_shift_tot = (center_shifts(centers, centers_new) ** 2).sum()
+            done = has_converged(i, n_changed, centers, centers_new, tol, verbose)
             centers = centers_new
-            if center_shift_tot <= tol:
-                if verbose:
-                    print(
-                        f"Converged at iteration {i}: center shift "
-                        f"{center_shift_tot} within tolerance {tol}."
-                    )
+            if done:
                 break
 
         # Re-run the E-step so that labels_ == predict(X).  After strict
