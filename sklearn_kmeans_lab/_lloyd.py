@@ -618,7 +618,7 @@ class _Pass:
             )  # fmt: skip
         else:
             use_slack = self.use_bounds and self.slack_valid
-            c_norm = math.sqrt(max(float(c_sqnorm.max(initial=0.0)), 0.0))
+            c_norm = math.sqrt(float(c_sqnorm.max(initial=0.0)))
             self.c_norm_max = max(self.c_norm_max, c_norm)
             threshold = 0.0
             if use_slack:

@@ -368,11 +368,11 @@ class _Masses:
     def draw(self, uniforms):
         """The samples found by inverse CDF at ``uniforms * total``."""
         total = self.total
+        values = np.array(
+            [min(int(u * total), total - 1) for u in np.atleast_1d(uniforms)],
+            dtype=np.int64,
+        )
         if not sp.issparse(self.X):
-            values = np.array(
-                [min(int(u * total), total - 1) for u in np.atleast_1d(uniforms)],
-                dtype=np.int64,
-            )
             picks = np.empty(len(values), dtype=np.intp)
             if _dense_draw(self.X, self.order.direction, self.order.buckets,
                            self.totals, values, self.w, self.weighted,
@@ -380,14 +380,14 @@ class _Masses:
                            np.array(self.excluded, dtype=np.int64), _SORT_MAX,
                            picks):  # fmt: skip
                 return picks
+        # Sparse X, or a bucket too large to sort whole: the same walk, with
+        # large buckets split further by key range.
         cumulative = np.cumsum(self.totals)
-        targets = []
-        for u in np.atleast_1d(uniforms):
-            value = min(int(u * total), total - 1)
-            bucket = int(np.searchsorted(cumulative, value, side="right"))
-            targets.append(
-                (bucket, value - int(cumulative[bucket] - self.totals[bucket]))
-            )
+        buckets = np.searchsorted(cumulative, values, side="right")
+        targets = [
+            (int(b), int(value - (cumulative[b] - self.totals[b])))
+            for b, value in zip(buckets, values, strict=True)
+        ]
         wanted = np.zeros(self.order.n_buckets, dtype=np.bool_)
         wanted[[b for b, _ in targets]] = True
         rows = _members(self.order.buckets, wanted)
