@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
-from sklearn_kmeans_lab import _lloyd
+from sklearn_kmeans_lab import _lloyd_run as _lloyd
+from sklearn_kmeans_lab._lloyd_iterations import average_centers
 
 
 def _run(X, init, weights=None, **params):
@@ -51,15 +52,15 @@ def test_gap_bounds_skip_work_without_changing_any_iterate(
 
 def test_bounds_really_skip_rows():
     X, init = _overlapping(20_000, 5, 6)
-    run = _lloyd._Pass(X, None, 6, None, 1, True)
+    run = _lloyd.LloydRun(X, None, 6, None, 1, True)
     labels = np.full(len(X), -1, dtype=np.int32)
     centers = init
     for i in range(15):
-        run.assign(centers, labels, full=i == 0)
-        new = _lloyd.average_centers(*run.totals()[:2]).astype(X.dtype)
+        run.assign(centers, labels, from_scratch=i == 0)
+        new = average_centers(*run.totals()[:2]).astype(X.dtype)
         run.moved(centers, new)
         centers = new
-    gaps = (run.slack.astype(np.uint32) << 16).view(np.float32) - run.gap_drop[labels]
+    gaps = (run.gaps.astype(np.uint32) << 16).view(np.float32) - run.gap_drop[labels]
     assert np.mean(gaps > 0) > 0.5
 
 
@@ -169,7 +170,7 @@ def test_seeds_do_not_depend_on_row_order_or_sparsity():
     seeds = []
     for data, back in ((X, None), (X[perm], perm), (sp.csr_matrix(X), None)):
         _, idx = _seeding.kmeans_plusplus_centers(
-            data, 6, None, None, np.random.RandomState(0), None
+            data, 6, None, np.random.RandomState(0), None
         )
         seeds.append(idx if back is None else back[idx])
     np.testing.assert_array_equal(seeds[0], seeds[1])
@@ -183,10 +184,10 @@ def test_integer_weights_seed_like_repeated_rows():
     w = np.random.RandomState(0).randint(0, 4, len(X))
     repeated = np.repeat(X, w, axis=0)
     a, _ = _seeding.kmeans_plusplus_centers(
-        X, 5, w.astype(float), None, np.random.RandomState(1), None
+        X, 5, w.astype(float), np.random.RandomState(1), None
     )
     b, _ = _seeding.kmeans_plusplus_centers(
-        repeated, 5, None, None, np.random.RandomState(1), None
+        repeated, 5, None, np.random.RandomState(1), None
     )
     np.testing.assert_array_equal(a, b)
 
@@ -208,7 +209,7 @@ def test_kept_candidate_distances_give_the_same_seeds(
     for keep_small in (0, 2**20):
         monkeypatch.setattr(_seeding, "_KEEP_SMALL", keep_small)
         centers, indices = _seeding.kmeans_plusplus_centers(
-            X, 12, w, None, np.random.RandomState(3), order, x_offset=X.mean(axis=0)
+            X, 12, w, np.random.RandomState(3), order, x_offset=X.mean(axis=0)
         )
         seeds.append((centers, indices))
     np.testing.assert_array_equal(seeds[0][1], seeds[1][1])

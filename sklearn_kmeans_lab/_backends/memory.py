@@ -1,0 +1,202 @@
+"""The in-memory backend: numpy arrays and CSR matrices, compiled passes.
+
+Dense data is centred on the fly on its column means (``offset``), so that
+``||c||^2 - 2 <x, c>`` stays accurate for data far from 0 without a copy of X.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import euclidean_distances
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import validate_data
+
+from sklearn_kmeans_lab._backends import RunResult, check_weight_counts
+from sklearn_kmeans_lab._compat import _check_sample_weight
+from sklearn_kmeans_lab._kernels.common import (
+    column_squares,
+    column_sums,
+    count_distinct,
+    distances,
+)
+from sklearn_kmeans_lab._lloyd_run import assign_labels, lloyd_single_run
+from sklearn_kmeans_lab._parallel import effective_n_threads
+from sklearn_kmeans_lab._seeding import (
+    canonical_order,
+    kmeans_plusplus_centers,
+    random_centers,
+)
+
+# Up to this size, the mean and variance of X are numpy's (as in scikit-learn);
+# above it, compiled passes without a copy of X (np.var makes one) and faster
+# on few columns.
+_NUMPY_STATS_BYTES = 2**24
+
+_CHECK_X = {
+    "accept_sparse": "csr",
+    "dtype": [np.float64, np.float32],
+    "order": "C",
+    "accept_large_sparse": False,
+}
+
+
+def check_sample_weight(sample_weight, X):
+    """Validate ``sample_weight`` for ``X``: finite, non-negative, not all zero.
+
+    Unlike scikit-learn's ``KMeans`` (which accepts negative weights and then
+    fails inside numpy's sampling), negative weights are rejected up front:
+    a negative mass has no meaning for a cluster mean.
+    """
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    check_weight_counts(
+        int(np.sum(sample_weight < 0)), int(np.count_nonzero(sample_weight > 0))
+    )
+    return sample_weight
+
+
+def column_means(X):
+    """Mean of each column of dense ``X``, in X's dtype.
+
+    numpy's up to ``_NUMPY_STATS_BYTES`` (as in scikit-learn); above it one
+    compiled pass accumulated in float64 (numpy's ``X.mean(axis=0)`` is
+    several times slower on arrays of few columns).
+    """
+    if X.nbytes <= _NUMPY_STATS_BYTES:
+        return X.mean(axis=0)
+    out = np.empty(X.shape[1])
+    column_sums(X, out)
+    return (out / X.shape[0]).astype(X.dtype)
+
+
+def column_variances(X):
+    """Variance of each column of ``X`` (np.var's up to _NUMPY_STATS_BYTES;
+    above it in float64 without a copy of X)."""
+    if sp.issparse(X):
+        return mean_variance_axis(X, axis=0)[1]
+    if X.nbytes <= _NUMPY_STATS_BYTES:
+        return np.var(X, axis=0)
+    mean = np.empty(X.shape[1])
+    column_sums(X, mean)
+    mean /= X.shape[0]
+    out = np.empty(X.shape[1])
+    column_squares(X, mean, out)
+    return out / X.shape[0]
+
+
+class FitData:
+    """Validated training data in memory and the operations a fit runs on it."""
+
+    def __init__(self, X, sample_weight):
+        self.X = X
+        # None stays None: the kernels' unweighted path, and no array of ones
+        self.sample_weight = sample_weight
+        self.n_samples = X.shape[0]
+        self.n_positive_weights = (
+            X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        )
+        self.offset = None if sp.issparse(X) else column_means(X)
+        self.n_threads = effective_n_threads()
+        self._order = None
+
+    def feature_variances(self):
+        return column_variances(self.X)
+
+    def seed(self, init, n_clusters, random_state, *, max_iter, tol, last):
+        """Centred initial centres by ``init`` ('k-means++' or 'random').
+
+        The canonical order of the rows is computed once and shared by the
+        runs; ``last`` releases it (the last run does not need its memory).
+        """
+        if self._order is None:
+            self._order = canonical_order(self.X)
+        order = self._order
+        if last:
+            self._order = None
+        if init == "k-means++":
+            centers, _ = kmeans_plusplus_centers(
+                self.X,
+                n_clusters,
+                self.sample_weight,
+                random_state,
+                order,
+                x_offset=self.offset,
+            )
+            return centers
+        return random_centers(
+            self.X,
+            n_clusters,
+            self.sample_weight,
+            random_state,
+            order,
+            x_offset=self.offset,
+        )
+
+    def lloyd_run(self, centers_init, *, max_iter, tol, verbose):
+        labels, inertia, centers, n_iter = lloyd_single_run(
+            self.X,
+            self.sample_weight,
+            centers_init,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=verbose,
+            n_threads=self.n_threads,
+            x_offset=self.offset,
+        )
+        return RunResult(inertia, centers, n_iter, labels)
+
+    def same_clustering(self, run_a, run_b):
+        """Whether the labels of ``run_b`` are a relabeling of ``run_a``'s."""
+        labels_a, labels_b = run_a.kept, run_b.kept
+        mapping = np.full(run_a.centers.shape[0], -1, dtype=np.int64)
+        mapping[labels_a] = labels_b
+        return bool(np.array_equal(mapping[labels_a], labels_b))
+
+    def n_distinct_clusters(self, run):
+        present = np.zeros(run.centers.shape[0], dtype=np.bool_)
+        return int(count_distinct(run.kept, present))
+
+    def labels(self, run):
+        return run.kept
+
+
+def check_fit_data(estimator, X, sample_weight):
+    X = validate_data(estimator, X, copy=False, **_CHECK_X)  # never written to
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, X)
+    return FitData(X, sample_weight)
+
+
+def check_test_data(estimator, X):
+    return validate_data(estimator, X, reset=False, **_CHECK_X)
+
+
+def predict(X, centers):
+    X = X.astype(centers.dtype, copy=False)
+    return assign_labels(X, centers, n_threads=effective_n_threads())[0]
+
+
+def transform(X, centers):
+    """Euclidean distance of every sample to every centre, shape (n, k).
+
+    Computed from the differences, not from the expanded ``||x||^2 - 2<x, c>
+    + ||c||^2``, so a sample sitting on a centre gets exactly 0 instead of
+    the square root of a rounding error.
+    """
+    X = X.astype(centers.dtype, copy=False)
+    if sp.issparse(X):
+        return euclidean_distances(X, centers).astype(X.dtype, copy=False)
+    out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
+    distances(X, centers, out)
+    return out
+
+
+def inertia(X, centers, sample_weight):
+    X = X.astype(centers.dtype, copy=False)
+    sample_weight = check_sample_weight(sample_weight, X)
+    _, total = assign_labels(
+        X,
+        centers,
+        sample_weight=sample_weight,
+        want_inertia=True,
+        n_threads=effective_n_threads(),
+    )
+    return total
