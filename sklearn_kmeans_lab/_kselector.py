@@ -45,15 +45,15 @@ from sklearn_kmeans_lab._gap import (
 from sklearn_kmeans_lab._kmeans import LloydKMeans
 
 _CRITERIA = ("gap", "silhouette", "calinski_harabasz", "davies_bouldin")
+# The clustering indices computed on the data at every K.
+_INDEX_COLUMNS = ("silhouette", "calinski_harabasz", "davies_bouldin")
 _RESULT_COLUMNS = (
     "inertia",
     "log_w",
     "ref_log_w_mean",
     "gap",
     "gap_se",
-    "silhouette",
-    "calinski_harabasz",
-    "davies_bouldin",
+    *_INDEX_COLUMNS,
 )
 _SEED_MAX = np.iinfo(np.int32).max
 
@@ -115,7 +115,7 @@ def _log_w(est, X, labels, sample_weight, settings):
 
 def _fit_data(estimator, X, sample_weight, k, seed, settings):
     """Fit the data at K; return its inertia, log W and clustering indices."""
-    row = dict.fromkeys(("inertia", "log_w", *_RESULT_COLUMNS[5:]), np.nan)
+    row = dict.fromkeys(("inertia", "log_w", *_INDEX_COLUMNS), np.nan)
     if k == 1:
         # One cluster needs no fit: its centre is the (weighted) mean.
         est, labels = None, np.zeros(X.shape[0], dtype=np.int32)
