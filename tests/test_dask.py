@@ -47,17 +47,8 @@ def threads():
 
 
 @pytest.fixture
-def local_client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=False,
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+def local_client(dask_cluster):
+    return dask_cluster()
 
 
 def assert_same_fit(dask_fit, numpy_fit, rtol=1e-10):
@@ -451,42 +442,36 @@ def test_kselector_on_dask_backend_equals_serial_run(local_client):
         np.testing.assert_array_equal(on_dask.results_[name], values, err_msg=name)
 
 
-def test_killing_a_worker_mid_fit_still_gives_the_right_fit(blobs, monkeypatch):
+def test_killing_a_worker_mid_fit_still_gives_the_right_fit(
+    blobs, monkeypatch, dask_cluster
+):
     X, _ = blobs
     init = X[:N_CLUSTERS]
     expected = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(X)
     persist = dask.persist
     calls = []
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        pids = client.run(os.getpid)
+    client = dask_cluster(processes=True)
+    pids = client.run(os.getpid)
 
-        def persist_then_kill(*collections, **kwargs):
-            # On the third Lloyd pass, kill a worker that holds the data and
-            # the labels of the previous pass.
-            calls.append(None)
-            if len(calls) == 3:
-                os.kill(next(iter(pids.values())), signal.SIGKILL)
-            return persist(*collections, **kwargs)
+    def persist_then_kill(*collections, **kwargs):
+        # On the third Lloyd pass, kill a worker that holds the data and
+        # the labels of the previous pass.
+        calls.append(None)
+        if len(calls) == 3:
+            os.kill(next(iter(pids.values())), signal.SIGKILL)
+        return persist(*collections, **kwargs)
 
-        monkeypatch.setattr(dask, "persist", persist_then_kill)
-        Xd = da.from_array(X, chunks=250)
-        try:
-            fitted = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(Xd)
-        except distributed.KilledWorker as exc:  # pragma: no cover - a clear error
-            assert "worker" in str(exc).lower()
-            return
-        assert len(calls) > 3
-        # the worker really died (its nanny started a new process)
-        assert pids[next(iter(pids))] not in client.run(os.getpid).values()
+    monkeypatch.setattr(dask, "persist", persist_then_kill)
+    Xd = da.from_array(X, chunks=250)
+    try:
+        fitted = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(Xd)
+    except distributed.KilledWorker as exc:  # pragma: no cover - a clear error
+        assert "worker" in str(exc).lower()
+        return
+    assert len(calls) > 3
+    # the worker really died (its nanny started a new process)
+    assert pids[next(iter(pids))] not in client.run(os.getpid).values()
     np.testing.assert_allclose(
         fitted.cluster_centers_, expected.cluster_centers_, rtol=1e-10
     )
