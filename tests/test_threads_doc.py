@@ -50,9 +50,7 @@ _SPY = textwrap.dedent(
 
 
 def _run_python(code, env_changes):
-    env = {
-        key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"
-    }
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
     env.update(env_changes)
     completed = subprocess.run(
         [sys.executable, "-c", _SPY + textwrap.dedent(code)],
