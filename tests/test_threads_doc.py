@@ -17,8 +17,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from sklearn_kmeans_lab import LloydKMeans
-from sklearn_kmeans_lab import _lloyd
+from sklearn_kmeans_lab import LloydKMeans, _lloyd
 
 # Large enough for a pass to be worth two threads: n * k * d = 8e6
 # multiply-adds, twice the per-thread minimum, in more than one row group.
