@@ -108,9 +108,12 @@ curves = [("minus inertia (default)", default_scores)] + [
 for ax, (name, curve) in zip(axes.flat, curves, strict=True):
     ax.plot(curve.index, curve.to_numpy(), marker="o")
     ax.axvline(curve.idxmax(), color="0.5", linestyle="--")
-    ax.set_title(name)
+    # The scorer negates the Davies-Bouldin index so that greater is better.
+    negated = name == "davies_bouldin"
+    ax.set_title("minus " + name if negated else name)
     ax.set_xlabel("K")
-    ax.set_ylabel("mean held-out score")
+    ax.set_ylabel("mean held-out score" + (" (negated index)" if negated else ""))
+    ax.margins(y=0.12)
 
 # %%
 # The three indices peak at four clusters, where the two overlapping groups

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_kmeans_lab._gap import max_se
 from sklearn_kmeans_lab._pipeline import final_clusterer
 
 _CRITERION_LABELS = {
@@ -375,8 +376,11 @@ class KSelectorDisplay:
     """Criterion for the choice of K against K, with the chosen K marked.
 
     For the gap statistic the curve carries error bars of plus or minus
-    ``s_k`` (``gap_se``), the standard error the selection rules use. The
-    silhouette, Calinski-Harabasz and Davies-Bouldin curves are drawn plain.
+    ``s_k`` (``gap_se``), the standard error the selection rules use, and,
+    given the ``rule``, the threshold that rule compares each gap with, so
+    the plot shows why K was chosen. The silhouette, Calinski-Harabasz and
+    Davies-Bouldin curves are drawn plain (Davies-Bouldin as the index itself,
+    lower is better, not negated as its scorer returns it).
     This is the package's gap statistic plot; there is no separate
     ``GapStatisticDisplay``.
 
@@ -405,6 +409,19 @@ class KSelectorDisplay:
         The chosen K, marked on the plot if given; it must be one of
         ``k_values``.
 
+    rule : {"Tibs2001SEmax", "firstSEmax", "globalSEmax", "firstmax", \
+            "globalmax"}, default=None
+        The selection rule of the gap statistic (see :func:`max_se`), whose
+        threshold is drawn: for ``"Tibs2001SEmax"``, at each K, the next K's
+        ``gap - se_factor * gap_se`` (K is chosen at the first point on or
+        above its marker); for ``"firstSEmax"`` and ``"globalSEmax"``, a
+        horizontal line at the first or global maximum's ``gap - se_factor *
+        gap_se`` (K is the first point on or above it). Nothing is drawn for
+        the other rules, other criteria, or None.
+
+    se_factor : float, default=1.0
+        The multiplier of ``gap_se`` in ``rule``.
+
     Attributes
     ----------
     line_ : matplotlib Line2D
@@ -418,6 +435,10 @@ class KSelectorDisplay:
 
     best_k_marker_ : matplotlib Line2D or None
         Star on the curve at the chosen K, None without ``best_k``.
+
+    rule_line_ : matplotlib Line2D or None
+        The threshold of ``rule`` (markers, or a horizontal segment), None
+        when no rule threshold is drawn.
 
     ax_ : matplotlib Axes
         Axes with the plot.
@@ -444,13 +465,23 @@ class KSelectorDisplay:
     """
 
     def __init__(
-        self, *, k_values, scores, criterion="gap", score_errors=None, best_k=None
+        self,
+        *,
+        k_values,
+        scores,
+        criterion="gap",
+        score_errors=None,
+        best_k=None,
+        rule=None,
+        se_factor=1.0,
     ):
         self.k_values = k_values
         self.scores = scores
         self.criterion = criterion
         self.score_errors = score_errors
         self.best_k = best_k
+        self.rule = rule
+        self.se_factor = se_factor
 
     def plot(self, ax=None, *, line_kwargs=None, best_k_kwargs=None):
         """Draw the plot.
@@ -492,6 +523,8 @@ class KSelectorDisplay:
             self.errorbar_ = None
             (self.line_,) = ax.plot(k_values, scores, **line_kwargs)
 
+        self.rule_line_ = self._draw_rule(ax, k_values, scores)
+
         self.best_k_line_ = self.best_k_marker_ = None
         if self.best_k is not None:
             matches = np.flatnonzero(k_values == self.best_k)
@@ -517,8 +550,12 @@ class KSelectorDisplay:
                 color=best_k_kwargs["color"],
                 zorder=3,
             )
-            ax.legend(loc="best")
+        if self.best_k is not None or self.rule_line_ is not None:
+            ax.legend(loc="best", fontsize="small")
 
+        # Room around the data, so that no star or marker is cut in half by
+        # the frame of a small panel.
+        ax.margins(x=0.06, y=0.12)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Number of clusters K")
         ax.set_ylabel(_CRITERION_LABELS.get(self.criterion, str(self.criterion)))
@@ -527,6 +564,49 @@ class KSelectorDisplay:
         self.figure_ = ax.figure
         return self
 
+    def _draw_rule(self, ax, k_values, scores):
+        """Draw the threshold ``rule`` compares the gaps with; return it or None."""
+        if (
+            self.criterion != "gap"
+            or self.score_errors is None
+            or self.rule not in {"Tibs2001SEmax", "firstSEmax", "globalSEmax"}
+            or len(k_values) < 2
+        ):
+            return None
+        thresholds = scores - self.se_factor * np.asarray(self.score_errors, float)
+        factor = "" if self.se_factor == 1 else f"{self.se_factor:g}·"
+        style = {"color": "tab:orange", "zorder": 2.5}
+        if self.rule == "Tibs2001SEmax":
+            # Gap(k_j) is compared with Gap(k_{j+1}) - c s_{j+1}: each K gets
+            # the threshold of the next K, drawn at its own position.
+            consecutive = np.all(np.diff(k_values) == 1)
+            nxt = "K+1" if consecutive else "next K"
+            (line,) = ax.plot(
+                k_values[:-1],
+                thresholds[1:],
+                linestyle="none",
+                marker="_",
+                markersize=18,
+                markeredgewidth=2.5,
+                label=f"gap({nxt}) − {factor}s({nxt})",
+                **style,
+            )
+            return line
+        # firstSEmax / globalSEmax: one threshold, from the maximum the rule
+        # starts at, for every K up to that maximum.
+        first = self.rule == "firstSEmax"
+        top = max_se(scores, self.score_errors, "firstmax" if first else "globalmax")
+        which = "first local max" if first else "global max"
+        (line,) = ax.plot(
+            k_values[[0, top]],
+            [thresholds[top]] * 2,
+            linestyle=":",
+            linewidth=1.5,
+            label=f"gap − {factor}s at the {which}",
+            **style,
+        )
+        return line
+
     @classmethod
     def from_results(
         cls,
@@ -534,6 +614,8 @@ class KSelectorDisplay:
         criterion="gap",
         best_k=None,
         *,
+        rule=None,
+        se_factor=1.0,
         ax=None,
         line_kwargs=None,
         best_k_kwargs=None,
@@ -553,6 +635,13 @@ class KSelectorDisplay:
 
         best_k : int, default=None
             The chosen K to mark; nothing is marked if None.
+
+        rule : str, default=None
+            The gap statistic's selection rule whose threshold is drawn; see
+            the class parameter. Nothing is drawn if None.
+
+        se_factor : float, default=1.0
+            The multiplier of ``gap_se`` in ``rule``.
 
         ax : matplotlib Axes, default=None
             Axes to draw on. A new figure and axes are created if None.
@@ -600,6 +689,8 @@ class KSelectorDisplay:
             criterion=criterion,
             score_errors=errors,
             best_k=best_k,
+            rule=rule,
+            se_factor=se_factor,
         )
         return display.plot(ax=ax, line_kwargs=line_kwargs, best_k_kwargs=best_k_kwargs)
 
@@ -618,8 +709,9 @@ class KSelectorDisplay:
         Parameters
         ----------
         selector : KSelector
-            A fitted selector; its ``results_``, ``criterion`` and
-            ``n_clusters_`` are read.
+            A fitted selector; its ``results_``, ``criterion``,
+            ``n_clusters_``, ``rule`` and ``se_factor`` are read. For the gap
+            statistic the rule's threshold is drawn.
 
         criterion : {"gap", "silhouette", "calinski_harabasz", \
                 "davies_bouldin"}, default=None
@@ -645,11 +737,14 @@ class KSelectorDisplay:
         check_is_fitted(selector, "results_")
         if criterion is None:
             criterion = selector.criterion
-        best_k = selector.n_clusters_ if criterion == selector.criterion else None
+        own_criterion = criterion == selector.criterion
+        best_k = selector.n_clusters_ if own_criterion else None
         return cls.from_results(
             selector.results_,
             criterion,
             best_k,
+            rule=getattr(selector, "rule", None) if own_criterion else None,
+            se_factor=getattr(selector, "se_factor", 1.0),
             ax=ax,
             line_kwargs=line_kwargs,
             best_k_kwargs=best_k_kwargs,

@@ -18,6 +18,7 @@ from sklearn_kmeans_lab import (
     KSelectorDisplay,
     LloydKMeans,
     make_income_age_clusters,
+    max_se,
 )
 
 
@@ -331,3 +332,100 @@ def test_from_a_fitted_kselector(pyplot, income_age, criterion):
     assert_array_equal(display.line_.get_ydata(), results[criterion])
     assert (display.errorbar_ is not None) == (criterion == "gap")
     assert_array_equal(display.best_k_marker_.get_xdata(), [selector.n_clusters_])
+
+
+# The selection rule on the gap plot (issue 10) -------------------------------
+
+
+def test_tibshirani_rule_marks_the_next_k_threshold_at_each_k(pyplot, results):
+    display = KSelectorDisplay.from_results(
+        results, "gap", best_k=3, rule="Tibs2001SEmax"
+    )
+
+    gap, se = results["gap"], results["gap_se"]
+    assert_array_equal(display.rule_line_.get_xdata(), results["k"][:-1])
+    assert_allclose(display.rule_line_.get_ydata(), gap[1:] - se[1:])
+    # The chosen K is the first point on or above its marker.
+    first_on_or_above = np.flatnonzero(gap[:-1] >= gap[1:] - se[1:])[0]
+    assert results["k"][first_on_or_above] == 3
+    legend_texts = [t.get_text() for t in display.ax_.get_legend().get_texts()]
+    assert legend_texts == ["gap(K+1) − s(K+1)", "chosen K = 3"]
+
+
+def test_tibshirani_threshold_scales_with_se_factor(pyplot, results):
+    display = KSelectorDisplay.from_results(
+        results, "gap", rule="Tibs2001SEmax", se_factor=2.0
+    )
+    assert_allclose(
+        display.rule_line_.get_ydata(),
+        results["gap"][1:] - 2.0 * results["gap_se"][1:],
+    )
+    assert display.rule_line_.get_label() == "gap(K+1) − 2·s(K+1)"
+
+
+@pytest.mark.parametrize(
+    "rule, top", [("firstSEmax", 1), ("globalSEmax", 3)], ids=["first", "global"]
+)
+def test_se_max_rules_draw_the_threshold_of_their_maximum(pyplot, results, rule, top):
+    # first local maximum at K=2, global maximum at K=4
+    results["gap"] = np.array([0.2, 0.5, 0.45, 0.9, 0.8, 0.7])
+    display = KSelectorDisplay.from_results(results, "gap", rule=rule)
+
+    threshold = results["gap"][top] - results["gap_se"][top]
+    assert_array_equal(display.rule_line_.get_xdata(), [1, results["k"][top]])
+    assert_allclose(display.rule_line_.get_ydata(), [threshold, threshold])
+
+
+@pytest.mark.parametrize(
+    "criterion, rule",
+    [("gap", None), ("gap", "firstmax"), ("gap", "globalmax"), ("silhouette", None)],
+)
+def test_no_threshold_without_an_se_rule(pyplot, results, criterion, rule):
+    display = KSelectorDisplay.from_results(results, criterion, rule=rule)
+    assert display.rule_line_ is None
+
+
+def test_from_a_fitted_kselector_draws_its_rule(pyplot, income_age):
+    X, _ = income_age
+    X = StandardScaler().fit_transform(X)
+    selector = KSelector(
+        k_range=range(1, 6),
+        n_refs=5,
+        rule="firstSEmax",
+        se_factor=0.5,
+        random_state=0,
+    ).fit(X)
+    display = KSelectorDisplay.from_estimator(selector)
+
+    gap, se = selector.results_["gap"], selector.results_["gap_se"]
+    top = max_se(gap, se, method="firstmax")
+    assert_allclose(display.rule_line_.get_ydata(), gap[top] - 0.5 * se[top])
+    # K is the first point on or above the line, as the rule says.
+    chosen = np.flatnonzero(gap[: top + 1] >= gap[top] - 0.5 * se[top])[0]
+    assert selector.results_["k"][chosen] == selector.n_clusters_
+
+
+def test_davies_bouldin_is_drawn_as_the_index_and_says_lower_is_better(pyplot, results):
+    # Its scorer negates it; the plot does not, and the label says which way.
+    display = KSelectorDisplay.from_results(results, "davies_bouldin", best_k=3)
+    assert_array_equal(display.line_.get_ydata(), results["davies_bouldin"])
+    assert (display.line_.get_ydata()[1:] > 0).all()
+    assert "lower is better" in display.ax_.get_ylabel()
+
+
+@pytest.mark.parametrize("criterion, best_k", [("silhouette", 3), ("gap", 1)])
+def test_chosen_k_star_is_not_clipped_in_a_small_panel(
+    pyplot, results, criterion, best_k
+):
+    # The silhouette's best value is the top of the curve; K=1 is the left end.
+    fig, axes = pyplot.subplots(2, 2, figsize=(8, 5), layout="constrained")
+    display = KSelectorDisplay.from_results(
+        results, criterion, best_k=best_k, ax=axes[0, 0]
+    )
+    fig.canvas.draw()
+    star = display.best_k_marker_
+    x, y = display.ax_.transData.transform((star.get_xdata()[0], star.get_ydata()[0]))
+    half_size = star.get_markersize() / 2 * fig.dpi / 72
+    box = display.ax_.bbox
+    assert box.x0 <= x - half_size and x + half_size <= box.x1
+    assert box.y0 <= y - half_size and y + half_size <= box.y1
