@@ -322,25 +322,23 @@ def kmeans_plusplus_centers(
     if keep_cand_dist and use_gemm:
         row_sq_norms(X, 0, n_samples, x_sq_all)
 
+    options = kernels.TrialOptions(
+        use_gemm,
+        GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS,
+        keep_cand_dist,
+        cand_dist,
+        x_sq_all,
+    )
+
     def trials(cands):
         potentials = np.empty(len(cands))
         if sparse:
             kernels.sparse_trials(samples, cands, closest, order.unit, potentials)
         else:
-            chunk = GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS
             if use_gemm:  # uncentred: the GEMM reads X in place
                 cands = cands + offset
             kernels.dense_trials(
-                samples,
-                cands,
-                closest,
-                order.unit,
-                use_gemm,
-                chunk,
-                cand_dist,
-                keep_cand_dist,
-                x_sq_all,
-                potentials,
+                samples, cands, closest, order.unit, options, potentials
             )
         return potentials
 

@@ -8,15 +8,6 @@ from sklearn.datasets import make_blobs
 from sklearn_kmeans_lab import _seeding
 
 
-def _overlapping(n_samples, n_features, n_clusters, dtype=np.float64, seed=0):
-    X, _ = make_blobs(
-        n_samples, n_features, centers=n_clusters, cluster_std=4.0, random_state=seed
-    )
-    X = X.astype(dtype)
-    init = X[np.random.RandomState(seed).choice(len(X), n_clusters, replace=False)]
-    return X, init.copy()
-
-
 def _naive_draws(X, w, closest, scale, uniforms):
     """Inverse CDF over the rows sorted by (key, index), masses quantised."""
     order = _seeding.canonical_order(X)
@@ -47,7 +38,7 @@ def test_bucketed_draws_equal_a_full_sort(monkeypatch, sort_max):
 
 
 def test_seeds_do_not_depend_on_row_order_or_sparsity():
-    X, _ = _overlapping(4000, 5, 6)
+    X, _ = make_blobs(4000, 5, centers=6, cluster_std=4.0, random_state=0)
     X[np.abs(X) < 1] = 0
     perm = np.random.RandomState(3).permutation(len(X))
     seeds = []
@@ -61,7 +52,7 @@ def test_seeds_do_not_depend_on_row_order_or_sparsity():
 
 
 def test_integer_weights_seed_like_repeated_rows():
-    X, _ = _overlapping(1500, 3, 5)
+    X, _ = make_blobs(1500, 3, centers=5, cluster_std=4.0, random_state=0)
     w = np.random.RandomState(0).randint(0, 4, len(X))
     repeated = np.repeat(X, w, axis=0)
     a, _ = _seeding.kmeans_plusplus_centers(

@@ -111,24 +111,10 @@ class FitData:
         order = self._order
         if last:
             self._order = None
+        args = (self.X, n_clusters, self.sample_weight, random_state, order)
         if init == "k-means++":
-            centers, _ = kmeans_plusplus_centers(
-                self.X,
-                n_clusters,
-                self.sample_weight,
-                random_state,
-                order,
-                x_offset=self.offset,
-            )
-            return centers
-        return random_centers(
-            self.X,
-            n_clusters,
-            self.sample_weight,
-            random_state,
-            order,
-            x_offset=self.offset,
-        )
+            return kmeans_plusplus_centers(*args, x_offset=self.offset)[0]
+        return random_centers(*args, x_offset=self.offset)
 
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose):
         labels, inertia, centers, n_iter = lloyd_single_run(

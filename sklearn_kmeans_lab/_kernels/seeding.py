@@ -235,19 +235,21 @@ def weighted_sum(values, samples, start, n):
     return (a0 + a1) + (a2 + a3)
 
 
+TrialOptions = namedtuple(
+    "TrialOptions", ["use_gemm", "chunk", "keep", "cand_dist", "x_sq_all"]
+)
+TrialOptions.__doc__ = """How ``dense_trials`` runs.
+
+use_gemm : bool, distances by a GEMM (many features) or a direct loop
+chunk : int, rows per chunk
+keep : bool, keep every candidate's new ``closest`` in ``cand_dist``
+cand_dist : (n_cands, n_samples) float32 when ``keep``, else (1, 1)
+x_sq_all : (n_samples,) every ``||x||^2`` when ``keep`` and ``use_gemm``
+"""
+
+
 @numba.njit(nogil=True, cache=True)
-def dense_trials(
-    samples,
-    cands,
-    closest,
-    unit,
-    use_gemm,
-    chunk,
-    cand_dist,
-    keep_cand_dist,
-    x_sq_all,
-    potentials,
-):
+def dense_trials(samples, cands, closest, unit, options, potentials):
     """Potential of each candidate: ``sum_i w_i * min(closest_i, d(x_i, cand)^2)``.
 
     samples : ``DenseRows``; cands : (n_cands, d) in X's dtype; closest : (n,)
@@ -255,11 +257,13 @@ def dense_trials(
     the rows of a chunk: a direct loop over the transposed centred chunk for
     few features, else a GEMM straight on the rows of X and ``||x||^2 +
     ||c||^2 - 2 <x, c>`` uncentred (``cands`` are then uncentred too; the
-    precision is ample for sampling weights).  With ``keep_cand_dist``,
-    ``cand_dist[t]`` (n_cands, n) float32 gets the new ``closest`` that
-    candidate t would give, and ``x_sq_all`` (n,) holds every ``||x||^2``.
+    precision is ample for sampling weights).  options : ``TrialOptions``;
+    with ``options.keep``, ``cand_dist[t]`` gets the new ``closest`` that
+    candidate t would give.
     """
     X, x_offset = samples.X, samples.x_offset
+    use_gemm, chunk, keep_cand_dist = options.use_gemm, options.chunk, options.keep
+    cand_dist, x_sq_all = options.cand_dist, options.x_sq_all
     n_samples, n_features = X.shape
     n_cands = cands.shape[0]
     cands_m2 = -2 * cands
