@@ -469,10 +469,14 @@ def test_fit_on_a_local_cluster_equals_the_threaded_fit(blobs, local_client):
     np.testing.assert_array_equal(on_cluster.predict(Xd).compute(), threaded.labels_)
 
 
-def test_a_fitted_model_outlives_its_cluster_and_holds_no_data(local_client):
+@pytest.mark.parametrize("persisted", [True, False])
+def test_a_fitted_model_outlives_its_cluster_and_holds_no_data(local_client, persisted):
     X, _ = make_blobs(2000, n_features=20, centers=N_CLUSTERS, random_state=0)
-    # Persisted on the cluster: its blocks live only as long as the cluster.
-    Xd = local_client.persist(da.from_array(X, chunks=400))
+    # Persisted on the cluster, X's blocks live only as long as the cluster;
+    # a graph over a NumPy array holds the array itself.
+    Xd = da.from_array(X, chunks=400)
+    if persisted:
+        Xd = local_client.persist(Xd)
     fitted = LloydKMeans(N_CLUSTERS, random_state=0).fit(Xd)
     local_client.close()
 
