@@ -4,9 +4,12 @@ import hashlib
 import pickle
 import re
 import sys
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.cluster import AgglomerativeClustering
@@ -342,6 +345,41 @@ def test_duplicate_points_give_a_finite_gap_and_their_number_of_clusters():
 def test_bad_k_range_is_rejected(k_range, match):
     with pytest.raises(ValueError, match=match):
         selector(k_range=k_range).fit(four_blobs(n_per=5))
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.integers(1, 50),
+            st.integers(2**63 - 2, 2**64 + 2),  # around the int64/uint64 limits
+            st.integers(-(2**65), 2**65),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    as_uint64=st.booleans(),
+)
+def test_any_int_k_range_is_kept_exactly_or_rejected_naming_it(values, as_uint64):
+    n_samples = 2**40  # only the candidate list is computed: no data of this size
+    if as_uint64:
+        values = [v for v in values if 0 <= v < 2**64]
+        assume(values)
+        values = np.array(values, dtype=np.uint64)
+    sel = KSelector(k_range=values)
+    if min(values) < 1:
+        with pytest.raises(ValueError, match="k_range must contain ints >= 1"):
+            sel._candidate_ks(n_samples)
+    elif max(values) > np.iinfo(np.int64).max:
+        with pytest.raises(ValueError, match="k_range must contain ints <="):
+            sel._candidate_ks(n_samples)
+    elif min(values) > n_samples:
+        with pytest.raises(ValueError, match="exceeds n_samples"):
+            sel._candidate_ks(n_samples)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # K above n_samples
+            ks = sel._candidate_ks(n_samples)
+        assert ks.tolist() == sorted({int(v) for v in values if v <= n_samples})
 
 
 def test_k_range_of_unsigned_or_numpy_ints_is_used_as_given():
