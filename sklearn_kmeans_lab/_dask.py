@@ -27,6 +27,7 @@ import sys
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -79,6 +80,9 @@ def _check_dask_array(estimator, X, *, reset):
             f"collections; got {type(X).__name__}.  Convert a dask DataFrame "
             "with .to_dask_array(lengths=True)."
         )
+    # The per-block kernels need NumPy blocks; a block's type is known from
+    # the array's meta (a block that lies about it is caught on the workers).
+    _check_numpy_block(X._meta, name)
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2-D dask array, got a {X.ndim}-D one with shape "
@@ -198,13 +202,32 @@ def _block_weights(w_b, n_rows, dtype):
     return np.ones(n_rows, dtype=dtype) if w_b is None else np.asarray(w_b)
 
 
+def _check_numpy_block(X_b, name="LloydKMeans"):
+    """Raise a TypeError unless ``X_b`` is a NumPy array (not scipy.sparse)."""
+    if isinstance(X_b, np.ndarray):
+        return
+    if sp.issparse(X_b):
+        raise TypeError(
+            f"{name} does not support dask arrays with scipy.sparse chunks, "
+            "but dense chunks are required. Use "
+            "X.map_blocks(lambda block: block.toarray()) to convert the chunks, "
+            "or fit the scipy.sparse matrix in memory."
+        )
+    raise TypeError(
+        f"{name} needs dask arrays with NumPy chunks; got chunks of type "
+        f"{type(X_b).__name__}."
+    )
+
+
 def _check_finite_block(X_b):
+    _check_numpy_block(X_b)
     if not np.isfinite(X_b).all():
         raise ValueError("Input X contains NaN or infinity.")
 
 
 def _moments_block(X_b, w_b):
     """Counts, mean and sum of squared deviations (float64) of one block."""
+    _check_numpy_block(X_b)
     bad_x = int(X_b.size - np.count_nonzero(np.isfinite(X_b)))
     n = X_b.shape[0]
     if bad_x or n == 0:
@@ -780,7 +803,8 @@ def dask_fit(estimator, X, sample_weight=None):
     Returns
     -------
     estimator : LloydKMeans
-        Fitted; ``labels_`` is a lazy dask array.
+        Fitted; every attribute is computed (``labels_`` is a NumPy array),
+        so the model holds neither ``X`` nor anything of the cluster.
 
     Examples
     --------
@@ -792,12 +816,11 @@ def dask_fit(estimator, X, sample_weight=None):
     ...                             [10, 2], [10, 4], [10, 0]]), chunks=2)
     >>> with dask.config.set(scheduler="threads"):
     ...     km = LloydKMeans(n_clusters=2, random_state=0).fit(X)
-    ...     labels = km.labels_.compute()
     >>> np.sort(km.cluster_centers_, axis=0)
     array([[ 1.,  2.],
            [10.,  2.]])
-    >>> bool(labels[0] != labels[3])
-    True
+    >>> type(km.labels_).__name__, bool(km.labels_[0] != km.labels_[3])
+    ('ndarray', True)
     """
     X = _check_dask_array(estimator, X, reset=True)
     if X.shape[0] < estimator.n_clusters:
@@ -857,11 +880,14 @@ def dask_fit(estimator, X, sample_weight=None):
             ConvergenceWarning,
             stacklevel=4,
         )
-    # labels_ as the fit computed them (centred data), lazily; from the
-    # caller's X, so the fit's persisted copy is released.
-    estimator.labels_ = X.map_blocks(
+    # labels_ as the fit computed them (centred data), from the fit's
+    # (persisted) copy of X and brought to the client: n_samples small ints,
+    # and a fitted model that holds no graph over X nor futures of a cluster,
+    # so it pickles small and outlives client.close().
+    X_fit = blocks._arrays[0]
+    estimator.labels_ = X_fit.map_blocks(
         _predict_block, centers, blocks.mean, dtype=np.int32, drop_axis=1
-    )
+    ).compute()
     estimator.cluster_centers_ = centers + blocks.mean
     estimator._n_features_out = estimator.cluster_centers_.shape[0]
     estimator.inertia_ = inertia

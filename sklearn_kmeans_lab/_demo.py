@@ -7,7 +7,9 @@ eye that there were really 4 groups. This demo replays that and then lets
 """
 
 import functools
+import os
 import sys
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,8 @@ DATA_SEED = 10
 N_SAMPLES = 100
 N_CLUSTERS = 5
 AXIS_LABELS = ("income (dollars per year)", "age (years)")
+# numpy's RandomState takes seeds in [0, 2**32 - 1].
+SEED_MAX = 2**32 - 1
 
 
 def run_demo(out="demo_output", random_state=0, *, file=None):
@@ -35,11 +39,12 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     Parameters
     ----------
     out : str or path-like, default="demo_output"
-        Folder for the PNG files; created if missing.
+        Folder for the PNG files; created (with its parents) when the first
+        plot is saved.  It must not be an existing file or lie under one.
 
     random_state : int, default=0
-        Seed of the K-Means fit and of the K selection. The data always use
-        the seed article's seed, 10.
+        Seed of the K-Means fit and of the K selection, in
+        ``[0, 2**32 - 1]``. The data always use the seed article's seed, 10.
 
     file : file-like, default=None
         Where to print; ``sys.stdout`` if None.
@@ -51,9 +56,10 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
         available, ``"gap"``.
     """
     _check_matplotlib_support("The demo")
+    # Checked before anything runs, so that bad arguments create nothing.
+    out = check_out_folder(out)
+    check_seed(random_state)
     file = sys.stdout if file is None else file
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
 
     say = functools.partial(_print_lines, file=file)
 
@@ -96,6 +102,7 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
         f"K-Means, K={N_CLUSTERS}, fitted on standardised income and age",
         fontsize="medium",
     )
+    out.mkdir(parents=True, exist_ok=True)
     fig.savefig(paths["clusters"], dpi=110)
     say(f"Scatter plot saved to {paths['clusters']}")
 
@@ -134,6 +141,42 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     fig.savefig(paths["gap"], dpi=110)
     say(f"Gap statistic plot saved to {paths['gap']}")
     return paths
+
+
+def check_out_folder(out, name="out"):
+    """``out`` as a Path, or a ValueError if the demo cannot make it a folder.
+
+    ``out`` must be a folder or not exist yet; its nearest existing ancestor
+    must be a folder the user may write in.  ``name`` is the argument's name
+    in the message (``"--out"`` on the command line).
+    """
+    out = Path(out)
+    for path in (out, *out.parents):
+        if not path.exists():
+            continue
+        if not path.is_dir():
+            where = "is" if path == out else f"lies under {str(path)!r}, which is"
+            raise ValueError(
+                f"{name} {str(out)!r} {where} an existing file, not a folder."
+            )
+        if path != out and not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(
+                f"{name} {str(out)!r} cannot be created: {str(path)!r} is not writable."
+            )
+        break
+    return out
+
+
+def check_seed(random_state, name="random_state"):
+    """Raise a ValueError unless ``random_state`` is an int numpy can seed with."""
+    if (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, Integral)
+        or not 0 <= random_state <= SEED_MAX
+    ):
+        raise ValueError(
+            f"{name} must be an int in the range [0, {SEED_MAX}]; got {random_state!r}."
+        )
 
 
 def _print_lines(*lines, file):

@@ -55,6 +55,7 @@ _RESULT_COLUMNS = (
     "davies_bouldin",
 )
 _SEED_MAX = np.iinfo(np.int32).max
+_K_MAX = np.iinfo(np.int64).max
 
 
 class _Settings(NamedTuple):
@@ -89,10 +90,32 @@ def _fit_labels(est, X, sample_weight, param_name, k, where):
         labels = getattr(est, "labels_", None)
         return np.asarray(est.predict(X) if labels is None else labels)
     except Exception as exc:
-        raise RuntimeError(
-            f"Fitting {type(est).__name__} with {param_name}={k} on {where} "
-            f"failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        context = (
+            f"Fitting {type(est).__name__} with {param_name}={k} on {where} failed"
+        )
+        _raise_with_context(exc, context)
+
+
+def _raise_with_context(exc, context):
+    """Re-raise ``exc`` as its own class with ``context`` leading its message.
+
+    The class is kept so that callers can catch what the clusterer raises (an
+    ``InvalidParameterError`` stays a ``ValueError``).  A copy of the class
+    carries the longer message, chained to the original; an exception class
+    whose constructor does not take a lone message (``UnicodeDecodeError``,
+    ``KeyError``'s quoting, custom ones) is re-raised itself, with the context
+    as a note (Python >= 3.11 prints notes under the message).
+    """
+    message = f"{context}: {exc}"
+    try:
+        copy = type(exc)(message)
+    except Exception:
+        copy = None
+    if copy is not None and str(copy) == message:
+        raise copy from exc
+    if hasattr(exc, "add_note"):
+        exc.add_note(context)
+    raise exc
 
 
 def _log_w(est, X, labels, sample_weight, settings):
@@ -132,13 +155,30 @@ def _fit_data(estimator, X, sample_weight, k, seed, settings):
         row["calinski_harabasz"] = calinski_harabasz_score(X, labels)
         row["davies_bouldin"] = davies_bouldin_score(X, labels)
         if settings.criterion == "silhouette":
-            row["silhouette"] = silhouette_score(
-                X,
-                labels,
-                sample_size=settings.silhouette_sample_size,
-                random_state=seed,
+            row["silhouette"] = _silhouette(
+                X, labels, settings.silhouette_sample_size, seed, k
             )
     return row
+
+
+def _silhouette(X, labels, sample_size, seed, k):
+    """Mean silhouette, on ``sample_size`` random samples when that is fewer.
+
+    The subsample is the one ``silhouette_score(sample_size=sample_size,
+    random_state=seed)`` draws; drawing it here lets a subsample that holds a
+    single cluster be reported in terms of ``silhouette_sample_size``.
+    """
+    if sample_size is not None and sample_size < X.shape[0]:
+        rows = check_random_state(seed).permutation(X.shape[0])[:sample_size]
+        X, labels = X[rows], labels[rows]
+        if np.unique(labels).size < 2:
+            raise ValueError(
+                f"The silhouette subsample of silhouette_sample_size={sample_size} "
+                f"samples drawn at K={k} holds samples of a single cluster, where "
+                "the silhouette is undefined; increase silhouette_sample_size "
+                "(or set it to None to use all samples)."
+            )
+    return silhouette_score(X, labels)
 
 
 def _fit_reference(estimator, Z, sample_weight, k, seed, settings, b):
@@ -232,7 +272,9 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     silhouette_sample_size : int, default=None
         With ``criterion="silhouette"``, compute each silhouette on a random
         subset of this many samples (O(size ** 2) instead of O(n_samples ** 2));
-        None uses all samples.
+        None uses all samples.  A subset must hold more samples than the
+        largest K of ``k_range``; the subset at each K is drawn with that K's
+        seed.
 
     n_jobs : int, default=None
         Number of jobs running the fits (every (K, reference set) pair is
@@ -318,6 +360,11 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     Only dense input is supported.
 
+    An exception raised by the clusterer in one of the fits is raised again
+    with its own class (an invalid parameter stays a ``ValueError``), its
+    message led by the K and the data set (``X`` or a reference set) of that
+    fit.
+
     References
     ----------
     R. Tibshirani, G. Walther and T. Hastie, "Estimating the number of
@@ -394,15 +441,26 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _candidate_ks(self, n_samples):
         """Validated, sorted K values, those above ``n_samples`` dropped."""
-        ks = np.asarray(list(self.k_range))
-        if ks.ndim != 1 or ks.size == 0:
+        values = list(self.k_range)
+        if not values:
             raise ValueError(
                 "k_range must be a non-empty 1-D sequence of ints; got "
                 f"{self.k_range!r}."
             )
-        if not np.issubdtype(ks.dtype, np.integer) or (ks < 1).any():
+        # Each entry through Python's int, never a cast of the array: an array
+        # of uint64 (or Python ints above 2**63) would wrap to negative K.
+        if (
+            not all(isinstance(k, Integral) and not isinstance(k, bool) for k in values)
+            or min(values) < 1
+        ):
             raise ValueError(f"k_range must contain ints >= 1; got {self.k_range!r}.")
-        ks = np.unique(ks).astype(np.int64)
+        largest = max(int(k) for k in values)
+        if largest > _K_MAX:
+            raise ValueError(
+                f"k_range must contain ints <= {_K_MAX}; got K={largest} in "
+                f"k_range={self.k_range!r}."
+            )
+        ks = np.unique(np.array([int(k) for k in values], dtype=np.int64))
         if self.criterion != "gap" and not (ks >= 2).any():
             raise ValueError(
                 f"criterion={self.criterion!r} needs K >= 2 (it is undefined for "
@@ -427,6 +485,22 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{n_samples} leaves only K=1 in k_range."
             )
         return ks
+
+    def _check_silhouette_sample_size(self, ks, n_samples):
+        """A subsample must hold more samples than the largest K has clusters."""
+        size = self.silhouette_sample_size
+        if (
+            self.criterion == "silhouette"
+            and size is not None
+            and size < n_samples
+            and size <= ks[-1]
+        ):
+            raise ValueError(
+                f"silhouette_sample_size={size} is too small for k_range: the "
+                "silhouette needs more samples than clusters and K goes up to "
+                f"{ks[-1]}; use silhouette_sample_size >= {ks[-1] + 1}, or None "
+                "to use all samples."
+            )
 
     @_fit_context(
         # the wrapped estimator's parameters are validated by its own fit
@@ -470,6 +544,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 )
             sample_weight = check_sample_weight(sample_weight, X)
         ks = self._candidate_ks(n_samples)
+        self._check_silhouette_sample_size(ks, n_samples)
 
         rng = check_random_state(self.random_state)
         # Every seed is drawn here, before any task runs, so that the result

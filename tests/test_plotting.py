@@ -415,3 +415,50 @@ def test_chosen_k_star_is_not_clipped_in_a_small_panel(
     box = display.ax_.bbox
     assert box.x0 <= x - half_size and x + half_size <= box.x1
     assert box.y0 <= y - half_size and y + half_size <= box.y1
+
+
+# The chosen K is marked at its K, not its position (issue 9) -----------------
+
+
+@pytest.fixture
+def results_from_k3():
+    """Results of k_range=range(3, 9): positions and K values differ."""
+    return {
+        "k": np.arange(3, 9),
+        "gap": np.array([0.2, 0.4, 0.9, 0.6, 0.5, 0.3]),
+        "gap_se": np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06]),
+        "calinski_harabasz": np.array([80.0, 95.0, 150.0, 120.0, 110.0, 90.0]),
+    }
+
+
+def assert_marks_k(display, k, score):
+    assert_array_equal(display.best_k_marker_.get_xdata(), [k])
+    assert_array_equal(display.best_k_marker_.get_ydata(), [score])
+    assert_array_equal(display.best_k_line_.get_xdata(), [k, k])
+
+
+@pytest.mark.parametrize("best_k", [3, 5, 8])
+def test_chosen_k_is_marked_at_its_k_when_k_does_not_start_at_one(
+    pyplot, results_from_k3, best_k
+):
+    display = KSelectorDisplay.from_results(results_from_k3, "gap", best_k=best_k)
+    assert_marks_k(display, best_k, results_from_k3["gap"][best_k - 3])
+
+    selector = StubSelector(results_from_k3, "gap", best_k).fit()
+    display = KSelectorDisplay.from_estimator(selector)
+    assert_marks_k(display, best_k, results_from_k3["gap"][best_k - 3])
+
+
+def test_chosen_k_of_a_kselector_from_k_three_is_marked_at_its_k(pyplot):
+    X, _ = make_income_age_clusters(60, 5, random_state=10)
+    X = StandardScaler().fit_transform(X)
+    selector = KSelector(
+        LloydKMeans(n_init=2),
+        k_range=range(3, 9),
+        criterion="calinski_harabasz",
+        random_state=0,
+    ).fit(X)
+    display = KSelectorDisplay.from_estimator(selector)
+    chosen = selector.n_clusters_
+    position = list(selector.results_["k"]).index(chosen)
+    assert_marks_k(display, chosen, selector.results_["calinski_harabasz"][position])
