@@ -242,11 +242,13 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         above ``n_samples`` are dropped with a warning.  K=1 is a candidate of
         the gap statistic only; the other criteria need K >= 2.
 
-    criterion : {"gap", "silhouette", "calinski_harabasz", "davies_bouldin"}, \
-            default="gap"
+    criterion : {"gap", "silhouette", "calinski_harabasz", "davies_bouldin", \
+            "prediction_strength"}, default="gap"
         How K is chosen: the gap statistic with ``rule``; or the maximum
         silhouette, the maximum Calinski-Harabasz index, the minimum
-        Davies-Bouldin index.
+        Davies-Bouldin index; or the largest K whose prediction strength
+        exceeds ``ps_cutoff`` (Tibshirani and Walther, 2005, as R's
+        ``fpc::prediction.strength``).
 
     n_refs : int, default=20
         Number ``B`` of reference data sets of the gap statistic.  The same
@@ -286,6 +288,36 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         subset of this many samples (O(size ** 2) instead of O(n_samples ** 2));
         None uses all samples.
 
+    extra_criteria : list of str or "all", default=None
+        Criteria to compute besides ``criterion``, reported in ``results_``,
+        ``choices_`` and ``k_frequencies_`` but not used for the choice:
+        names among "gap", "silhouette", "calinski_harabasz",
+        "davies_bouldin", "prediction_strength", "jump", or "all".  The
+        Calinski-Harabasz, Davies-Bouldin and jump criteria are always
+        computed (they cost nothing beyond the fits); the gap adds
+        ``n_refs`` fits per K, the prediction strength ``2 * n_splits`` fits
+        of half the data per K, the silhouette O(n_samples ** 2) per K.
+
+    n_splits : int, default=50
+        Number of random splits into two halves per K of the prediction
+        strength (R's ``M``).
+
+    ps_cutoff : float, default=0.8
+        The prediction strength chooses the largest K whose mean strength
+        exceeds this (R's ``cutoff``; 0.8 to 0.9 is the paper's advice).
+
+    jump_power : float, default=None
+        Transformation power ``Y`` of the jump method (Sugar and James,
+        2003): the jumps are in ``distortion ** -Y``.  None means
+        ``n_features / 2``, the paper's choice.
+
+    n_bootstrap : int, default=0
+        If positive, repeat the whole selection (every criterion computed,
+        with fresh reference sets and splits) on this many bootstrap
+        resamples of the samples and report how often each K is chosen in
+        ``k_frequencies_``.  It multiplies the cost of ``fit`` by about
+        ``1 + n_bootstrap``.  0 (the default) does no resampling.
+
     n_jobs : int, default=None
         Number of jobs running the fits (every (K, reference set) pair is
         one task) in parallel with joblib.  None means 1 unless in a
@@ -323,10 +355,35 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         sum of squares); ``log_w`` (``log W_k`` of ``clusGap``: ``W_k`` is
         half the inertia for ``d_power=2``); ``ref_log_w_mean``
         (``E*[log W_k]``); ``gap``; ``gap_se`` (``s_k``); ``silhouette``;
-        ``calinski_harabasz``; ``davies_bouldin``.  Values that were not
-        computed are NaN: the gap columns are computed for ``criterion="gap"``
-        only, the silhouette for ``criterion="silhouette"`` only, the two
-        cheap indices always for K >= 2.
+        ``calinski_harabasz``; ``davies_bouldin``; ``jump`` (the jump in
+        transformed distortion from the previous K, Sugar and James 2003);
+        ``prediction_strength`` and ``prediction_strength_se`` (its mean over
+        the splits and the standard error of that mean, ``sd / sqrt(n_splits)``);
+        ``k_frequency`` (share of the bootstrap resamples in which
+        ``criterion`` chose this K).  Values that were not computed are NaN:
+        the gap, silhouette and prediction strength columns only for the
+        criteria of ``criterion`` and ``extra_criteria``, ``k_frequency``
+        only with ``n_bootstrap > 0``; the cheap indices are always computed
+        for K >= 2, the jump always.
+
+    choices_ : dict of str to int
+        The K every computed criterion chooses from these same fits, e.g.
+        ``{"gap": 5, "calinski_harabasz": 4, "davies_bouldin": 4, "jump":
+        4}``: reported, not used (``n_clusters_`` is ``choices_[criterion]``).
+        A criterion undefined at every K is left out.
+
+    k_frequencies_ : dict of str to ndarray of shape (n_k,)
+        With ``n_bootstrap > 0``: for every criterion of ``choices_``, the
+        share of the bootstrap resamples in which it chose each K of
+        ``results_["k"]`` (a resample where it was undefined counts for no
+        K).
+
+    reference_k_frequencies_ : ndarray of shape (n_k,)
+        With ``n_bootstrap > 0`` and the gap computed: the share of
+        ``n_bootstrap`` resamples of the ``n_refs`` reference sets' ``log W*``
+        (with replacement, the data's fits kept) in which the gap's rule
+        chose each K.  This is the part of the uncertainty that comes from
+        the reference sets alone; it costs no fit.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -368,6 +425,16 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     identical points has ``W_k`` at the rounding level of ``X``; ``log W_k``
     is floored there, so its gap is large but finite.
 
+    The prediction strength of K (Tibshirani and Walther, 2005) follows
+    ``fpc::prediction.strength``: for each of ``n_splits`` random splits into
+    halves of ``floor(n / 2)`` and ``n - floor(n / 2)`` samples, both halves
+    are clustered, each half is predicted by the clusterer of the other
+    (``predict``; for k-means the nearest centre), and for every cluster of
+    the half's own clustering the share of its pairs of samples that the
+    prediction keeps together is counted; the split's strength is the mean
+    over the two halves of the worst cluster's share.  K=1 has strength 1.
+    K above ``floor(n / 2)`` get NaN.
+
     Only dense input is supported.
 
     References
@@ -380,6 +447,17 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     Cluster Analysis Basics and Extensions", R package (``clusGap``,
     ``maxSE``).
 
+    R. Tibshirani and G. Walther, "Cluster validation by prediction strength",
+    Journal of Computational and Graphical Statistics 14(3), 511-528, 2005.
+
+    C. A. Sugar and G. M. James, "Finding the number of clusters in a data
+    set: an information-theoretic approach", Journal of the American
+    Statistical Association 98(463), 750-763, 2003.
+
+    Y. Fang and J. Wang, "Selection of the number of clusters via the
+    bootstrap method", Computational Statistics and Data Analysis 56(3),
+    468-477, 2012.
+
     Examples
     --------
     >>> from sklearn.datasets import make_blobs
@@ -391,6 +469,18 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     3
     >>> selector.predict(X[:4])
     array([...], dtype=int32)
+    >>> selector.choices_
+    {'gap': 3, 'calinski_harabasz': 3, 'davies_bouldin': 3, 'jump': 3}
+
+    How sure is each choice?  Repeat the selection on bootstrap resamples
+    (here on K=1..5): the gap's rule stops at K=1 on half of them (``gap(1)``
+    is within one ``s_2`` of ``gap(2)`` on these data), Calinski-Harabasz
+    always answers 3:
+
+    >>> stable = KSelector(LloydKMeans(n_init=3), k_range=range(1, 6), n_refs=5,
+    ...                    n_bootstrap=4, random_state=0).fit(X)
+    >>> stable.k_frequencies_["gap"], stable.k_frequencies_["calinski_harabasz"]
+    (array([0.5, 0. , 0.5, 0. , 0. ]), array([0., 0., 1., 0., 0.]))
     """
 
     _parameter_constraints: dict = {
