@@ -175,3 +175,38 @@ def test_an_unwritable_parent_is_refused(tmp_path, capsys, monkeypatch):
     assert excinfo.value.code == 2
     assert f"{str(tmp_path)!r} is not writable" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_prints_bootstrap_frequencies_for_every_criterion(demo_run):
+    _, _, output = demo_run
+    block = output.split("bootstrap resamples (the whole selection repeated):\n")[1]
+    header, *rows = block.split("\n\n", 1)[0].splitlines()
+    assert header.split()[1:] == [f"K={k}" for k in range(1, 9)]
+    assert {row.rsplit(maxsplit=8)[0] for row in rows} >= {
+        "gap statistic",
+        "silhouette",
+    }
+    for row in rows:
+        shares = [int(v) for v in re.findall(r"(\d+)%", row)]
+        assert len(shares) == 8 and 95 <= sum(shares) <= 100  # rounded shares
+    assert "only its reference sets are resampled" in output
+
+
+def test_every_printed_choice_has_its_column_in_the_table(demo_run):
+    _, _, output = demo_run
+    table = output.split("n_splits=20):\n", 1)[1].split("\n\n", 1)[0]
+    header, *rows = table.splitlines()
+    columns = header.split()
+    names = {
+        "gap statistic": "gap",
+        "silhouette": "silhouette",
+        "Calinski-Harabasz": "calinski_harabasz",
+        "Davies-Bouldin": "davies_bouldin",
+        "prediction strength": "prediction_strength",
+        "jump method": "jump",
+    }
+    printed = re.findall(r"Chosen K \(([^)]+)\): (\d+)", output)
+    assert {name for name, _ in printed} == set(names)
+    for name, _ in printed:
+        values = [row.split()[columns.index(names[name])] for row in rows]
+        assert any(v != "NaN" and v != "nan" for v in values), name

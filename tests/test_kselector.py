@@ -31,6 +31,10 @@ RESULT_KEYS = [
     "silhouette",
     "calinski_harabasz",
     "davies_bouldin",
+    "jump",
+    "prediction_strength",
+    "prediction_strength_se",
+    "k_frequency",
 ]
 
 
