@@ -319,7 +319,9 @@ def _dense_pass(
                     labels[i] = new
                     if not full:
                         wi = w[i] if weighted else 1.0
-                        lane = q % n_lanes
+                        # the row's lane, not its rank among the computed
+                        # rows: the same additions with the bounds on or off
+                        lane = rows[q] % n_lanes
                         wsums[g, lane, old] -= wi
                         wsums[g, lane, new] += wi
                         counts[g, old] -= wi > 0
@@ -840,14 +842,34 @@ def _dense_distances_to_assigned(X, x_offset, centers, labels, out):
         out[i] = sq
 
 
+@numba.njit(nogil=True, cache=True)
+def _sparse_distances_to_assigned(data, indices, indptr, centers, labels, out):
+    """||x_i - c||^2 = ||c||^2 + sum over the non-zeros of (x_f - c_f)^2 - c_f^2:
+    O(nnz + n_clusters * n_features), X is never densified."""
+    n_clusters, n_features = centers.shape
+    c_sqnorm = np.zeros(n_clusters)
+    for j in range(n_clusters):
+        for f in range(n_features):
+            c_sqnorm[j] += float(centers[j, f]) * float(centers[j, f])
+    for i in range(len(indptr) - 1):
+        a = labels[i]
+        sq = c_sqnorm[a]
+        for p in range(indptr[i], indptr[i + 1]):
+            c = float(centers[a, indices[p]])
+            diff = float(data[p]) - c
+            sq += diff * diff - c * c
+        out[i] = max(sq, 0.0)
+
+
 def _squared_distances_to_assigned(X, centers, labels, x_offset):
     """Unweighted ||x_i - c_{labels_i}||^2 for every sample."""
+    out = np.empty(X.shape[0])
     if sp.issparse(X):
-        diff = X - sp.csr_matrix(centers[labels])
-        return np.asarray(diff.multiply(diff).sum(axis=1)).ravel()
+        _sparse_distances_to_assigned(X.data, X.indices, X.indptr, centers, labels,
+                                      out)  # fmt: skip
+        return out
     if x_offset is None:
         x_offset = np.zeros(X.shape[1], dtype=X.dtype)
-    out = np.empty(X.shape[0])
     _dense_distances_to_assigned(X, x_offset, centers, labels, out)
     return out
 
