@@ -173,9 +173,13 @@ class _CanonicalOrder:
         exponent = math.frexp(largest)[1] if largest > 0 else 0
         self.unit = math.ldexp(1.0, exponent - 3) if largest > 0 else 1.0
 
-    def last(self, X):
-        """The last sample in canonical order (largest key, then index)."""
-        members = np.flatnonzero(self.buckets == self.buckets.max())
+    def last(self, X, candidates=None):
+        """The last sample in canonical order (largest key, then index), among
+        the ``candidates`` (a boolean mask) if given."""
+        buckets = self.buckets if candidates is None else self.buckets[candidates]
+        members = np.flatnonzero(self.buckets == buckets.max())
+        if candidates is not None:
+            members = members[candidates[members]]
         keys = self.keys(X, members)
         return int(members[np.lexsort((members, keys))[-1]])
 
@@ -576,6 +580,19 @@ def _sparse_closer(data, indices, indptr, center, closest, unit, first, buckets,
             totals[buckets[i]] += _mass(w[i] if weighted else 1.0, closest[i], scale)
 
 
+def unit_max_weights(sample_weight):
+    """Float64 weights scaled by the power of two that puts the largest in
+    [0.5, 1), and that power's exponent.
+
+    Exact, and it changes no draw (masses are quantised relative to their
+    total); it keeps every sum of weights, masses and potentials in range
+    whatever the scale of the weights, from subnormal to near overflow.
+    """
+    w = np.asarray(sample_weight, dtype=np.float64)
+    exponent = math.frexp(float(w.max()))[1] if w.size else 0
+    return np.ldexp(w, -exponent), exponent
+
+
 def _rows(X, indices, x_offset):
     if sp.issparse(X):
         return X[indices].toarray()
@@ -617,7 +634,7 @@ def kmeans_plusplus_centers(
         order = canonical_order(X)
     sparse = sp.issparse(X)
     weighted = sample_weight is not None
-    w = np.ones(1) if not weighted else np.asarray(sample_weight, dtype=np.float64)
+    w = np.ones(1) if not weighted else unit_max_weights(sample_weight)[0]
     total_weight = float(w.sum()) if weighted else float(n_samples)
     offset = np.zeros(n_features, dtype=X.dtype) if x_offset is None else x_offset
     offset = np.ascontiguousarray(offset, dtype=X.dtype)
@@ -678,8 +695,10 @@ def kmeans_plusplus_centers(
             uniforms = random_state.uniform(size=n_local_trials)
             if masses.total == 0:
                 # every sample sits on a centre: an inverse-CDF draw over zero
-                # masses runs to the end, the last sample in canonical order
-                candidate_ids = np.full(n_local_trials, order.last(X))
+                # masses runs to the end, the last sample (of positive
+                # weight: zero-weight samples are never drawn) in canonical order
+                last = order.last(X, w > 0 if weighted else None)
+                candidate_ids = np.full(n_local_trials, last)
             else:
                 candidate_ids = masses.draw(uniforms)
             candidates = _rows(X, candidate_ids, x_offset).astype(X.dtype)
@@ -704,17 +723,24 @@ def random_centers(X, n_clusters, sample_weight, random_state, order, *, x_offse
     """``n_clusters`` distinct samples drawn with probability proportional to weight.
 
     Sequential draws without replacement, each an inverse-CDF draw over the
-    not-yet-drawn samples in canonical order.  Centres are in the coordinates
-    ``X - x_offset``.
+    not-yet-drawn samples in canonical order.  Zero-weight samples are never
+    drawn.  Centres are in the coordinates ``X - x_offset``.
     """
     if order is None:
         order = canonical_order(X)
     weighted = sample_weight is not None
-    w = np.ones(1) if not weighted else np.asarray(sample_weight, dtype=np.float64)
+    w = np.ones(1) if not weighted else unit_max_weights(sample_weight)[0]
     total = float(w.sum()) if weighted else float(X.shape[0])
     masses = _Masses(X, order, w, weighted, None, total)
     seeds = np.empty(n_clusters, dtype=np.intp)
     for c in range(n_clusters):
+        if masses.total == 0:
+            # The weights left are all below the quantisation step of the
+            # first total (2**-61 of it): quantise them afresh, on their own.
+            left = w.copy()
+            left[seeds[:c]] = 0.0
+            left = unit_max_weights(left)[0]
+            masses = _Masses(X, order, left, True, None, float(left.sum()))
         seeds[c] = masses.draw(random_state.uniform())[0]
         masses.exclude(seeds[c])
     return _rows(X, seeds, x_offset)
