@@ -348,7 +348,7 @@ def test_integer_data_runs_agree_across_kernels_and_bounds(monkeypatch):
 def test_a_cluster_of_zero_weight_members_is_relocated_to_a_weighted_sample():
     rng = np.random.RandomState(0)
     X = np.vstack([rng.normal(0, 1, (50, 2)), rng.normal(20, 1, (50, 2)),
-                   rng.normal(-40, 1, (10, 2))])  # fmt: skip
+                   rng.normal(-40, 10, (10, 2))])  # fmt: skip
     w = np.r_[np.ones(100), np.zeros(10)]
     # the third centre sits among the zero-weight samples only
     init = np.array([[0.0, 0.0], [20.0, 20.0], [-40.0, -40.0]])
