@@ -23,7 +23,6 @@ dask is imported inside the functions only: importing this module (which
 ``_kmeans.py`` does) costs nothing when dask is not used.
 """
 
-import math
 import sys
 import warnings
 
@@ -45,7 +44,11 @@ from sklearn_kmeans_lab._lloyd import (
     relocate_empty_clusters,
     unscaled_inertia,
 )
-from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
+from sklearn_kmeans_lab._seeding import (
+    canonical_order,
+    kmeans_plusplus_centers,
+    weight_exponent,
+)
 
 # k-means||: each round samples about OVERSAMPLING * n_clusters points; five
 # rounds give ~10 k candidates, plenty in practice (Bahmani et al. use
@@ -156,8 +159,8 @@ def _check_dask_weights(sample_weight, X):
 
 
 def _scaled_dask_weights(sample_weight, dtype):
-    """The weights divided by the power of two that puts the largest in
-    [0.5, 1), in ``dtype``, and that power's exponent.
+    """The weights divided by ``2**weight_exponent(largest)``, in ``dtype``,
+    and that exponent.
 
     As in memory (``unit_max_weights``): weights of any scale in the float
     range give the results of weights of order one.  One pass over the
@@ -169,7 +172,7 @@ def _scaled_dask_weights(sample_weight, dtype):
     largest = float(da.max(sample_weight).compute())
     exponent = 0
     if np.isfinite(largest) and largest > 0:
-        exponent = math.frexp(largest)[1]
+        exponent = weight_exponent(largest)
         sample_weight = da.map_blocks(np.ldexp, sample_weight, -exponent)
     return sample_weight.astype(dtype), exponent
 

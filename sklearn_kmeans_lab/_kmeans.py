@@ -77,8 +77,8 @@ def check_sample_weight(sample_weight, X, *, dtype=None):
 
 
 def _scaled_sample_weight(sample_weight, X):
-    """Validated weights in ``X``'s dtype, scaled by a power of two so that the
-    largest lies in [0.5, 1), and that power's exponent.
+    """Validated weights in ``X``'s dtype, divided by a power of two that
+    brings the largest near 1 when it is far from it, and that exponent.
 
     Validated and scaled in float64, so weights of any scale in the float
     range (subnormal, or with a total that overflows) give the results of

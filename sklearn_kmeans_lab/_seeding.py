@@ -336,7 +336,10 @@ def _mass_scale(total):
     """A power of two, so the quantisation depends on the masses only; total
     a hair high, so that rounding cannot push the sum past 2**_MASS_BITS."""
     exponent = math.frexp(total * (1 + 1e-6))[1] if total > 0 else 0
-    return math.ldexp(1.0, _MASS_BITS - exponent)
+    # A total below 2**-962 (the masses left are all subnormal-sized, the
+    # weights being at most 1) is quantised as if it were 2**-962: masses that
+    # round to 0 are those of samples within 2**-1023 of a centre.
+    return math.ldexp(1.0, min(_MASS_BITS - exponent, 1023))
 
 
 class _Masses:
@@ -580,16 +583,25 @@ def _sparse_closer(data, indices, indptr, center, closest, unit, first, buckets,
             totals[buckets[i]] += _mass(w[i] if weighted else 1.0, closest[i], scale)
 
 
-def unit_max_weights(sample_weight):
-    """Float64 weights scaled by the power of two that puts the largest in
-    [0.5, 1), and that power's exponent.
+def weight_exponent(largest):
+    """The exponent ``e`` such that weights divided by ``2**e`` have their
+    largest in [0.5, 1); 0 when the largest is already of moderate size
+    (2**-64 to 2**64), so that no subnormal weight loses its bits for nothing.
+    """
+    exponent = math.frexp(largest)[1] if largest > 0 else 0
+    return 0 if -64 <= exponent <= 64 else exponent
 
-    Exact, and it changes no draw (masses are quantised relative to their
-    total); it keeps every sum of weights, masses and potentials in range
-    whatever the scale of the weights, from subnormal to near overflow.
+
+def unit_max_weights(sample_weight):
+    """Float64 weights divided by ``2**weight_exponent(largest)``, and ``e``.
+
+    Exact (a power of two), and it changes no draw (masses are quantised
+    relative to their total); it keeps every sum of weights, masses and
+    potentials in range whatever the scale of the weights, from subnormal to
+    near overflow.
     """
     w = np.asarray(sample_weight, dtype=np.float64)
-    exponent = math.frexp(float(w.max()))[1] if w.size else 0
+    exponent = weight_exponent(float(w.max())) if w.size else 0
     return np.ldexp(w, -exponent), exponent
 
 
