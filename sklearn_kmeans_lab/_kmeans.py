@@ -472,6 +472,9 @@ class LloydKMeans(
                 verbose=self.verbose,
                 n_threads=self._n_threads,
                 x_offset=X_mean,
+                # fit recomputes the labels and inertia of dense data from
+                # the returned centres; runs are compared only if n_init > 1
+                final_pass=X_mean is None or self._n_init > 1,
             )
             # A later run wins only if strictly better and a different
             # partition (equal partitions differ in inertia by rounding only).

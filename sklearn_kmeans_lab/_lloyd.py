@@ -1020,6 +1020,7 @@ def lloyd_single_run(
     verbose,
     n_threads,
     x_offset=None,
+    final_pass=True,
 ):
     """One run of Lloyd's algorithm from ``centers_init``.
 
@@ -1033,7 +1034,9 @@ def lloyd_single_run(
 
     ``sample_weight`` None means unit weights (a faster pass).  Dense ``X`` is
     used as ``X - x_offset``; ``centers_init`` and the returned centres are in
-    those centred coordinates.
+    those centred coordinates.  Without ``final_pass`` (for a caller that
+    recomputes them) the labels are those of the last iteration and the
+    inertia is None.
 
     Returns
     -------
@@ -1076,6 +1079,8 @@ def lloyd_single_run(
         # convergence the centres are the previous ones (same labels, same
         # sums), unless an empty cluster took another's centre; the bounds
         # then skip every sample whose label cannot change: a cheap pass.
-        run.assign(centers, labels, full=False)
-        inertia = run.inertia_of(centers, labels)
+        inertia = None
+        if final_pass:
+            run.assign(centers, labels, full=False)
+            inertia = run.inertia_of(centers, labels)
     return labels, inertia, centers, i + 1
