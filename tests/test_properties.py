@@ -213,7 +213,7 @@ def test_as_many_clusters_as_distinct_points_gives_zero_inertia(X, seed):
 # sparse data).  The CI profile runs them a quarter as often as the others.
 
 EDGE_EXAMPLES = (
-    3000
+    8000
     if os.environ.get("HYPOTHESIS_PROFILE") == "edges"
     else max(5, settings().max_examples // 4)
 )
