@@ -36,13 +36,20 @@ from sklearn_kmeans_lab._compat import _is_arraylike_not_scalar
 from sklearn_kmeans_lab._lloyd import (
     assign_labels,
     average_centers,
+    centring_offset,
     distances_to_centers,
     has_converged,
     lloyd_pass,
     lloyd_single_run,
+    prediction_offset,
     relocate_empty_clusters,
+    unscaled_inertia,
 )
-from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
+from sklearn_kmeans_lab._seeding import (
+    canonical_order,
+    kmeans_plusplus_centers,
+    weight_exponent,
+)
 
 # k-means||: each round samples about OVERSAMPLING * n_clusters points; five
 # rounds give ~10 k candidates, plenty in practice (Bahmani et al. use
@@ -124,11 +131,12 @@ def _check_dask_array(estimator, X, *, reset):
 
 
 def _check_dask_weights(sample_weight, X):
-    """``sample_weight`` as a dask array chunked like X's rows, or None."""
+    """``sample_weight`` as a dask array chunked like X's rows, or None, and the
+    exponent of the power of two it was divided by (``_scaled_dask_weights``)."""
     import dask.array as da
 
     if sample_weight is None:
-        return None
+        return None, 0
     if not _is_dask_collection(sample_weight):
         sample_weight = np.asarray(sample_weight)
         if sample_weight.ndim == 0:
@@ -151,7 +159,26 @@ def _check_dask_weights(sample_weight, X):
             sample_weight = sample_weight.rechunk((X.chunks[0],))
     else:
         sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
-    return sample_weight.astype(X.dtype)
+    return _scaled_dask_weights(sample_weight.astype(np.float64), X.dtype)
+
+
+def _scaled_dask_weights(sample_weight, dtype):
+    """The weights divided by ``2**weight_exponent(largest)``, in ``dtype``,
+    and that exponent.
+
+    As in memory (``unit_max_weights``): weights of any scale in the float
+    range give the results of weights of order one.  One pass over the
+    weights (not over X) for their maximum; weights that the validation pass
+    will reject (non-finite, or none positive) are left as they are.
+    """
+    import dask.array as da
+
+    largest = float(da.max(sample_weight).compute())
+    exponent = 0
+    if np.isfinite(largest) and largest > 0:
+        exponent = weight_exponent(largest)
+        sample_weight = da.map_blocks(np.ldexp, sample_weight, -exponent)
+    return sample_weight.astype(dtype), exponent
 
 
 def _resolve_n_init(estimator):
@@ -311,6 +338,7 @@ def _farthest_block(X_b, w_b, labels_b, centers, mean, n_far):
     X = _centred(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
     distances = _squared_distances_to_assigned(X, centers, labels_b)
+    distances[w == 0] = -1.0  # never relocated: they cannot fill a cluster
     if distances.shape[0] > n_far:
         keep = np.argpartition(distances, -n_far)[-n_far:]
     else:
@@ -590,7 +618,8 @@ def _validation_pass(blocks, estimator, weighted):
             raise ValueError(
                 "Sample weights must contain at least one non-zero number."
             )
-    blocks.mean = mean.astype(blocks.dtype)
+    # rounded to a coarse grid as in memory: exact ties stay exact
+    blocks.mean = centring_offset(mean, np.sqrt(m2 / n)).astype(blocks.dtype)
     tol = 0 if estimator.tol == 0 else float(np.mean(m2 / n)) * estimator.tol
     return tol, positive_w
 
@@ -828,7 +857,7 @@ def dask_fit(estimator, X, sample_weight=None):
             f"n_samples={X.shape[0]} should be >= n_clusters={estimator.n_clusters}."
         )
     n_init = _resolve_n_init(estimator)
-    sample_weight = _check_dask_weights(sample_weight, X)
+    sample_weight, weight_exponent = _check_dask_weights(sample_weight, X)
     random_state = check_random_state(estimator.random_state)
 
     # Array and callable inits are read in the caller's coordinates, as in
@@ -870,6 +899,7 @@ def dask_fit(estimator, X, sample_weight=None):
         ):
             best = result
     inertia, centers, n_iter, sizes = best
+    inertia = unscaled_inertia(inertia, weight_exponent, 5)
 
     distinct_clusters = int(np.count_nonzero(sizes))
     if distinct_clusters < estimator.n_clusters:
@@ -903,9 +933,14 @@ def _centers_for(estimator, X):
 
 
 def dask_predict(estimator, X):
-    """``LloydKMeans.predict`` on a dask array: a lazy int32 dask array."""
+    """``LloydKMeans.predict`` on a dask array: a lazy int32 dask array.
+
+    Centred as in memory (``assign_labels``), so as accurate as the fit."""
     X, centers = _centers_for(estimator, X)
-    return X.map_blocks(_predict_block, centers, None, dtype=np.int32, drop_axis=1)
+    offset = prediction_offset(centers)
+    return X.map_blocks(
+        _predict_block, centers - offset, offset, dtype=np.int32, drop_axis=1
+    )
 
 
 def dask_transform(estimator, X):
@@ -922,10 +957,11 @@ def dask_transform(estimator, X):
 def dask_score(estimator, X, sample_weight=None):
     """``LloydKMeans.score`` on a dask array: minus the weighted inertia."""
     X, centers = _centers_for(estimator, X)
-    sample_weight = _check_dask_weights(sample_weight, X)
+    sample_weight, weight_exponent = _check_dask_weights(sample_weight, X)
     # One pass, nothing persisted: the blocks check the data and the weights.
+    # (assign_labels centres each block as predict does.)
     blocks = _Blocks(X.astype(centers.dtype), sample_weight, persist=False)
     inertia, _, total_weight = blocks.reduce(_inertia_block, centers=centers, mean=None)
     if total_weight == 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
-    return -float(inertia)
+    return -unscaled_inertia(inertia, weight_exponent, 4)

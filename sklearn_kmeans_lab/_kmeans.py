@@ -32,17 +32,20 @@ from sklearn_kmeans_lab._dask import (
 )
 from sklearn_kmeans_lab._lloyd import (
     assign_labels,
+    centring_offset,
     column_means,
     column_variances,
     count_distinct_labels,
     distances_to_centers,
     effective_n_threads,
     lloyd_single_run,
+    unscaled_inertia,
 )
 from sklearn_kmeans_lab._seeding import (
     canonical_order,
     kmeans_plusplus_centers,
     random_centers,
+    unit_max_weights,
 )
 
 
@@ -53,14 +56,16 @@ def _is_same_clustering(labels1, labels2, n_clusters):
     return bool(np.array_equal(mapping[labels1], labels2))
 
 
-def check_sample_weight(sample_weight, X):
+def check_sample_weight(sample_weight, X, *, dtype=None):
     """Validate ``sample_weight`` for ``X``: finite, non-negative, not all zero.
 
     Unlike scikit-learn's ``KMeans`` (which accepts negative weights and then
     fails inside numpy's sampling), negative weights are rejected up front:
-    a negative mass has no meaning for a cluster mean.
+    a negative mass has no meaning for a cluster mean.  Returned in ``dtype``
+    (default: ``X``'s).
     """
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    dtype = X.dtype if dtype is None else dtype
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
     if np.any(sample_weight < 0):
         raise ValueError(
             "sample_weight must be non-negative; got "
@@ -69,6 +74,20 @@ def check_sample_weight(sample_weight, X):
     if not np.any(sample_weight > 0):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
+
+
+def _scaled_sample_weight(sample_weight, X):
+    """Validated weights in ``X``'s dtype, divided by a power of two that
+    brings the largest near 1 when it is far from it, and that exponent.
+
+    Validated and scaled in float64, so weights of any scale in the float
+    range (subnormal, or with a total that overflows) give the results of
+    weights of order one: the centres and labels do not depend on the scale,
+    and the inertia is scaled back (``math.ldexp``) at the end.
+    """
+    sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64)
+    sample_weight, exponent = unit_max_weights(sample_weight)
+    return sample_weight.astype(X.dtype, copy=False), exponent
 
 
 class LloydKMeans(
@@ -170,7 +189,24 @@ class LloydKMeans(
 
     Deliberate differences from scikit-learn 1.9: negative sample weights are
     rejected; ``predict``/``score`` accept data of either float dtype (they
-    compute in the wider one); a callable ``init`` sees uncentred data.
+    compute in the wider one); a callable ``init`` sees uncentred data; a
+    cluster whose members all have zero weight counts as empty and, like an
+    empty cluster, takes the farthest sample of positive weight.
+
+    Exact ties: a sample exactly as far from two centres goes to the lower
+    index (as ``numpy.argmin``), in every kernel, dense or sparse, in memory
+    or on Dask.  Dense data are centred on their mean rounded to a coarse
+    power-of-two grid, so integer-valued data keep exact distances and exact
+    ties.  scikit-learn's rounding may break exact ties differently, so "the
+    same iterates" holds where no exact tie occurs.
+
+    Sample weights are scaled by a power of two (exactly) before use, so
+    weights of any scale in the float range give the same centres and labels;
+    ``inertia_`` is scaled back (``inf``, with a warning, if it exceeds the
+    float range).  ``labels_`` and ``inertia_`` are computed from the returned
+    ``cluster_centers_`` as ``predict`` and ``score`` compute them, so
+    ``labels_ == predict(X)`` and ``inertia_ == -score(X)`` even far from the
+    origin.
 
     References
     ----------
@@ -230,13 +266,14 @@ class LloydKMeans(
 
     # -- validation ------------------------------------------------------
 
-    def _check_params_vs_input(self, X):
+    def _check_params_vs_input(self, X, variances):
         """Resolve the settings that depend on the data into private attributes."""
         if X.shape[0] < self.n_clusters:
             raise ValueError(
                 f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}."
             )
-        self._tol = _tolerance(X, self.tol)
+        # tol scaled by the mean per-feature variance of X (0 stays 0)
+        self._tol = 0 if self.tol == 0 else np.mean(variances) * self.tol
         if self.n_init == "auto":
             explicit = _is_arraylike_not_scalar(self.init) or (
                 isinstance(self.init, str) and self.init == "k-means++"
@@ -343,11 +380,13 @@ class LloydKMeans(
             copy=False,  # never written to: centred on the fly
             accept_large_sparse=False,
         )
-        self._check_params_vs_input(X)
+        means, variances = _column_stats(X)
+        self._check_params_vs_input(X, variances)
         random_state = check_random_state(self.random_state)
         # None stays None: the kernels' unweighted path, and no array of ones
+        weight_exponent = 0
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X)
+            sample_weight, weight_exponent = _scaled_sample_weight(sample_weight, X)
         self._n_threads = effective_n_threads()
 
         # Array and callable inits are read in the caller's coordinates, so
@@ -367,13 +406,27 @@ class LloydKMeans(
 
         # Centring makes ||c||^2 - 2<x, c> accurate for data far from 0; the
         # kernels subtract X_mean on the fly, and work in centred coordinates.
+        # The mean is rounded to a coarse binary grid (``centring_offset``):
+        # as accurate, and exact ties in integer data stay exact.
         X_mean = None
         if not sp.issparse(X):
-            X_mean = _column_means(X)
+            X_mean = centring_offset(means, np.sqrt(variances)).astype(X.dtype)
         best = self._best_of_runs(X, sample_weight, random_state, fixed_inits, X_mean)
         best_labels, best_inertia, best_centers, best_n_iter = best
         if X_mean is not None:
+            # Adding the offset back rounds the centres: the labels and the
+            # inertia are those of the returned centres, computed as predict
+            # and score compute them, so that labels_ == predict(X) and
+            # inertia_ == -score(X) on any data.
             best_centers += X_mean
+            best_labels, best_inertia = assign_labels(
+                X,
+                best_centers,
+                sample_weight=sample_weight,
+                want_inertia=True,
+                n_threads=self._n_threads,
+            )
+        best_inertia = unscaled_inertia(best_inertia, weight_exponent, 4)
 
         distinct_clusters = count_distinct_labels(best_labels, self.n_clusters)
         if distinct_clusters < self.n_clusters:
@@ -419,6 +472,9 @@ class LloydKMeans(
                 verbose=self.verbose,
                 n_threads=self._n_threads,
                 x_offset=X_mean,
+                # fit recomputes the labels and inertia of dense data from
+                # the returned centres; runs are compared only if n_init > 1
+                final_pass=X_mean is None or self._n_init > 1,
             )
             # A later run wins only if strictly better and a different
             # partition (equal partitions differ in inertia by rounding only).
@@ -547,7 +603,7 @@ class LloydKMeans(
         if _is_dask_collection(X):
             return dask_score(self, X, sample_weight)
         X, centers = self._centers_for(self._check_test_data(X))
-        sample_weight = check_sample_weight(sample_weight, X)
+        sample_weight, weight_exponent = _scaled_sample_weight(sample_weight, X)
         _, inertia = assign_labels(
             X,
             centers,
@@ -555,7 +611,7 @@ class LloydKMeans(
             want_inertia=True,
             n_threads=effective_n_threads(),
         )
-        return -float(inertia)
+        return -unscaled_inertia(inertia, weight_exponent, 3)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -570,20 +626,13 @@ class LloydKMeans(
 _NUMPY_STATS_BYTES = 2**24
 
 
-def _column_means(X):
-    if X.nbytes <= _NUMPY_STATS_BYTES:
-        return X.mean(axis=0)
-    return column_means(X).astype(X.dtype)
-
-
-def _tolerance(X, tol):
-    """``tol`` scaled by the mean per-feature variance of X (0 stays 0)."""
-    if tol == 0:
-        return 0
+def _column_stats(X):
+    """Mean (in X's dtype) and variance of each column; the variances as
+    scikit-learn computes them for its tolerance."""
     if sp.issparse(X):
-        variances = mean_variance_axis(X, axis=0)[1]
+        means, variances = mean_variance_axis(X, axis=0)
     elif X.nbytes <= _NUMPY_STATS_BYTES:
-        variances = np.var(X, axis=0)
+        means, variances = X.mean(axis=0), np.var(X, axis=0)
     else:  # np.var would hold a centred copy of all of X
-        variances = column_variances(X)
-    return np.mean(variances) * tol
+        means, variances = column_means(X), column_variances(X)
+    return means.astype(X.dtype), variances

@@ -25,6 +25,7 @@ those of a pass without bounds (``_USE_BOUNDS = False``).
 
 import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -319,7 +320,9 @@ def _dense_pass(
                     labels[i] = new
                     if not full:
                         wi = w[i] if weighted else 1.0
-                        lane = q % n_lanes
+                        # the row's lane, not its rank among the computed
+                        # rows: the same additions with the bounds on or off
+                        lane = rows[q] % n_lanes
                         wsums[g, lane, old] -= wi
                         wsums[g, lane, new] += wi
                         counts[g, old] -= wi > 0
@@ -447,8 +450,12 @@ def _average_in_place(sums, weights):
             heaviest = j
         if weights[j] > 0:
             inverse = 1.0 / weights[j]
-            for f in range(sums.shape[1]):
-                sums[j, f] *= inverse
+            if inverse < np.inf:
+                for f in range(sums.shape[1]):
+                    sums[j, f] *= inverse
+            else:  # a subnormal weight: its inverse overflows, a quotient not
+                for f in range(sums.shape[1]):
+                    sums[j, f] /= weights[j]
         else:
             any_empty = True
     if any_empty:
@@ -738,10 +745,48 @@ def lloyd_pass(
     return sums.astype(X.dtype), weights.astype(X.dtype), n_changed, total_inertia
 
 
+def centring_offset(mean, spread):
+    """``mean`` rounded to a multiple of the largest power of two not above
+    ``spread``, per feature (``mean`` itself where the spread is 0).
+
+    Centring on it is as accurate as centring on the mean (it is off by less
+    than the spread), and it keeps integer-valued data on a coarse binary
+    grid: their centred values, and the squared distances and dot products
+    with integer centres, are exact, whatever the order of the additions.  An
+    exact tie then stays an exact tie in every kernel, and the lowest centre
+    index wins it, as in ``argmin``.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    spread = np.asarray(spread, dtype=np.float64)
+    coarse = (spread > 0) & np.isfinite(spread) & np.isfinite(mean)
+    step = np.frexp(np.where(coarse, spread, 1.0))[1] - 1  # 2**step <= spread
+    rounded = np.ldexp(np.round(np.ldexp(mean, -step)), step)
+    return np.where(coarse, rounded, mean)
+
+
+def prediction_offset(centers):
+    """The offset ``predict``, ``score`` and the end of ``fit`` centre dense
+    data on: a function of the centres alone, near the data as fit's mean is
+    (centres far from the origin would otherwise lose the distances in the
+    rounding of ||c||^2 - 2<x, c>)."""
+    centers64 = centers.astype(np.float64)
+    return centring_offset(centers64.mean(axis=0), centers64.std(axis=0)).astype(
+        centers.dtype
+    )
+
+
 def assign_labels(
     X, centers, *, n_threads=1, sample_weight=None, want_inertia=False, x_offset=None
 ):
-    """Nearest-centre labels (int32) and, optionally, the weighted inertia."""
+    """Nearest-centre labels (int32) and, optionally, the weighted inertia.
+
+    Dense ``X`` is used as ``X - x_offset`` and ``centers`` are in those
+    coordinates; without ``x_offset``, both are centred on
+    ``prediction_offset(centers)`` (on the fly, ``X`` is not copied).
+    """
+    if x_offset is None and not sp.issparse(X):
+        x_offset = prediction_offset(centers)
+        centers = centers - x_offset
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     _, _, _, inertia = lloyd_pass(
         X,
@@ -840,14 +885,34 @@ def _dense_distances_to_assigned(X, x_offset, centers, labels, out):
         out[i] = sq
 
 
+@numba.njit(nogil=True, cache=True)
+def _sparse_distances_to_assigned(data, indices, indptr, centers, labels, out):
+    """||x_i - c||^2 = ||c||^2 + sum over the non-zeros of (x_f - c_f)^2 - c_f^2:
+    O(nnz + n_clusters * n_features), X is never densified."""
+    n_clusters, n_features = centers.shape
+    c_sqnorm = np.zeros(n_clusters)
+    for j in range(n_clusters):
+        for f in range(n_features):
+            c_sqnorm[j] += float(centers[j, f]) * float(centers[j, f])
+    for i in range(len(indptr) - 1):
+        a = labels[i]
+        sq = c_sqnorm[a]
+        for p in range(indptr[i], indptr[i + 1]):
+            c = float(centers[a, indices[p]])
+            diff = float(data[p]) - c
+            sq += diff * diff - c * c
+        out[i] = max(sq, 0.0)
+
+
 def _squared_distances_to_assigned(X, centers, labels, x_offset):
     """Unweighted ||x_i - c_{labels_i}||^2 for every sample."""
+    out = np.empty(X.shape[0])
     if sp.issparse(X):
-        diff = X - sp.csr_matrix(centers[labels])
-        return np.asarray(diff.multiply(diff).sum(axis=1)).ravel()
+        _sparse_distances_to_assigned(X.data, X.indices, X.indptr, centers, labels,
+                                      out)  # fmt: skip
+        return out
     if x_offset is None:
         x_offset = np.zeros(X.shape[1], dtype=X.dtype)
-    out = np.empty(X.shape[0])
     _dense_distances_to_assigned(X, x_offset, centers, labels, out)
     return out
 
@@ -857,20 +922,26 @@ def relocate_empty_clusters(
 ):
     """Give each empty cluster the sample farthest from its centre (in place).
 
-    A cluster is empty when its total weight is 0.  The j-th empty cluster
-    takes the j-th farthest sample (unweighted distance to its assigned old
-    centre), which leaves its old cluster, as scikit-learn does.  Nothing moves
-    when every sample sits on its centre.  ``sample_weight`` None means ones.
+    A cluster is empty when its total weight is 0, members of zero weight
+    included.  The j-th empty cluster takes the j-th farthest sample of
+    positive weight (unweighted distance to its assigned old centre), which
+    leaves its old cluster, as scikit-learn does; scikit-learn also moves
+    zero-weight samples, which leaves the cluster empty.  Nothing moves when
+    every sample sits on its centre.  ``sample_weight`` None means ones.
     """
     empty = np.flatnonzero(weights == 0)
     if empty.size == 0:
         return
     distances = _squared_distances_to_assigned(X, centers_old, labels, x_offset)
-    if distances.max() == 0:
+    if sample_weight is not None:
+        # a sample of zero weight cannot make a cluster non-empty
+        distances[np.asarray(sample_weight) == 0] = -1.0
+    if distances.max() <= 0:
         return
-    n_empty = empty.size
+    n_empty = min(empty.size, X.shape[0])
     far = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
-    for new_id, idx in zip(empty, far, strict=True):
+    far = far[distances[far] >= 0]  # fewer positive weights than empty clusters
+    for new_id, idx in zip(empty[: far.size], far, strict=True):
         old_id = labels[idx]
         if sp.issparse(X):
             row = X[idx].toarray().ravel()
@@ -896,6 +967,26 @@ def center_shifts(old, new):
     out = np.empty(old.shape[0], dtype=old.dtype)
     _center_shifts(old, new, out)
     return out
+
+
+def unscaled_inertia(inertia, weight_exponent, stacklevel):
+    """The inertia of weights scaled by ``2**-weight_exponent``, scaled back.
+
+    Where the true value lies beyond the float range the result is ``inf``,
+    with a warning; the centres and labels do not depend on the scale.
+    """
+    try:
+        return math.ldexp(float(inertia), weight_exponent)
+    except OverflowError:
+        warnings.warn(
+            "The weighted inertia exceeds the largest float (the sample_weight "
+            "are too large for it): it is reported as inf.  The centres and "
+            "labels do not depend on the scale of sample_weight; divide the "
+            "weights by a constant for a finite inertia.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+        return math.inf
 
 
 def has_converged(i, n_changed, centers_old, centers_new, tol, verbose):
@@ -929,6 +1020,7 @@ def lloyd_single_run(
     verbose,
     n_threads,
     x_offset=None,
+    final_pass=True,
 ):
     """One run of Lloyd's algorithm from ``centers_init``.
 
@@ -942,7 +1034,9 @@ def lloyd_single_run(
 
     ``sample_weight`` None means unit weights (a faster pass).  Dense ``X`` is
     used as ``X - x_offset``; ``centers_init`` and the returned centres are in
-    those centred coordinates.
+    those centred coordinates.  Without ``final_pass`` (for a caller that
+    recomputes them) the labels are those of the last iteration and the
+    inertia is None.
 
     Returns
     -------
@@ -985,6 +1079,8 @@ def lloyd_single_run(
         # convergence the centres are the previous ones (same labels, same
         # sums), unless an empty cluster took another's centre; the bounds
         # then skip every sample whose label cannot change: a cheap pass.
-        run.assign(centers, labels, full=False)
-        inertia = run.inertia_of(centers, labels)
+        inertia = None
+        if final_pass:
+            run.assign(centers, labels, full=False)
+            inertia = run.inertia_of(centers, labels)
     return labels, inertia, centers, i + 1
