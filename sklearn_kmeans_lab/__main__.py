@@ -30,9 +30,9 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
-        help="replay the seed article's income/age story and save its plots",
+        help="replay the classic income/age K-Means lesson and save its plots",
         description=(
-            "Generate the seed's 100 people in 5 income/age clusters, fit "
+            "Generate the lesson's 100 people in 5 income/age clusters, fit "
             "StandardScaler + LloydKMeans(5), print the clusters, choose K, and "
             "save the plots as PNG files. Runs without a display."
         ),

@@ -7,10 +7,8 @@ one, this is the only file to change.  Supported: scikit-learn >= 1.6.
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
     HasMethods,
-    Hidden,
     Interval,
     InvalidParameterError,
-    Options,
     StrOptions,
     validate_params,
 )
@@ -23,10 +21,8 @@ from sklearn.utils.validation import (
 
 __all__ = [
     "HasMethods",
-    "Hidden",
     "Interval",
     "InvalidParameterError",
-    "Options",
     "StrOptions",
     "_check_feature_names_in",
     "_check_sample_weight",

@@ -1,5 +1,7 @@
-"""Synthetic income/age data with known clusters, the seed's running example."""
+"""Synthetic income/age data with known clusters: the classic income/age K-Means
+lesson's running example."""
 
+import inspect
 from numbers import Integral, Real
 
 import numpy as np
@@ -106,15 +108,16 @@ def make_income_age_clusters(
     ``income_range`` and whose age is drawn uniformly from ``age_range``; its
     points are the centre plus independent Gaussian noise of standard
     deviation ``income_std`` on income and ``age_std`` on age. This is the
-    data of the seed article ("Create fake income/age clusters for N people in
-    k clusters"), in the style of :func:`sklearn.datasets.make_blobs`.
+    data of the classic income/age K-Means lesson ("Create fake income/age
+    clusters for N people in k clusters"), in the style of
+    :func:`sklearn.datasets.make_blobs`.
 
     Parameters
     ----------
     n_samples : int, default=100
         Total number of people. They are divided as equally as possible among
         the clusters; when ``n_samples`` is not a multiple of ``n_clusters`` the
-        first ``n_samples % n_clusters`` clusters get one more person (the seed's
+        first ``n_samples % n_clusters`` clusters get one more person (the lesson's
         recipe silently dropped the remainder). Must be at least ``n_clusters``.
 
     n_clusters : int, default=5
@@ -135,7 +138,7 @@ def make_income_age_clusters(
         Standard deviation of age around its cluster centre, in years.
 
     shuffle : bool, default=False
-        Shuffle the rows. The default keeps the clusters in order, as the seed
+        Shuffle the rows. The default keeps the clusters in order, as the lesson
         did, so that the rows match it.
 
     random_state : int, RandomState instance or None, default=None
@@ -143,7 +146,7 @@ def make_income_age_clusters(
         output across calls. An int seeds a legacy
         :class:`numpy.random.RandomState` (through
         :func:`sklearn.utils.check_random_state`), so ``random_state=10``
-        reproduces the seed's ``np.random.seed(10)`` data bit for bit.
+        reproduces the lesson's ``np.random.seed(10)`` data bit for bit.
 
     return_centers : bool, default=False
         If True, also return the centre of each cluster.
@@ -176,7 +179,7 @@ def make_income_age_clusters(
     Notes
     -----
     The random draws happen in this order, which is what makes the output
-    match the seed: for each cluster in turn, its income centre, its age
+    match the lesson: for each cluster in turn, its income centre, its age
     centre, then for each of its points a normal income followed by a normal
     age.
 
@@ -222,7 +225,7 @@ def make_income_age_clusters(
         centers[cluster, 1] = generator.uniform(age_low, age_high)
         start, stop = stop, stop + size
         # Drawn row by row, income then age: the same stream of normals as
-        # the seed's scalar ``normal(ic, 10000.), normal(ac, 2.)`` calls.
+        # the lesson's scalar ``normal(ic, 10000.), normal(ac, 2.)`` calls.
         X[start:stop] = generator.normal(
             loc=centers[cluster], scale=(income_std, age_std), size=(size, 2)
         )
@@ -310,26 +313,27 @@ class ClusteredIncomeAgeGenerator(BaseEstimator):
 
     _parameter_constraints = dict(_RECIPE_CONSTRAINTS)
 
-    def __init__(
-        self,
-        n_samples=100,
-        n_clusters=5,
-        *,
-        income_range=(20_000, 200_000),
-        age_range=(20, 70),
-        income_std=10_000,
-        age_std=2,
-        shuffle=False,
-        random_state=None,
-    ):
-        self.n_samples = n_samples
-        self.n_clusters = n_clusters
-        self.income_range = income_range
-        self.age_range = age_range
-        self.income_std = income_std
-        self.age_std = age_std
-        self.shuffle = shuffle
-        self.random_state = random_state
+    def __init__(self, *args, **kwargs):
+        # The parameters and their defaults are make_income_age_clusters'
+        # own (``__signature__`` below, which get_params reads): bound as
+        # that function binds them, then stored.
+        bound = type(self).__init__.__signature__.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            *(
+                parameter
+                for name, parameter in inspect.signature(
+                    make_income_age_clusters
+                ).parameters.items()
+                if name in _RECIPE_CONSTRAINTS
+            ),
+        ]
+    )
 
     def generate(self, *, return_centers=False, as_frame=False):
         """Draw a data set from the recipe.

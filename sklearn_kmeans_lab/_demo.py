@@ -1,6 +1,8 @@
-"""The seed article's story, end to end and headless: what ``make demo`` runs.
+"""The classic income/age K-Means lesson, end to end and headless.
 
-The seed generated 100 people in 5 income/age clusters with
+What ``make demo`` runs.
+
+The lesson generated 100 people in 5 income/age clusters with
 ``np.random.seed(10)``, fitted K-Means with K=5 on the scaled data, and saw by
 eye that there were really 4 groups. This demo replays that and then lets
 ``KSelector`` choose K.
@@ -18,13 +20,14 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_kmeans_lab._datasets import make_income_age_clusters
 from sklearn_kmeans_lab._kmeans import LloydKMeans
+from sklearn_kmeans_lab._kselector import KSelector
 from sklearn_kmeans_lab._plotting import (
     ClusterScatterDisplay,
     KSelectorDisplay,
     _check_matplotlib_support,
 )
 
-# The seed's data: its np.random.seed(10), 100 people, 5 clusters.
+# The lesson's data: its np.random.seed(10), 100 people, 5 clusters.
 DATA_SEED = 10
 N_SAMPLES = 100
 N_CLUSTERS = 5
@@ -38,7 +41,7 @@ N_BOOTSTRAP = 20
 
 
 def run_demo(out="demo_output", random_state=0, *, file=None):
-    """Tell the seed's story, printing to ``file`` and saving plots under ``out``.
+    """Tell the lesson's story, printing to ``file`` and saving plots under ``out``.
 
     Parameters
     ----------
@@ -48,7 +51,7 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
 
     random_state : int, default=0
         Seed of the K-Means fit and of the K selection, in
-        ``[0, 2**32 - 1]``. The data always use the seed article's seed, 10.
+        ``[0, 2**32 - 1]``. The data always use the lesson's seed, 10.
 
     file : file-like, default=None
         Where to print; ``sys.stdout`` if None.
@@ -56,8 +59,7 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     Returns
     -------
     paths : dict of str to Path
-        The files written: ``"clusters"`` and, when ``KSelector`` is
-        available, ``"gap"``.
+        The files written: ``"clusters"`` and ``"gap"``.
     """
     _check_matplotlib_support("The demo")
     # Checked before anything runs, so that bad arguments create nothing.
@@ -72,7 +74,7 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     )
     say(
         f"Data: {N_SAMPLES} people drawn around {N_CLUSTERS} income/age centres "
-        f"(make_income_age_clusters(random_state={DATA_SEED}), the seed's data).",
+        f"(make_income_age_clusters(random_state={DATA_SEED}), the lesson's data).",
         "",
         "Centres the data were drawn from:",
         _centers_table(true_centers, np.bincount(y_true)),
@@ -109,12 +111,6 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     out.mkdir(parents=True, exist_ok=True)
     fig.savefig(paths["clusters"], dpi=110)
     say(f"Scatter plot saved to {paths['clusters']}")
-
-    try:
-        from sklearn_kmeans_lab import KSelector
-    except ImportError:
-        say("", "KSelector is not available in this version: K is not chosen.")
-        return paths
 
     # K is chosen on the data the clusterer sees, the standardised one.
     X_scaled = model[0].transform(X)

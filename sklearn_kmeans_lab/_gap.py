@@ -6,6 +6,13 @@ the gap with its standard error, and the five rules of ``cluster::maxSE``
 that turn a gap curve into a number of clusters.  ``KSelector`` (in
 ``_kselector.py``) orchestrates them around a clusterer.
 
+Only ``max_se`` is public (re-exported, validated by ``validate_params``).
+``within_dispersion``, ``reference_box``, ``draw_reference_sets`` and
+``gap_statistic`` are ``KSelector``'s internals: their docstrings record the
+mathematics and their examples run as tests, but they are not part of the
+API (``KSelector.results_`` is how a user reads what they compute), so their
+signatures can change with the selector.
+
 Reference: R. Tibshirani, G. Walther and T. Hastie, "Estimating the number of
 clusters in a data set via the gap statistic", Journal of the Royal
 Statistical Society B 63(2), 2001; M. Maechler et al., R package ``cluster``,

@@ -1,10 +1,16 @@
-"""``LloydKMeans``: the estimator.  It validates, seeds, iterates, sets attributes."""
+"""``LloydKMeans``: the estimator.
 
+It owns the orchestration, once for every kind of data: validate, resolve the
+data-dependent settings (``n_init``, the tolerance), seed, keep the best of
+the runs, warn, set the attributes.  What touches the data is a backend's
+(``_backends/``): in memory, or on a dask array.
+"""
+
+import math
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -13,81 +19,15 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.sparsefuncs import mean_variance_axis
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from sklearn_kmeans_lab._backends import backend_for
 from sklearn_kmeans_lab._compat import (
     Interval,
     StrOptions,
-    _check_sample_weight,
     _fit_context,
     _is_arraylike_not_scalar,
 )
-from sklearn_kmeans_lab._dask import (
-    _is_dask_collection,
-    dask_fit,
-    dask_predict,
-    dask_score,
-    dask_transform,
-)
-from sklearn_kmeans_lab._lloyd import (
-    assign_labels,
-    centring_offset,
-    column_means,
-    column_variances,
-    count_distinct_labels,
-    distances_to_centers,
-    effective_n_threads,
-    lloyd_single_run,
-    unscaled_inertia,
-)
-from sklearn_kmeans_lab._seeding import (
-    canonical_order,
-    kmeans_plusplus_centers,
-    random_centers,
-    unit_max_weights,
-)
-
-
-def _is_same_clustering(labels1, labels2, n_clusters):
-    """Whether ``labels2`` is a relabeling of ``labels1`` (vectorised, O(n))."""
-    mapping = np.full(n_clusters, -1, dtype=np.int64)
-    mapping[labels1] = labels2
-    return bool(np.array_equal(mapping[labels1], labels2))
-
-
-def check_sample_weight(sample_weight, X, *, dtype=None):
-    """Validate ``sample_weight`` for ``X``: finite, non-negative, not all zero.
-
-    Unlike scikit-learn's ``KMeans`` (which accepts negative weights and then
-    fails inside numpy's sampling), negative weights are rejected up front:
-    a negative mass has no meaning for a cluster mean.  Returned in ``dtype``
-    (default: ``X``'s).
-    """
-    dtype = X.dtype if dtype is None else dtype
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
-    if np.any(sample_weight < 0):
-        raise ValueError(
-            "sample_weight must be non-negative; got "
-            f"{int(np.sum(sample_weight < 0))} negative value(s)."
-        )
-    if not np.any(sample_weight > 0):
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sample_weight
-
-
-def _scaled_sample_weight(sample_weight, X):
-    """Validated weights in ``X``'s dtype, divided by a power of two that
-    brings the largest near 1 when it is far from it, and that exponent.
-
-    Validated and scaled in float64, so weights of any scale in the float
-    range (subnormal, or with a total that overflows) give the results of
-    weights of order one: the centres and labels do not depend on the scale,
-    and the inertia is scaled back (``math.ldexp``) at the end.
-    """
-    sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64)
-    sample_weight, exponent = unit_max_weights(sample_weight)
-    return sample_weight.astype(X.dtype, copy=False), exponent
 
 
 class LloydKMeans(
@@ -266,14 +206,14 @@ class LloydKMeans(
 
     # -- validation ------------------------------------------------------
 
-    def _check_params_vs_input(self, X, variances):
+    def _check_params_vs_input(self, data):
         """Resolve the settings that depend on the data into private attributes."""
-        if X.shape[0] < self.n_clusters:
+        if data.n_samples < self.n_clusters:
             raise ValueError(
-                f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}."
+                f"n_samples={data.n_samples} should be >= n_clusters={self.n_clusters}."
             )
-        # tol scaled by the mean per-feature variance of X (0 stays 0)
-        self._tol = 0 if self.tol == 0 else np.mean(variances) * self.tol
+        # tol is relative to the mean per-feature variance of X (0 stays 0)
+        self._tol = 0 if self.tol == 0 else np.mean(data.feature_variances()) * self.tol
         if self.n_init == "auto":
             explicit = _is_arraylike_not_scalar(self.init) or (
                 isinstance(self.init, str) and self.init == "k-means++"
@@ -290,6 +230,13 @@ class LloydKMeans(
                 stacklevel=3,
             )
             self._n_init = 1
+        if isinstance(self.init, str) and self.init == "random":
+            if data.n_positive_weights < self.n_clusters:
+                raise ValueError(
+                    "init='random' needs at least n_clusters="
+                    f"{self.n_clusters} samples with a non-zero sample_weight; "
+                    f"got {data.n_positive_weights}."
+                )
 
     def _validate_center_shape(self, X, centers):
         if centers.shape[0] != self.n_clusters:
@@ -303,48 +250,35 @@ class LloydKMeans(
                 f"match the number of features of the data {X.shape[1]}."
             )
 
-    def _check_test_data(self, X):
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            reset=False,
-            dtype=[np.float64, np.float32],
-            order="C",
-            accept_large_sparse=False,
-        )
-        return X
+    def _fixed_inits(self, X, random_state):
+        """The initial centres of an array or callable ``init``, one per run,
+        in the caller's coordinates; None for a string ``init``."""
+        if _is_arraylike_not_scalar(self.init):
+            inits = [self.init]
+        elif callable(self.init):
+            inits = [
+                self.init(X, self.n_clusters, random_state=random_state)
+                for _ in range(self._n_init)
+            ]
+        else:
+            return None
+        checked = []
+        for init in inits:
+            init = check_array(init, dtype=X.dtype, copy=True, order="C")
+            self._validate_center_shape(X, init)
+            checked.append(init)
+        return checked
 
-    def _centers_for(self, X):
-        """The fitted centres in a dtype that can serve ``X`` (the wider one)."""
+    def _test_data(self, X):
+        """The backend for ``X``, ``X`` validated, and the fitted centres in
+        a dtype that can serve it (the wider one)."""
+        check_is_fitted(self)
+        backend = backend_for(X)
+        X = backend.check_test_data(self, X)
         dtype = np.result_type(X.dtype, self.cluster_centers_.dtype)
-        centers = self.cluster_centers_.astype(dtype, copy=False)
-        return X.astype(dtype, copy=False), centers
+        return backend, X, self.cluster_centers_.astype(dtype, copy=False)
 
     # -- fitting ---------------------------------------------------------
-
-    def _initial_centers(self, X, X_mean, sample_weight, random_state, order):
-        if isinstance(self.init, str) and self.init == "k-means++":
-            centers, _ = kmeans_plusplus_centers(
-                X, self.n_clusters, sample_weight, None, random_state, order,
-                x_offset=X_mean,
-            )  # fmt: skip
-            return centers
-        if isinstance(self.init, str) and self.init == "random":
-            n_positive = (
-                X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
-            )
-            if n_positive < self.n_clusters:
-                raise ValueError(
-                    "init='random' needs at least n_clusters="
-                    f"{self.n_clusters} samples with a non-zero sample_weight; "
-                    f"got {n_positive}."
-                )
-            return random_centers(
-                X, self.n_clusters, sample_weight, random_state, order,
-                x_offset=X_mean,
-            )  # fmt: skip
-        raise AssertionError("array and callable inits are resolved before centring")
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -352,9 +286,10 @@ class LloydKMeans(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Training instances to cluster.  Converted to C-ordered float64
-            (float32 is kept); sparse input is converted to CSR.
+            (float32 is kept); sparse input is converted to CSR.  A dask
+            array stays distributed (see :ref:`user_guide_dask`).
 
         y : Ignored
             Not used, present here for API consistency by convention.
@@ -369,66 +304,50 @@ class LloydKMeans(
         self : object
             Fitted estimator.
         """
-        if _is_dask_collection(X):
-            return dask_fit(self, X, sample_weight)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            copy=False,  # never written to: centred on the fly
-            accept_large_sparse=False,
-        )
-        means, variances = _column_stats(X)
-        self._check_params_vs_input(X, variances)
+        data = backend_for(X).check_fit_data(self, X, sample_weight)
+        self._check_params_vs_input(data)
         random_state = check_random_state(self.random_state)
-        # None stays None: the kernels' unweighted path, and no array of ones
-        weight_exponent = 0
-        if sample_weight is not None:
-            sample_weight, weight_exponent = _scaled_sample_weight(sample_weight, X)
-        self._n_threads = effective_n_threads()
-
         # Array and callable inits are read in the caller's coordinates, so
         # they are resolved before the data is centred.
-        fixed_inits = None
-        if _is_arraylike_not_scalar(self.init):
-            init = check_array(self.init, dtype=X.dtype, copy=True, order="C")
-            self._validate_center_shape(X, init)
-            fixed_inits = [init]
-        elif callable(self.init):
-            fixed_inits = []
-            for _ in range(self._n_init):
-                init = self.init(X, self.n_clusters, random_state=random_state)
-                init = check_array(init, dtype=X.dtype, copy=True, order="C")
-                self._validate_center_shape(X, init)
-                fixed_inits.append(init)
-
-        # Centring makes ||c||^2 - 2<x, c> accurate for data far from 0; the
-        # kernels subtract X_mean on the fly, and work in centred coordinates.
-        # The mean is rounded to a coarse binary grid (``centring_offset``):
-        # as accurate, and exact ties in integer data stay exact.
-        X_mean = None
-        if not sp.issparse(X):
-            X_mean = centring_offset(means, np.sqrt(variances)).astype(X.dtype)
-        best = self._best_of_runs(X, sample_weight, random_state, fixed_inits, X_mean)
-        best_labels, best_inertia, best_centers, best_n_iter = best
-        if X_mean is not None:
-            # Adding the offset back rounds the centres: the labels and the
-            # inertia are those of the returned centres, computed as predict
-            # and score compute them, so that labels_ == predict(X) and
-            # inertia_ == -score(X) on any data.
-            best_centers += X_mean
-            best_labels, best_inertia = assign_labels(
-                X,
-                best_centers,
-                sample_weight=sample_weight,
-                want_inertia=True,
-                n_threads=self._n_threads,
+        fixed_inits = self._fixed_inits(data.X, random_state)
+        best = None
+        for run in range(self._n_init):
+            if fixed_inits is None:
+                centers_init = data.seed(
+                    self.init,
+                    self.n_clusters,
+                    random_state,
+                    max_iter=self.max_iter,
+                    tol=self._tol,
+                    last=run == self._n_init - 1,
+                )
+            else:
+                centers_init = fixed_inits[run]
+                if data.offset is not None:
+                    centers_init = centers_init - data.offset
+            if self.verbose:
+                print("Initialization complete")
+            result = data.lloyd_run(
+                centers_init,
+                max_iter=self.max_iter,
+                tol=self._tol,
+                verbose=self.verbose,
+                several_runs=self._n_init > 1,
             )
-        best_inertia = unscaled_inertia(best_inertia, weight_exponent, 4)
+            # A later run wins only if strictly better and a different
+            # partition (equal partitions differ in inertia by rounding only).
+            if best is None or (
+                result.inertia < best.inertia and not data.same_clustering(result, best)
+            ):
+                best = result
 
-        distinct_clusters = count_distinct_labels(best_labels, self.n_clusters)
+        centers = best.centers
+        if data.offset is not None:
+            centers = centers + data.offset
+        labels, inertia = data.final_labels_and_inertia(best, centers)
+        inertia = unscaled_inertia(inertia, data.weight_exponent, stacklevel=4)
+
+        distinct_clusters = data.n_distinct_clusters(best, labels)
         if distinct_clusters < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct_clusters}) found smaller "
@@ -437,53 +356,12 @@ class LloydKMeans(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-
-        self.cluster_centers_ = best_centers
+        self.labels_ = labels
+        self.cluster_centers_ = centers
         self._n_features_out = self.cluster_centers_.shape[0]
-        self.labels_ = best_labels
-        self.inertia_ = float(best_inertia)
-        self.n_iter_ = int(best_n_iter)
+        self.inertia_ = inertia
+        self.n_iter_ = int(best.n_iter)
         return self
-
-    def _best_of_runs(self, X, sample_weight, random_state, fixed_inits, X_mean):
-        order = None
-        if fixed_inits is None:
-            order = canonical_order(X)
-        best = None
-        for run in range(self._n_init):
-            if fixed_inits is None:
-                centers_init = self._initial_centers(
-                    X, X_mean, sample_weight, random_state, order
-                )
-                if run == self._n_init - 1:
-                    order = None  # its memory is not needed by the last run
-            else:
-                centers_init = fixed_inits[run]
-                if X_mean is not None:
-                    centers_init = centers_init - X_mean
-            if self.verbose:
-                print("Initialization complete")
-            result = lloyd_single_run(
-                X,
-                sample_weight,
-                centers_init,
-                max_iter=self.max_iter,
-                tol=self._tol,
-                verbose=self.verbose,
-                n_threads=self._n_threads,
-                x_offset=X_mean,
-                # fit recomputes the labels and inertia of dense data from
-                # the returned centres; runs are compared only if n_init > 1
-                final_pass=X_mean is None or self._n_init > 1,
-            )
-            # A later run wins only if strictly better and a different
-            # partition (equal partitions differ in inertia by rounding only).
-            if best is None or (
-                result[1] < best[1]
-                and not _is_same_clustering(result[0], best[0], self.n_clusters)
-            ):
-                best = result
-        return best
 
     # -- prediction ------------------------------------------------------
 
@@ -524,12 +402,8 @@ class LloydKMeans(
         labels : ndarray of shape (n_samples,), dtype=int32
             Index of the cluster each sample belongs to.
         """
-        check_is_fitted(self)
-        if _is_dask_collection(X):
-            return dask_predict(self, X)
-        X, centers = self._centers_for(self._check_test_data(X))
-        labels, _ = assign_labels(X, centers, n_threads=effective_n_threads())
-        return labels
+        backend, X, centers = self._test_data(X)
+        return backend.predict(X, centers)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Compute clustering and transform X to cluster-distance space.
@@ -568,14 +442,11 @@ class LloydKMeans(
             Euclidean distance of each sample to each centre (dense even for
             sparse ``X``).
         """
-        check_is_fitted(self)
         return self._transform(X)
 
     def _transform(self, X):
-        if _is_dask_collection(X):
-            return dask_transform(self, X)
-        X, centers = self._centers_for(self._check_test_data(X))
-        return distances_to_centers(X, centers)
+        backend, X, centers = self._test_data(X)
+        return backend.transform(X, centers)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the value of X on the K-means objective.
@@ -599,19 +470,9 @@ class LloydKMeans(
             this score always prefers more clusters: use
             :func:`silhouette_scorer` or :class:`KSelector` to choose K.
         """
-        check_is_fitted(self)
-        if _is_dask_collection(X):
-            return dask_score(self, X, sample_weight)
-        X, centers = self._centers_for(self._check_test_data(X))
-        sample_weight, weight_exponent = _scaled_sample_weight(sample_weight, X)
-        _, inertia = assign_labels(
-            X,
-            centers,
-            sample_weight=sample_weight,
-            want_inertia=True,
-            n_threads=effective_n_threads(),
-        )
-        return -unscaled_inertia(inertia, weight_exponent, 3)
+        backend, X, centers = self._test_data(X)
+        inertia, weight_exponent = backend.inertia(X, centers, sample_weight)
+        return -unscaled_inertia(inertia, weight_exponent, stacklevel=3)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -620,19 +481,21 @@ class LloydKMeans(
         return tags
 
 
-# Up to this size, the mean and variance of X are numpy's (as in scikit-learn);
-# above it, compiled passes without a copy of X (np.var makes one) and faster
-# on few columns.
-_NUMPY_STATS_BYTES = 2**24
+def unscaled_inertia(inertia, weight_exponent, stacklevel):
+    """The inertia of weights scaled by ``2**-weight_exponent``, scaled back.
 
-
-def _column_stats(X):
-    """Mean (in X's dtype) and variance of each column; the variances as
-    scikit-learn computes them for its tolerance."""
-    if sp.issparse(X):
-        means, variances = mean_variance_axis(X, axis=0)
-    elif X.nbytes <= _NUMPY_STATS_BYTES:
-        means, variances = X.mean(axis=0), np.var(X, axis=0)
-    else:  # np.var would hold a centred copy of all of X
-        means, variances = column_means(X), column_variances(X)
-    return means.astype(X.dtype), variances
+    Where the true value lies beyond the float range the result is ``inf``,
+    with a warning; the centres and labels do not depend on the scale.
+    """
+    try:
+        return math.ldexp(float(inertia), weight_exponent)
+    except OverflowError:
+        warnings.warn(
+            "The weighted inertia exceeds the largest float (the sample_weight "
+            "are too large for it): it is reported as inf.  The centres and "
+            "labels do not depend on the scale of sample_weight; divide the "
+            "weights by a constant for a finite inertia.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+        return math.inf

@@ -25,6 +25,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from sklearn_kmeans_lab._backends.memory import check_sample_weight
 from sklearn_kmeans_lab._compat import (
     HasMethods,
     Interval,
@@ -41,7 +42,7 @@ from sklearn_kmeans_lab._gap import (
     reference_box,
     within_dispersion,
 )
-from sklearn_kmeans_lab._kmeans import LloydKMeans, check_sample_weight
+from sklearn_kmeans_lab._kmeans import LloydKMeans
 from sklearn_kmeans_lab._prediction_strength import (
     half_strength,
     split_halves,

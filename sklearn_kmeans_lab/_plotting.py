@@ -7,11 +7,11 @@ inside the functions that draw, so importing the package never needs it.
 from numbers import Integral
 
 import numpy as np
-from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_kmeans_lab._gap import max_se
+from sklearn_kmeans_lab._pipeline import final_clusterer
 
 _CRITERION_LABELS = {
     "gap": "Gap statistic",
@@ -357,11 +357,7 @@ def _resolve_features(features, feature_names):
 
 def _centers_in_input_units(estimator):
     """The clusterer's centres, mapped back through a pipeline's preprocessing."""
-    if isinstance(estimator, Pipeline):
-        clusterer = estimator[-1]
-        preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
-    else:
-        clusterer, preprocessing = estimator, None
+    clusterer, preprocessing = final_clusterer(estimator)
 
     centers = getattr(clusterer, "cluster_centers_", None)
     if centers is None:

@@ -15,9 +15,9 @@ from sklearn.metrics import (
     davies_bouldin_score,
     silhouette_score,
 )
-from sklearn.pipeline import Pipeline
 
 from sklearn_kmeans_lab._compat import validate_params
+from sklearn_kmeans_lab._pipeline import final_clusterer
 
 
 def _space_seen_by_clusterer(estimator, X):
@@ -28,11 +28,10 @@ def _space_seen_by_clusterer(estimator, X):
     the raw X would rate a partition made in another space, e.g. before a
     ``StandardScaler``.
     """
-    while isinstance(estimator, Pipeline):
-        if len(estimator) > 1:
-            X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    return estimator, X
+    clusterer, preprocessing = final_clusterer(estimator)
+    if preprocessing is not None:
+        X = preprocessing.transform(X)
+    return clusterer, X
 
 
 class _ClusteringScorer:

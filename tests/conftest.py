@@ -1,5 +1,6 @@
 """Shared test configuration: headless matplotlib and Hypothesis profiles."""
 
+import contextlib
 import os
 
 import matplotlib
@@ -45,3 +46,27 @@ def pyplot():
 
     yield plt
     plt.close("all")
+
+
+@pytest.fixture
+def dask_cluster():
+    """Open a ``distributed.LocalCluster`` and its ``Client``, closed after the test.
+
+    A factory: ``dask_cluster(processes=False, n_workers=2,
+    threads_per_worker=1)`` returns the client.  Skips without distributed.
+    """
+    distributed = pytest.importorskip("distributed")
+    with contextlib.ExitStack() as stack:
+
+        def open_client(*, processes=False, n_workers=2, threads_per_worker=1):
+            cluster = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=threads_per_worker,
+                    processes=processes,
+                    dashboard_address=None,
+                )
+            )
+            return stack.enter_context(distributed.Client(cluster))
+
+        yield open_client

@@ -27,7 +27,8 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from sklearn_kmeans_lab import LloydKMeans  # noqa: E402
-from sklearn_kmeans_lab import _dask as dask_path  # noqa: E402
+from sklearn_kmeans_lab._backends import dask as dask_backend  # noqa: E402
+from sklearn_kmeans_lab._backends import dask_blocks  # noqa: E402
 
 N_SAMPLES, N_CLUSTERS = 2000, 4
 
@@ -49,17 +50,8 @@ def threads():
 
 
 @pytest.fixture
-def local_client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=False,
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+def local_client(dask_cluster):
+    return dask_cluster()
 
 
 def assert_same_fit(dask_fit, numpy_fit, rtol=1e-10):
@@ -192,16 +184,14 @@ def test_kmeans_parallel_does_not_depend_on_the_scheduler(blobs):
 
 def _blocks(X, weights=None, chunks=500):
     w = None if weights is None else da.from_array(weights, chunks=chunks)
-    blocks = dask_path._Blocks(da.from_array(X, chunks=chunks), w)
-    dask_path._validation_pass(blocks, LloydKMeans(), w is not None)
-    return blocks
+    return dask_backend.FitData(da.from_array(X, chunks=chunks), w).blocks
 
 
 def test_kmeans_parallel_candidates_are_weighted_rows_of_x(blobs, threads):
     X, _ = blobs
     weights = np.random.RandomState(0).uniform(0.5, 2, size=N_SAMPLES)
     blocks = _blocks(X, weights)
-    candidates, candidate_weights = dask_path.kmeans_parallel_candidates(
+    candidates, candidate_weights = dask_backend.kmeans_parallel_candidates(
         blocks, N_CLUSTERS, entropy=[1, 2, 3]
     )
     # oversampling: about 1 + rounds * l candidates, far more than k
@@ -218,7 +208,7 @@ def test_random_init_draws_distinct_rows_of_positive_weight(blobs, threads):
     weights = np.zeros(N_SAMPLES)
     weights[::10] = 1.0
     blocks = _blocks(X, weights)
-    rows = dask_path._random_rows(blocks, 50, [7], dask_path._SEED_RANDOM)
+    rows = dask_backend._random_rows(blocks, 50, [7], dask_backend._SEED_RANDOM)
     chosen = [np.flatnonzero((X - blocks.mean == row).all(axis=1)) for row in rows]
     indices = np.concatenate(chosen)
     assert len(set(indices)) == 50
@@ -427,10 +417,10 @@ def test_lazy_input_is_persisted_for_the_fit_if_it_fits(threads, monkeypatch):
     X = da.random.default_rng(0).random((1000, 3), chunks=250)
     from dask.core import istask
 
-    (persisted,) = dask_path._persist_if_cheap([X])
+    (persisted,) = dask_blocks.persist_if_cheap([X])
     assert not any(istask(v) for v in dict(persisted.__dask_graph__()).values())
-    monkeypatch.setattr(dask_path, "_PERSIST_FRACTION", 0.0)
-    (kept,) = dask_path._persist_if_cheap([X])
+    monkeypatch.setattr(dask_blocks, "_PERSIST_FRACTION", 0.0)
+    (kept,) = dask_blocks.persist_if_cheap([X])
     assert kept is X
 
 
@@ -518,42 +508,36 @@ def test_kselector_on_dask_backend_equals_serial_run(local_client):
         np.testing.assert_array_equal(on_dask.results_[name], values, err_msg=name)
 
 
-def test_killing_a_worker_mid_fit_still_gives_the_right_fit(blobs, monkeypatch):
+def test_killing_a_worker_mid_fit_still_gives_the_right_fit(
+    blobs, monkeypatch, dask_cluster
+):
     X, _ = blobs
     init = X[:N_CLUSTERS]
     expected = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(X)
     persist = dask.persist
     calls = []
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        pids = client.run(os.getpid)
+    client = dask_cluster(processes=True)
+    pids = client.run(os.getpid)
 
-        def persist_then_kill(*collections, **kwargs):
-            # On the third Lloyd pass, kill a worker that holds the data and
-            # the labels of the previous pass.
-            calls.append(None)
-            if len(calls) == 3:
-                os.kill(next(iter(pids.values())), signal.SIGKILL)
-            return persist(*collections, **kwargs)
+    def persist_then_kill(*collections, **kwargs):
+        # On the third Lloyd pass, kill a worker that holds the data and
+        # the labels of the previous pass.
+        calls.append(None)
+        if len(calls) == 3:
+            os.kill(next(iter(pids.values())), signal.SIGKILL)
+        return persist(*collections, **kwargs)
 
-        monkeypatch.setattr(dask, "persist", persist_then_kill)
-        Xd = da.from_array(X, chunks=250)
-        try:
-            fitted = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(Xd)
-        except distributed.KilledWorker as exc:  # pragma: no cover - a clear error
-            assert "worker" in str(exc).lower()
-            return
-        assert len(calls) > 3
-        # the worker really died (its nanny started a new process)
-        assert pids[next(iter(pids))] not in client.run(os.getpid).values()
+    monkeypatch.setattr(dask, "persist", persist_then_kill)
+    Xd = da.from_array(X, chunks=250)
+    try:
+        fitted = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(Xd)
+    except distributed.KilledWorker as exc:  # pragma: no cover - a clear error
+        assert "worker" in str(exc).lower()
+        return
+    assert len(calls) > 3
+    # the worker really died (its nanny started a new process)
+    assert pids[next(iter(pids))] not in client.run(os.getpid).values()
     np.testing.assert_allclose(
         fitted.cluster_centers_, expected.cluster_centers_, rtol=1e-10
     )

@@ -266,18 +266,13 @@ def test_same_random_state_same_results_whatever_n_jobs():
         assert_array_equal(one[name], two[name])
 
 
-def test_same_results_under_joblib_dask_backend():
-    distributed = pytest.importorskip("distributed")
+def test_same_results_under_joblib_dask_backend(dask_cluster):
     from joblib import parallel_config
 
     X = four_blobs(n_per=15)
     local = selector(k_range=range(1, 5), n_refs=3).fit(X).results_
-    with (
-        distributed.Client(
-            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
-        ),
-        parallel_config(backend="dask"),
-    ):
+    dask_cluster(n_workers=1, threads_per_worker=2)
+    with parallel_config(backend="dask"):
         remote = selector(k_range=range(1, 5), n_refs=3, n_jobs=-1).fit(X).results_
     for name in RESULT_KEYS:
         assert_array_equal(local[name], remote[name])

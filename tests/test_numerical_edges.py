@@ -14,12 +14,13 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_kmeans_lab import LloydKMeans, _lloyd, _seeding
-from sklearn_kmeans_lab._lloyd import (
+from sklearn_kmeans_lab import LloydKMeans, _lloyd_iterations, _lloyd_run, _seeding
+from sklearn_kmeans_lab._kernels import seeding as seeding_kernels
+from sklearn_kmeans_lab._lloyd_iterations import (
     has_converged,
-    lloyd_single_run,
     relocate_empty_clusters,
 )
+from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
 
 
 def _quiet_fit(estimator, X, **fit_params):
@@ -64,7 +65,7 @@ def test_sparse_distances_to_assigned_equal_dense():
     X = _wide_sparse(200, 50, 3, seed=1)
     centers = np.random.RandomState(0).uniform(0, 2, size=(4, 50))
     labels = np.random.RandomState(1).randint(0, 4, 200).astype(np.int32)
-    got = _lloyd._squared_distances_to_assigned(X, centers, labels, None)
+    got = _lloyd_iterations.distances_to_assigned(X, centers, labels)
     expected = ((X.toarray() - centers[labels]) ** 2).sum(axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
@@ -83,7 +84,7 @@ def test_bounds_on_and_off_give_bit_identical_runs_on_heavy_tails(
     init = X[:8].copy()
     runs = {}
     for use_bounds in (True, False):
-        monkeypatch.setattr(_lloyd, "_USE_BOUNDS", use_bounds)
+        monkeypatch.setattr(_lloyd_run, "_USE_BOUNDS", use_bounds)
         runs[use_bounds] = lloyd_single_run(
             X, None, init, max_iter=60, tol=0, verbose=0, n_threads=1
         )
@@ -332,8 +333,8 @@ def test_integer_data_runs_agree_across_kernels_and_bounds(monkeypatch):
     fits = []
     for use_bounds in (True, False):
         for direct_max in (8, 0):  # direct loop, then GEMM
-            monkeypatch.setattr(_lloyd, "_USE_BOUNDS", use_bounds)
-            monkeypatch.setattr(_lloyd, "_DIRECT_MAX_FEATURES", direct_max)
+            monkeypatch.setattr(_lloyd_run, "_USE_BOUNDS", use_bounds)
+            monkeypatch.setattr(_lloyd_run, "_NEAREST_DIRECT_MAX_FEATURES", direct_max)
             fits.append(_quiet_fit(LloydKMeans(8, init=init, tol=0), X))
     for km in fits[1:]:
         np.testing.assert_array_equal(km.labels_, fits[0].labels_)
@@ -394,7 +395,7 @@ def test_kmeans_plus_plus_never_draws_a_zero_weight_row_when_all_mass_is_spent()
     w = np.r_[np.ones(10), 0.0]
     for seed in range(5):
         _, indices = _seeding.kmeans_plusplus_centers(
-            X, 3, w, None, check_random_state(seed), None
+            X, 3, w, check_random_state(seed), None
         )
         assert np.all(w[indices] > 0)
 
@@ -441,7 +442,7 @@ def test_strict_convergence_stops_whatever_the_centre_shift():
 def test_a_run_stops_when_no_label_changes(monkeypatch):
     # the shift test can then never stop the run: only strict convergence can
     monkeypatch.setattr(
-        _lloyd, "center_shifts", lambda old, new: np.full(len(old), np.inf)
+        _lloyd_iterations, "center_shifts", lambda old, new: np.full(len(old), np.inf)
     )
     X = _blobs(300)
     km = LloydKMeans(3, init=X[:3], max_iter=100, tol=1e10).fit(X)
@@ -453,15 +454,15 @@ def test_a_run_stops_when_no_label_changes(monkeypatch):
 def test_kmeans_plus_plus_evaluates_two_plus_log_k_candidates(
     monkeypatch, sparse, n_clusters
 ):
-    name = "_sparse_trials" if sparse else "_dense_trials"
-    original = getattr(_seeding, name)
+    name = "sparse_trials" if sparse else "dense_trials"
+    original = getattr(seeding_kernels, name)
     n_candidates = []
 
-    def counting(*args):
-        n_candidates.append(len(args[5] if sparse else args[4]))
-        return original(*args)
+    def counting(samples, candidates, *args):
+        n_candidates.append(len(candidates))
+        return original(samples, candidates, *args)
 
-    monkeypatch.setattr(_seeding, name, counting)
+    monkeypatch.setattr(seeding_kernels, name, counting)
     X = _blobs(200)
     LloydKMeans(n_clusters, random_state=0).fit(sp.csr_matrix(X) if sparse else X)
     assert n_candidates == [2 + int(np.log(n_clusters))] * (n_clusters - 1)

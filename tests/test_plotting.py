@@ -74,6 +74,20 @@ def test_scatter_of_a_pipeline_is_in_original_units(pyplot, income_age):
     assert display.ax_.get_ylabel() == "age"
 
 
+def test_scatter_of_a_nested_pipeline_maps_centres_back_through_every_step(
+    pyplot, income_age
+):
+    # The scorers unwrap nested pipelines; the plot must too (one helper).
+    X, _ = income_age
+    inner = make_pipeline(StandardScaler(), LloydKMeans(3, random_state=0))
+    model = make_pipeline(StandardScaler(with_std=False), inner).fit(X)
+    display = ClusterScatterDisplay.from_estimator(model, X)
+
+    labels = model.predict(X)
+    cluster_means = np.array([X[labels == j].mean(axis=0) for j in range(3)])
+    assert_allclose(display.centers_.get_offsets(), cluster_means, rtol=1e-9)
+
+
 def test_scatter_uses_feature_names_and_selected_features(pyplot):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(30, 3))

@@ -17,7 +17,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from sklearn_kmeans_lab import LloydKMeans, _lloyd
+from sklearn_kmeans_lab import LloydKMeans, _lloyd_run
 
 # Large enough for a pass to be worth two threads: n * k * d = 8e6
 # multiply-adds, twice the per-thread minimum, in more than one row group.
@@ -27,16 +27,16 @@ _SPY = textwrap.dedent(
     f"""
     import json, os, sys
     import numpy as np
-    from sklearn_kmeans_lab import LloydKMeans, _lloyd
+    from sklearn_kmeans_lab import LloydKMeans, _lloyd_run, _parallel
 
     used = []
-    original = _lloyd._Pass._run
+    original = _lloyd_run.LloydRun._run
 
     def spy(self, *args):
         used.append(self.n_threads)
         return original(self, *args)
 
-    _lloyd._Pass._run = spy
+    _lloyd_run.LloydRun._run = spy
     rng = np.random.default_rng(0)
     X, k = {_PROBLEM}
 
@@ -70,7 +70,7 @@ def _usable_cpus():
 def test_omp_num_threads_set_before_start_limits_the_passes_to_one_thread():
     result = _run_python(
         """
-        print(json.dumps({"effective": _lloyd.effective_n_threads(),
+        print(json.dumps({"effective": _parallel.effective_n_threads(),
                           "used": fit()}))
         """,
         {"OMP_NUM_THREADS": "1"},
@@ -106,13 +106,13 @@ def test_dask_blocks_run_on_one_thread(monkeypatch):
     dask = pytest.importorskip("dask")
     da = pytest.importorskip("dask.array")
     used = []
-    original = _lloyd._Pass._run
+    original = _lloyd_run.LloydRun._run
 
     def spy(self, *args):
         used.append(self.n_threads)
         return original(self, *args)
 
-    monkeypatch.setattr(_lloyd._Pass, "_run", spy)
+    monkeypatch.setattr(_lloyd_run.LloydRun, "_run", spy)
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     rng = np.random.default_rng(0)
     # One block per pass is as large as the in-memory problem above.

@@ -1,11 +1,12 @@
-"""The Lloyd kernels: bounds, running totals and threads change no result."""
+"""A Lloyd run in memory: bounds, running totals and threads change no result."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
-from sklearn_kmeans_lab import _lloyd
+from sklearn_kmeans_lab import _lloyd_run as _lloyd
+from sklearn_kmeans_lab._lloyd_iterations import average_centers
 
 
 def _run(X, init, weights=None, **params):
@@ -51,15 +52,15 @@ def test_gap_bounds_skip_work_without_changing_any_iterate(
 
 def test_bounds_really_skip_rows():
     X, init = _overlapping(20_000, 5, 6)
-    run = _lloyd._Pass(X, None, 6, None, 1, True)
+    run = _lloyd.LloydRun(X, None, 6, None, 1, True)
     labels = np.full(len(X), -1, dtype=np.int32)
     centers = init
     for i in range(15):
-        run.assign(centers, labels, full=i == 0)
-        new = _lloyd.average_centers(*run.totals()[:2]).astype(X.dtype)
+        run.assign(centers, labels, from_scratch=i == 0)
+        new = average_centers(*run.totals()[:2]).astype(X.dtype)
         run.moved(centers, new)
         centers = new
-    gaps = (run.slack.astype(np.uint32) << 16).view(np.float32) - run.gap_drop[labels]
+    gaps = (run.gaps.astype(np.uint32) << 16).view(np.float32) - run.gap_drop[labels]
     assert np.mean(gaps > 0) > 0.5
 
 
@@ -121,95 +122,3 @@ def test_float32_is_computed_in_float32():
     labels, inertia, centers, _ = _run(X, init)
     assert centers.dtype == np.float32
     assert labels.dtype == np.int32
-
-
-# --------------------------------------------------------------------------
-# seeding
-
-
-def _naive_draws(X, w, closest, scale, uniforms):
-    """Inverse CDF over the rows sorted by (key, index), masses quantised."""
-    from sklearn_kmeans_lab import _seeding
-
-    order = _seeding.canonical_order(X)
-    keys = order.keys(X, np.arange(len(X)))
-    rows = np.lexsort((np.arange(len(X)), keys))
-    masses = np.floor(w * closest.astype(np.float64) * scale).astype(np.int64)
-    cumulative = np.cumsum(masses[rows])
-    total = int(cumulative[-1])
-    values = [min(int(u * total), total - 1) for u in uniforms]
-    return rows[np.searchsorted(cumulative, values, side="right")]
-
-
-@pytest.mark.parametrize("sort_max", [4096, 3])
-def test_bucketed_draws_equal_a_full_sort(monkeypatch, sort_max):
-    from sklearn_kmeans_lab import _seeding
-
-    monkeypatch.setattr(_seeding, "_SORT_MAX", sort_max)
-    rng = np.random.RandomState(0)
-    # clumped keys and repeated rows: buckets of very different sizes
-    X = np.r_[rng.normal(size=(3000, 3)), rng.normal(size=(50, 3)) * 1e4]
-    X = np.r_[X, X[:500]]
-    w = rng.uniform(0, 3, len(X))
-    closest = rng.uniform(0, 2, len(X)).astype(np.float32)
-    masses = _seeding._Masses(
-        X, _seeding.canonical_order(X), w, True, closest, float(w @ closest)
-    )
-    uniforms = rng.uniform(size=200)
-    expected = _naive_draws(X, w, closest, masses.scale, uniforms)
-    np.testing.assert_array_equal(masses.draw(uniforms), expected)
-
-
-def test_seeds_do_not_depend_on_row_order_or_sparsity():
-    from sklearn_kmeans_lab import _seeding
-
-    X, _ = _overlapping(4000, 5, 6)
-    X[np.abs(X) < 1] = 0
-    perm = np.random.RandomState(3).permutation(len(X))
-    seeds = []
-    for data, back in ((X, None), (X[perm], perm), (sp.csr_matrix(X), None)):
-        _, idx = _seeding.kmeans_plusplus_centers(
-            data, 6, None, None, np.random.RandomState(0), None
-        )
-        seeds.append(idx if back is None else back[idx])
-    np.testing.assert_array_equal(seeds[0], seeds[1])
-    np.testing.assert_array_equal(seeds[0], seeds[2])
-
-
-def test_integer_weights_seed_like_repeated_rows():
-    from sklearn_kmeans_lab import _seeding
-
-    X, _ = _overlapping(1500, 3, 5)
-    w = np.random.RandomState(0).randint(0, 4, len(X))
-    repeated = np.repeat(X, w, axis=0)
-    a, _ = _seeding.kmeans_plusplus_centers(
-        X, 5, w.astype(float), None, np.random.RandomState(1), None
-    )
-    b, _ = _seeding.kmeans_plusplus_centers(
-        repeated, 5, None, None, np.random.RandomState(1), None
-    )
-    np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("n_features", [2, 16])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_kept_candidate_distances_give_the_same_seeds(
-    monkeypatch, n_features, weighted
-):
-    # The direct loop keeps the candidates' distances when they are small and
-    # otherwise recomputes the chosen one's: both must choose the same seeds.
-    from sklearn_kmeans_lab import _seeding
-
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(20_000, n_features)) * np.r_[1e3, np.ones(n_features - 1)]
-    w = rng.uniform(0.1, 3, len(X)) if weighted else None
-    order = _seeding.canonical_order(X)
-    seeds = []
-    for keep_small in (0, 2**20):
-        monkeypatch.setattr(_seeding, "_KEEP_SMALL", keep_small)
-        centers, indices = _seeding.kmeans_plusplus_centers(
-            X, 12, w, None, np.random.RandomState(3), order, x_offset=X.mean(axis=0)
-        )
-        seeds.append((centers, indices))
-    np.testing.assert_array_equal(seeds[0][1], seeds[1][1])
-    np.testing.assert_array_equal(seeds[0][0], seeds[1][0])

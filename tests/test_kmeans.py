@@ -78,7 +78,7 @@ def test_result_is_identical_for_any_thread_count():
     code = """
 import numpy as np
 from sklearn.datasets import make_blobs
-import sklearn_kmeans_lab._lloyd as lloyd
+import sklearn_kmeans_lab._lloyd_run as lloyd
 from sklearn_kmeans_lab import LloydKMeans
 lloyd._MIN_WORK_PER_THREAD = 1
 for n_features in (2, 30):  # the direct and the GEMM kernels
@@ -105,7 +105,7 @@ for n_features in (2, 30):  # the direct and the GEMM kernels
 @pytest.mark.parametrize("n_features", [3, 30], ids=["direct", "gemm"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_threaded_pass_equals_single_threaded_pass(monkeypatch, n_features, sparse):
-    from sklearn_kmeans_lab import _lloyd
+    from sklearn_kmeans_lab import _lloyd_run as _lloyd
 
     # force the split over threads whatever the size of the pass
     monkeypatch.setattr(_lloyd, "_MIN_WORK_PER_THREAD", 1)
@@ -344,7 +344,7 @@ def test_zero_weight_samples_are_never_seeds(init):
         order = canonical_order(X)
         rs = check_random_state(seed)
         if init == "k-means++":
-            _, idx = kmeans_plusplus_centers(X, 3, w, (X**2).sum(1), rs, order)
+            _, idx = kmeans_plusplus_centers(X, 3, w, rs, order)
         else:
             centers = random_centers(X, 3, w, rs, order)
             idx = [int(np.flatnonzero((X == c).all(1))[0]) for c in centers]

@@ -1,0 +1,456 @@
+"""``LloydKMeans`` on dask arrays: the data stays on the workers, centres travel.
+
+``LloydKMeans`` reaches this backend for a dask array (see ``backend_for``);
+the estimator keeps every rule, this module does what touches the data.
+Every pass over the data is one *map* over the row blocks, each block handled
+by the in-memory kernels, and one deterministic *tree reduction* of the small
+per-block results (``dask_blocks.py``); only ``n_clusters x n_features``
+numbers come back to the client per iteration.
+
+* Validation is one pass: finiteness, the mean (the fit centres the data, as
+  the in-memory estimator does) and the variance that scales ``tol``, plus the
+  checks of ``sample_weight``.  The array is never pulled to the client.
+* Each Lloyd iteration submits a graph of constant size: the labels of the
+  previous pass (needed for strict convergence) stay persisted on the workers
+  and the centres are a small literal, so the graph does not grow with the
+  iteration count.
+* ``init="k-means++"`` runs k-means|| (Bahmani et al., 2012), the scalable
+  form of k-means++; ``init="random"`` draws weighted rows without replacement
+  in one pass.  Random draws use one generator per block, seeded from
+  ``random_state`` through ``np.random.SeedSequence``: the result depends on
+  the chunking, never on the scheduler, the worker count or timing.
+
+This module is imported only for a dask collection, so it imports dask
+freely; importing the package never imports it.
+"""
+
+from functools import partial
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from sklearn_kmeans_lab._backends import (
+    RunResult,
+    check_weight_counts,
+    is_dask_collection,
+)
+from sklearn_kmeans_lab._backends.dask_blocks import (
+    Blocks,
+    candidate_weights_block,
+    check_numpy_block,
+    concat,
+    concat_parts,
+    farthest_block,
+    first,
+    inertia_block,
+    kmeans_parallel_round_block,
+    lloyd_block,
+    merge_moments,
+    merge_smallest,
+    moments_block,
+    partition_block,
+    pick_block,
+    predict_block,
+    smallest_keys_block,
+    sum_parts,
+    transform_block,
+    tree_reduce,
+)
+from sklearn_kmeans_lab._lloyd_iterations import (
+    lloyd_iterations,
+    relocate_empty_clusters,
+)
+from sklearn_kmeans_lab._lloyd_run import (
+    centring_offset,
+    lloyd_single_run,
+    prediction_offset,
+)
+from sklearn_kmeans_lab._seeding import (
+    canonical_order,
+    kmeans_plusplus_centers,
+    weight_exponent,
+)
+
+# k-means||: each round samples about OVERSAMPLING * n_clusters points; five
+# rounds give ~10 k candidates, plenty in practice (Bahmani et al. use
+# O(log cost) rounds; Spark's default is 2).
+OVERSAMPLING = 2
+INIT_ROUNDS = 5
+# spawn_key prefixes: every random draw has its own stream per block.
+_SEED_FIRST, _SEED_RANDOM, _SEED_ROUND, _SEED_LOCAL = range(4)
+
+
+# --------------------------------------------------------------------------
+# Validation
+
+
+def _check_dask_array(estimator, X, *, reset):
+    """Check a dask array's type, shape and dtype from its metadata only."""
+    name = type(estimator).__name__
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"{name} accepts dask arrays (dask.array.Array) among dask "
+            f"collections; got {type(X).__name__}.  Convert a dask DataFrame "
+            "with .to_dask_array(lengths=True)."
+        )
+    # The per-block kernels need NumPy blocks; a block's type is known from
+    # the array's meta (a block that lies about it is caught on the workers).
+    check_numpy_block(X._meta, name)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D dask array, got a {X.ndim}-D one with shape "
+            f"{X.shape}.  Reshape your data with X.reshape(-1, 1) if it has a "
+            "single feature or X.reshape(1, -1) if it contains a single sample."
+        )
+    if any(np.isnan(size) for size in X.chunks[0]):
+        raise ValueError(
+            "X has unknown chunk sizes along the rows; call "
+            "X.compute_chunk_sizes() (or to_dask_array(lengths=True)) first."
+        )
+    if X.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported; X has dtype {X.dtype}.")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"X must have a numeric dtype; got a dask array of dtype {X.dtype}."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    for axis, what in ((0, "sample"), (1, "feature")):
+        if X.shape[axis] == 0:
+            raise ValueError(
+                f"Found array with 0 {what}(s) (shape={X.shape}) while a "
+                f"minimum of 1 is required by {name}."
+            )
+    # n_features_in_ and feature_names_in_ (a dask array has no names),
+    # recorded or checked as for any input
+    validate_data(estimator, X, reset=reset, skip_check_array=True)
+    # Each block must hold whole rows for the per-block kernels.
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _check_dask_weights(sample_weight, X):
+    """``sample_weight`` as a dask array chunked like X's rows, or None, and the
+    exponent of the power of two it was divided by (``_scaled_dask_weights``)."""
+    if sample_weight is None:
+        return None, 0
+    if not is_dask_collection(sample_weight):
+        sample_weight = np.asarray(sample_weight)
+        if sample_weight.ndim == 0:
+            sample_weight = np.full(X.shape[0], sample_weight)
+    if sample_weight.ndim != 1:
+        raise ValueError(
+            "Sample weights must be 1D array or scalar; got shape "
+            f"{sample_weight.shape}."
+        )
+    if sample_weight.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected {(X.shape[0],)}!"
+        )
+    if sample_weight.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight must be numeric; got dtype {sample_weight.dtype}."
+        )
+    if isinstance(sample_weight, da.Array):
+        if sample_weight.chunks[0] != X.chunks[0]:
+            sample_weight = sample_weight.rechunk((X.chunks[0],))
+    else:
+        sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
+    return _scaled_dask_weights(sample_weight.astype(np.float64), X.dtype)
+
+
+def _scaled_dask_weights(sample_weight, dtype):
+    """The weights divided by ``2**weight_exponent(largest)``, in ``dtype``,
+    and that exponent.
+
+    As in memory (``unit_max_weights``): weights of any scale in the float
+    range give the results of weights of order one.  One pass over the
+    weights (not over X) for their maximum; weights that the validation pass
+    will reject (non-finite, or none positive) are left as they are.
+    """
+    largest = float(da.max(sample_weight).compute())
+    exponent = 0
+    if np.isfinite(largest) and largest > 0:
+        exponent = weight_exponent(largest)
+        sample_weight = da.map_blocks(np.ldexp, sample_weight, -exponent)
+    return sample_weight.astype(dtype), exponent
+
+
+# --------------------------------------------------------------------------
+# Initialisation
+
+
+def _random_rows(blocks, m, entropy, purpose):
+    """``m`` distinct rows drawn with probability proportional to weight."""
+    _, rows = blocks.reduce(
+        smallest_keys_block,
+        blocks.seeds(entropy, purpose),
+        combine=partial(merge_smallest, m),
+        mean=blocks.mean,
+        m=m,
+    )
+    return rows
+
+
+def kmeans_parallel_candidates(blocks, n_clusters, entropy):
+    """k-means|| oversampling: weighted candidate centres (centred coordinates).
+
+    Returns
+    -------
+    candidates : ndarray of shape (n_candidates, n_features)
+        The first centre (drawn by weight) and the points sampled in the
+        rounds, about ``1 + INIT_ROUNDS * OVERSAMPLING * n_clusters``.
+    weights : ndarray of shape (n_candidates,)
+        Total sample weight of the points nearest to each candidate.
+    """
+    ell = OVERSAMPLING * n_clusters
+    candidates = [_random_rows(blocks, 1, entropy, _SEED_FIRST)]
+    states = [None] * len(blocks.x)
+    new, offset = candidates[0], 0
+    for round_ in range(INIT_ROUNDS):
+        steps = blocks.map(
+            kmeans_parallel_round_block,
+            states,
+            blocks.seeds(entropy, _SEED_ROUND, round_),
+            nout=2,
+            new_centers=new,
+            mean=blocks.mean,
+            offset=offset,
+            ell=ell,
+        )
+        states, samples = dask.persist([s[0] for s in steps], [s[1] for s in steps])
+        (phi,) = tree_reduce(
+            [dask.delayed(first, pure=False)(s) for s in samples], sum_parts
+        ).compute()
+        offset += new.shape[0]
+        if phi == 0:  # every sample sits on a candidate
+            new = new[:0]
+            break
+        picked = [dask.delayed(pick_block, pure=False)(s, ell / phi) for s in samples]
+        new = dask.delayed(concat, pure=False)(*picked).compute()
+        candidates.append(new)
+    all_candidates = np.concatenate(candidates)
+    (weights,) = blocks.reduce(
+        candidate_weights_block,
+        states,
+        new_centers=new,
+        mean=blocks.mean,
+        offset=offset,
+        n_cand=all_candidates.shape[0],
+    )
+    return all_candidates, weights.astype(blocks.dtype)
+
+
+def _kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
+    """k-means|| then a weighted k-means++ and Lloyd on the candidates."""
+    candidates, weights = kmeans_parallel_candidates(blocks, n_clusters, entropy)
+    local = np.random.RandomState(
+        np.random.MT19937(np.random.SeedSequence(entropy, spawn_key=(_SEED_LOCAL,)))
+    )
+    centers, _ = kmeans_plusplus_centers(
+        candidates, n_clusters, weights, local, canonical_order(candidates)
+    )
+    if candidates.shape[0] <= n_clusters:
+        # Too few distinct points to refine (Lloyd's relocation needs more
+        # samples than empty clusters); the Lloyd run on X relocates instead.
+        return centers
+    _, _, centers, _ = lloyd_single_run(
+        candidates, weights, centers, max_iter=max_iter, tol=tol, verbose=0, n_threads=1
+    )
+    return centers
+
+
+# --------------------------------------------------------------------------
+# Lloyd's iterations
+
+
+class _Run:
+    """The state of one Lloyd run over the blocks, for ``lloyd_iterations``.
+
+    The labels of the previous pass (needed for strict convergence) stay
+    persisted on the workers and the centres are a small literal, so each
+    pass submits a graph of constant size.
+    """
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+        self.dtype = blocks.dtype
+        self.labels = [None] * len(blocks.x)
+
+    def step(self, centers, *, want_inertia):
+        steps = self.blocks.map(
+            lloyd_block,
+            self.labels,
+            nout=2,
+            centers=centers,
+            mean=self.blocks.mean,
+            want_inertia=want_inertia,
+        )
+        # The labels stay on the workers for the next pass's n_changed; the
+        # graph of the next pass refers to them, not to how they were made.
+        self.labels, total = dask.persist(
+            [step[0] for step in steps],
+            tree_reduce([step[1] for step in steps], sum_parts),
+        )
+        sums, weights, n_changed, inertia = total.compute()
+        return n_changed, sums, weights, bool(np.any(weights == 0)), inertia
+
+    def relocate(self, centers, sums, weights):
+        """Empty clusters take the farthest samples, as in memory.
+
+        The ``n_empty`` farthest samples overall are among the blocks' own
+        ``n_empty`` farthest, so ``relocate_empty_clusters`` run on those
+        candidates alone makes the same choice as on all of X.
+        """
+        n_empty = int(np.count_nonzero(weights == 0))
+        parts = self.blocks.map(
+            farthest_block,
+            self.labels,
+            centers=centers,
+            mean=self.blocks.mean,
+            n_far=n_empty,
+        )
+        rows, w, labels = tree_reduce(parts, concat_parts).compute()
+        relocate_empty_clusters(rows, w, centers, sums, weights, labels)
+
+    def moved(self, old, new):
+        """Nothing to record: the Dask passes keep no bounds."""
+
+    def finish(self, centers):
+        """Inertia and cluster sizes of the final centres."""
+        self.labels = None  # release them on the workers before the last pass
+        inertia, sizes, _ = self.blocks.reduce(
+            inertia_block, centers=centers, mean=self.blocks.mean
+        )
+        return float(inertia), sizes
+
+
+class FitData:
+    """Validated training data on dask and the operations a fit runs on it.
+
+    The validation is one pass: finiteness, the mean (the fit centres the
+    data, as in memory) and the variance that scales ``tol``, plus the
+    checks of ``sample_weight``.  The array is never pulled to the client.
+    """
+
+    def __init__(self, X, sample_weight, weight_exponent=0):
+        self.X = X
+        self.weight_exponent = weight_exponent
+        self.n_samples = X.shape[0]
+        self.blocks = Blocks(X, sample_weight)
+        n, mean, m2, bad_x, bad_w, negative_w, positive_w = self.blocks.reduce(
+            moments_block, combine=merge_moments
+        )
+        if bad_x:
+            raise ValueError(
+                f"Input X contains NaN or infinity ({bad_x} non-finite value(s)); "
+                "LloydKMeans does not accept missing values."
+            )
+        if sample_weight is not None:
+            if bad_w:
+                raise ValueError("Input sample_weight contains NaN or infinity.")
+            check_weight_counts(negative_w, positive_w)
+        self.n_positive_weights = positive_w
+        # rounded to a coarse grid as in memory: exact ties stay exact
+        self.offset = centring_offset(mean, np.sqrt(m2 / n)).astype(self.blocks.dtype)
+        self.blocks.mean = self.offset
+        self._variances = m2 / n
+
+    def feature_variances(self):
+        return self._variances
+
+    def seed(self, init, n_clusters, random_state, *, max_iter, tol, last):
+        """Centred initial centres: k-means|| for 'k-means++', weighted rows
+        without replacement for 'random'.
+
+        The runs share ``random_state``'s stream, one draw each, so the first
+        run of n_init=5 is the run of n_init=1.
+        """
+        entropy = [int(v) for v in random_state.randint(2**31 - 1, size=4)]
+        if init == "random":
+            return _random_rows(self.blocks, n_clusters, entropy, _SEED_RANDOM)
+        return _kmeans_parallel(
+            self.blocks, n_clusters, entropy, max_iter=max_iter, tol=tol
+        )
+
+    def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
+        run = _Run(self.blocks)
+        centers = np.array(centers_init, dtype=self.blocks.dtype, order="C")
+        centers, n_iter = lloyd_iterations(
+            run, centers, max_iter=max_iter, tol=tol, verbose=verbose
+        )
+        inertia, sizes = run.finish(centers)
+        return RunResult(inertia, centers, n_iter, sizes)
+
+    def same_clustering(self, run_a, run_b):
+        """Whether the labels under ``run_b``'s centres are a function of
+        those under ``run_a``'s."""
+        (pairs,) = self.blocks.reduce(
+            partition_block,
+            centers_a=run_a.centers,
+            centers_b=run_b.centers,
+            mean=self.blocks.mean,
+        )
+        return bool(np.all(np.count_nonzero(pairs, axis=1) <= 1))
+
+    def n_distinct_clusters(self, run, labels):
+        return int(np.count_nonzero(run.kept))
+
+    def final_labels_and_inertia(self, run, centers):
+        return self._labels(run), run.inertia
+
+    def _labels(self, run):
+        """The labels as the fit computed them (centred data), brought to the
+        client: n_samples small ints, and a fitted model that holds no graph
+        over X nor futures of a cluster, so it pickles small and outlives
+        ``client.close()``.  From the fit's (persisted) copy of X."""
+        X_fit = self.blocks.arrays[0]
+        return X_fit.map_blocks(
+            predict_block, run.centers, self.blocks.mean, dtype=np.int32, drop_axis=1
+        ).compute()
+
+
+# --------------------------------------------------------------------------
+# The backend's operations
+
+
+def check_fit_data(estimator, X, sample_weight):
+    X = _check_dask_array(estimator, X, reset=True)
+    return FitData(X, *_check_dask_weights(sample_weight, X))
+
+
+def check_test_data(estimator, X):
+    return _check_dask_array(estimator, X, reset=False)
+
+
+def predict(X, centers):
+    """Lazy int32 labels, centred as in memory (``assign_labels``), so as
+    accurate as the fit."""
+    offset = prediction_offset(centers)
+    return X.map_blocks(
+        predict_block, centers - offset, offset, dtype=np.int32, drop_axis=1
+    )
+
+
+def transform(X, centers):
+    """Lazy distances to the centres."""
+    return X.map_blocks(
+        transform_block,
+        centers,
+        dtype=centers.dtype,
+        chunks=(X.chunks[0], (centers.shape[0],)),
+    )
+
+
+def inertia(X, centers, sample_weight):
+    """Weighted inertia in one pass, nothing persisted: the blocks check the
+    data and the weights."""
+    sample_weight, exponent = _check_dask_weights(sample_weight, X)
+    # (assign_labels centres each block as predict does.)
+    blocks = Blocks(X.astype(centers.dtype), sample_weight, persist=False)
+    total, _, total_weight = blocks.reduce(inertia_block, centers=centers, mean=None)
+    check_weight_counts(0, total_weight)
+    return total, exponent

@@ -1,0 +1,407 @@
+"""The Dask backend's passes: per-block functions and the blocked data.
+
+Every pass over the data is one *map* over the row blocks, each block handled
+by the in-memory kernels, and one deterministic *tree reduction* of the small
+per-block results.  The per-block functions run on the workers, so they are
+module-level (picklable) and never modify their inputs (dask may reuse them).
+dask itself is imported inside the functions that build graphs.
+"""
+
+import sys
+
+import numpy as np
+import scipy.sparse as sp
+
+from sklearn_kmeans_lab._backends import memory
+from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
+from sklearn_kmeans_lab._lloyd_run import assign_labels, lloyd_pass
+
+# Fan-in of the tree reductions (dask's own default for reductions).
+_SPLIT_EVERY = 8
+# An input that is not persisted is persisted for the fit when it takes at
+# most this fraction of the memory the scheduler can use.
+_PERSIST_FRACTION = 0.5
+
+
+def _centred(X_b, mean):
+    """A C-contiguous copy of the block in the working dtype, minus ``mean``."""
+    if mean is None:
+        return np.ascontiguousarray(X_b)
+    out = np.array(X_b, dtype=mean.dtype, order="C", copy=True)
+    out -= mean
+    return out
+
+
+def _block_weights(w_b, n_rows, dtype):
+    return np.ones(n_rows, dtype=dtype) if w_b is None else np.asarray(w_b)
+
+
+def check_numpy_block(X_b, name="LloydKMeans"):
+    """Raise a TypeError unless ``X_b`` is a NumPy array (not scipy.sparse)."""
+    if isinstance(X_b, np.ndarray):
+        return
+    if sp.issparse(X_b):
+        raise TypeError(
+            f"{name} does not support dask arrays with scipy.sparse chunks, "
+            "but dense chunks are required. Use "
+            "X.map_blocks(lambda block: block.toarray()) to convert the chunks, "
+            "or fit the scipy.sparse matrix in memory."
+        )
+    raise TypeError(
+        f"{name} needs dask arrays with NumPy chunks; got chunks of type "
+        f"{type(X_b).__name__}."
+    )
+
+
+def _check_finite_block(X_b):
+    check_numpy_block(X_b)
+    if not np.isfinite(X_b).all():
+        raise ValueError("Input X contains NaN or infinity.")
+
+
+def moments_block(X_b, w_b):
+    """Counts, mean and sum of squared deviations (float64) of one block."""
+    check_numpy_block(X_b)
+    bad_x = int(X_b.size - np.count_nonzero(np.isfinite(X_b)))
+    n = X_b.shape[0]
+    if bad_x or n == 0:
+        mean = m2 = np.zeros(X_b.shape[1])
+    else:
+        X64 = X_b.astype(np.float64)
+        mean = X64.mean(axis=0)
+        X64 -= mean
+        m2 = np.einsum("ij,ij->j", X64, X64)
+    if w_b is None:
+        w_stats = (0, 0, n)
+    else:
+        finite = np.isfinite(w_b)
+        w_stats = (
+            int(w_b.size - np.count_nonzero(finite)),
+            int(np.count_nonzero(w_b[finite] < 0)),
+            int(np.count_nonzero(w_b[finite] > 0)),
+        )
+    return (n, mean, m2, bad_x, *w_stats)
+
+
+def merge_moments(*parts):
+    """Chan et al.'s pairwise update: exact in exact arithmetic, stable in floats."""
+    n, mean, m2, *counts = parts[0]
+    for n_b, mean_b, m2_b, *counts_b in parts[1:]:
+        counts = [a + b for a, b in zip(counts, counts_b, strict=True)]
+        if n_b == 0:  # an empty block (rows filtered out upstream)
+            continue
+        total = n + n_b
+        delta = mean_b - mean
+        mean = mean + delta * (n_b / total)
+        m2 = m2 + m2_b + delta**2 * (n * n_b / total)
+        n = total
+    return (n, mean, m2, *counts)
+
+
+def _index_dtype(n):
+    """The smallest signed integer type for -1 .. n - 1.
+
+    Labels and candidate indices stay on the workers between passes: one byte
+    per sample instead of four for up to 127 clusters.
+    """
+    for dtype in (np.int8, np.int16, np.int32):
+        if n <= np.iinfo(dtype).max:
+            return dtype
+    return np.int64  # pragma: no cover - more than 2**31 clusters
+
+
+def lloyd_block(X_b, w_b, labels_b, centers, mean, want_inertia):
+    """One fused E+M pass on a block; returns its new labels and partial sums."""
+    X = _centred(X_b, mean)
+    w = _block_weights(w_b, X.shape[0], X.dtype)
+    if labels_b is None:
+        labels = np.full(X.shape[0], -1, dtype=np.int32)
+    else:
+        labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
+    sums, weights, n_changed, inertia = lloyd_pass(
+        X, w, centers, labels, want_inertia=want_inertia
+    )
+    labels = labels.astype(_index_dtype(centers.shape[0]))
+    return labels, (sums, weights, n_changed, inertia or 0.0)
+
+
+def inertia_block(X_b, w_b, centers, mean):
+    """Weighted inertia, cluster sizes and total weight of a block.
+
+    It also checks the data, for ``score`` (whose input was never validated).
+    """
+    _check_finite_block(X_b)
+    X = _centred(X_b, mean)
+    w = _block_weights(w_b, X.shape[0], X.dtype)
+    if w_b is not None and not (np.isfinite(w).all() and (w >= 0).all()):
+        raise ValueError("sample_weight must be finite and non-negative.")
+    labels, inertia = assign_labels(X, centers, sample_weight=w, want_inertia=True)
+    sizes = np.bincount(labels, minlength=centers.shape[0])
+    return inertia, sizes, float(w.sum(dtype=np.float64))
+
+
+def farthest_block(X_b, w_b, labels_b, centers, mean, n_far):
+    """The block's ``n_far`` samples farthest from their assigned centre."""
+    X = _centred(X_b, mean)
+    w = _block_weights(w_b, X.shape[0], X.dtype)
+    distances = distances_to_assigned(X, centers, labels_b)
+    distances[w == 0] = -1.0  # never relocated: they cannot fill a cluster
+    if distances.shape[0] > n_far:
+        keep = np.argpartition(distances, -n_far)[-n_far:]
+    else:
+        keep = np.arange(distances.shape[0])
+    return X[keep], w[keep], labels_b[keep]
+
+
+def partition_block(X_b, w_b, centers_a, centers_b, mean):
+    """Which (label under a, label under b) pairs occur in the block, (k, k)."""
+    X = _centred(X_b, mean)
+    labels_a, _ = assign_labels(X, centers_a)
+    labels_b, _ = assign_labels(X, centers_b)
+    pairs = np.zeros((centers_a.shape[0], centers_b.shape[0]), dtype=np.int64)
+    pairs[labels_a, labels_b] = 1
+    return (pairs,)
+
+
+def smallest_keys_block(X_b, w_b, seed, mean, m):
+    """The ``m`` rows with the smallest keys ``Exp(1) / w`` in the block.
+
+    The ``m`` smallest keys over all samples are a weighted sample without
+    replacement (Efraimidis & Spirakis, 2006): the same law as ``m``
+    successive draws with probability proportional to the weight.
+    """
+    n_rows = X_b.shape[0]
+    w = _block_weights(w_b, n_rows, mean.dtype)
+    exp = np.random.default_rng(seed).exponential(size=n_rows)
+    keys = np.full(n_rows, np.inf)
+    np.divide(exp, w, out=keys, where=w > 0)
+    keep = np.argpartition(keys, m - 1)[:m] if n_rows > m else np.arange(n_rows)
+    keep = keep[np.isfinite(keys[keep])]
+    return keys[keep], _centred(X_b[keep], mean)
+
+
+def merge_smallest(m, *parts):
+    keys = np.concatenate([p[0] for p in parts])
+    rows = np.concatenate([p[1] for p in parts])
+    keep = np.argsort(keys, kind="stable")[:m]
+    return keys[keep], rows[keep]
+
+
+def _update_closest(X, state, new_centers, offset):
+    """Distance to, and index of, the nearest candidate after adding new ones."""
+    if new_centers.shape[0] == 0:
+        return state
+    labels, _ = assign_labels(X, new_centers)
+    # Kept between rounds, so compact: float32 distances are plenty for
+    # sampling probabilities, and the indices take the smallest integer type.
+    d2 = distances_to_assigned(X, new_centers, labels).astype(np.float32)
+    labels = (labels + offset).astype(_index_dtype(offset + new_centers.shape[0]))
+    if state is None:
+        return d2, labels
+    min_d2, closest = state
+    closer = d2 < min_d2
+    return np.where(closer, d2, min_d2), np.where(closer, labels, closest)
+
+
+def kmeans_parallel_round_block(X_b, w_b, state, seed, new_centers, mean, offset, ell):
+    """One k-means|| round on a block: update distances, then oversample.
+
+    A point is kept with probability ``min(1, ell * w * d^2 / phi)``, where
+    ``phi`` is the cost over *all* blocks, unknown here.  With ``u`` uniform
+    the draw is ``u * phi < ell * w * d^2``; since the block's own cost
+    ``phi_b <= phi``, the points with ``u * phi_b < ell * w * d^2`` are a
+    superset of the kept ones (about ``ell`` of them).  They stay on the
+    worker with their ratio ``u / (w * d^2)``; once ``phi`` is known the
+    client keeps those with ``ratio < ell / phi``.
+    """
+    X = _centred(X_b, mean)
+    w = _block_weights(w_b, X.shape[0], X.dtype)
+    state = _update_closest(X, state, new_centers, offset)
+    potential = w.astype(np.float64) * state[0]
+    phi = float(potential.sum())
+    u = np.random.default_rng(seed).random(X.shape[0])
+    superset = u * phi < ell * potential
+    ratio = u[superset] / potential[superset]
+    return state, (phi, ratio, X[superset])
+
+
+def pick_block(sample, threshold):
+    _, ratio, rows = sample
+    return rows[ratio < threshold]
+
+
+def candidate_weights_block(X_b, w_b, state, new_centers, mean, offset, n_cand):
+    """Total weight of the block's samples nearest to each candidate."""
+    X = _centred(X_b, mean)
+    w = _block_weights(w_b, X.shape[0], X.dtype)
+    _, closest = _update_closest(X, state, new_centers, offset)
+    return (np.bincount(closest, weights=w, minlength=n_cand),)
+
+
+def predict_block(X_b, centers, mean):
+    _check_finite_block(X_b)
+    X = _centred(np.asarray(X_b, dtype=centers.dtype), mean)
+    return assign_labels(X, centers)[0]
+
+
+def transform_block(X_b, centers):
+    _check_finite_block(X_b)
+    return memory.transform(np.ascontiguousarray(X_b, centers.dtype), centers)
+
+
+def sum_parts(*parts):
+    """Element-wise sum of equal-length tuples (one tree-reduction node)."""
+    return tuple(sum(values[1:], values[0]) for values in zip(*parts, strict=True))
+
+
+def first(part):
+    return (part[0],)
+
+
+def concat(*parts):
+    return np.concatenate(parts)
+
+
+# --------------------------------------------------------------------------
+# The blocked data and the passes over it
+
+
+def tree_reduce(parts, combine):
+    """Combine delayed ``parts`` in a fixed tree: deterministic, any scheduler."""
+    from dask import delayed
+
+    while len(parts) > 1:
+        parts = [
+            delayed(combine, pure=False)(*parts[i : i + _SPLIT_EVERY])
+            for i in range(0, len(parts), _SPLIT_EVERY)
+        ]
+    return parts[0]
+
+
+def _shared(value):
+    """A small array shipped once per graph instead of once per task."""
+    from dask import delayed
+
+    return delayed(value, pure=False) if isinstance(value, np.ndarray) else value
+
+
+def _default_client():
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return distributed.default_client()
+    except ValueError:
+        return None
+
+
+def _scheduler_memory(client):
+    """Bytes the scheduler can hold: the workers' limits, else free RAM."""
+    if client is not None:
+        try:
+            info = client.scheduler_info(n_workers=-1)
+        except TypeError:  # distributed < 2025.4 lists every worker anyway
+            info = client.scheduler_info()
+        workers = info["workers"].values()
+        limits = [info.get("memory_limit") or 0 for info in workers]
+        if limits and all(limits):
+            return sum(limits)
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with distributed
+        return 0
+    return psutil.virtual_memory().available
+
+
+def persist_if_cheap(arrays):
+    """Persist the inputs of a fit when they are lazy and fit in memory.
+
+    Lloyd's algorithm reads the data once per iteration: an input that is not
+    persisted would be recomputed (or, for numpy-backed chunks on a
+    distributed cluster, shipped again) every time.  Whether it is persisted
+    is read from the graph (every value already data, or a future on a
+    cluster), which is cheap.  Data larger than the memory is left lazy and
+    streamed each pass.
+    """
+    import dask
+    from dask.core import istask
+
+    arrays = [a for a in arrays if a is not None]
+    client = _default_client()
+    future = getattr(sys.modules.get("distributed"), "Future", ())
+
+    def materialised(value):
+        return isinstance(value, future) if client is not None else not istask(value)
+
+    lazy = any(
+        not materialised(v) for a in arrays for v in dict(a.__dask_graph__()).values()
+    )
+    nbytes = sum(a.nbytes for a in arrays)
+    if lazy and nbytes <= _PERSIST_FRACTION * _scheduler_memory(client):
+        return list(dask.persist(*arrays))
+    return arrays
+
+
+class Blocks:
+    """X and its weights as lists of per-block delayed objects.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Validated, one chunk along the features.
+    sample_weight : dask.array.Array of shape (n_samples,) or None
+        Chunked like the rows of ``X``.
+
+    Attributes
+    ----------
+    x : list of Delayed
+        The row blocks of ``X``.
+    w : list of Delayed or None
+        The blocks of ``sample_weight`` (None when unweighted).
+    mean : ndarray of shape (n_features,) or None
+        The centring used by the passes, set after validation.
+    """
+
+    def __init__(self, X, sample_weight, *, persist=True):
+        if persist and sample_weight is None:
+            (X,) = persist_if_cheap([X])
+        elif persist:
+            X, sample_weight = persist_if_cheap([X, sample_weight])
+        # Holding the arrays holds their futures: without them a cluster
+        # would forget the persisted blocks the delayed objects point to.
+        self.arrays = (X, sample_weight)
+        self.dtype = X.dtype
+        self.x = list(X.to_delayed().ravel())
+        if sample_weight is None:
+            self.w = [None] * len(self.x)
+        else:
+            self.w = list(sample_weight.to_delayed().ravel())
+        self.mean = None
+
+    def map(self, func, *per_block, nout=None, **shared):
+        """``func(x_b, w_b, *per_block[b], **shared)`` for every block ``b``."""
+        from dask import delayed
+
+        shared = {key: _shared(value) for key, value in shared.items()}
+        return [
+            delayed(func, pure=False, nout=nout)(
+                x, w, *(values[b] for values in per_block), **shared
+            )
+            for b, (x, w) in enumerate(zip(self.x, self.w, strict=True))
+        ]
+
+    def reduce(self, func, *per_block, combine=sum_parts, **shared):
+        """Tree-reduce ``func`` over the blocks and bring the result back."""
+        return tree_reduce(self.map(func, *per_block, **shared), combine).compute()
+
+    def seeds(self, entropy, *prefix):
+        """One independent ``SeedSequence`` per block for a given draw."""
+        return [
+            np.random.SeedSequence(entropy, spawn_key=(*prefix, b))
+            for b in range(len(self.x))
+        ]
+
+
+def concat_parts(*parts):
+    """Element-wise concatenation of equal-length tuples of arrays."""
+    return tuple(np.concatenate(values) for values in zip(*parts, strict=True))

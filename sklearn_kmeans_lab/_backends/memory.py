@@ -1,0 +1,230 @@
+"""The in-memory backend: numpy arrays and CSR matrices, compiled passes.
+
+Dense data is centred on the fly on its column means (``offset``), so that
+``||c||^2 - 2 <x, c>`` stays accurate for data far from 0 without a copy of X.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import euclidean_distances
+from sklearn.utils.sparsefuncs import mean_variance_axis
+from sklearn.utils.validation import validate_data
+
+from sklearn_kmeans_lab._backends import RunResult, check_weight_counts
+from sklearn_kmeans_lab._compat import _check_sample_weight
+from sklearn_kmeans_lab._kernels.common import (
+    column_squares,
+    column_sums,
+    count_distinct,
+    distances,
+)
+from sklearn_kmeans_lab._lloyd_run import (
+    assign_labels,
+    centring_offset,
+    lloyd_single_run,
+)
+from sklearn_kmeans_lab._parallel import effective_n_threads
+from sklearn_kmeans_lab._seeding import (
+    canonical_order,
+    kmeans_plusplus_centers,
+    random_centers,
+    unit_max_weights,
+)
+
+# Up to this size, the mean and variance of X are numpy's (as in scikit-learn);
+# above it, compiled passes without a copy of X (np.var makes one) and faster
+# on few columns.
+_NUMPY_STATS_BYTES = 2**24
+
+_CHECK_X = {
+    "accept_sparse": "csr",
+    "dtype": [np.float64, np.float32],
+    "order": "C",
+    "accept_large_sparse": False,
+}
+
+
+def check_sample_weight(sample_weight, X, *, dtype=None):
+    """Validate ``sample_weight`` for ``X``: finite, non-negative, not all zero.
+
+    Unlike scikit-learn's ``KMeans`` (which accepts negative weights and then
+    fails inside numpy's sampling), negative weights are rejected up front:
+    a negative mass has no meaning for a cluster mean.  Returned in ``dtype``
+    (default: ``X``'s).
+    """
+    dtype = X.dtype if dtype is None else dtype
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+    check_weight_counts(
+        int(np.sum(sample_weight < 0)), int(np.count_nonzero(sample_weight > 0))
+    )
+    return sample_weight
+
+
+def scaled_sample_weight(sample_weight, X):
+    """Validated weights in ``X``'s dtype, divided by a power of two that
+    brings the largest near 1 when it is far from it, and that exponent.
+
+    Validated and scaled in float64, so weights of any scale in the float
+    range (subnormal, or with a total that overflows) give the results of
+    weights of order one: the centres and labels do not depend on the scale,
+    and the estimator scales the inertia back.
+    """
+    sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64)
+    sample_weight, exponent = unit_max_weights(sample_weight)
+    return sample_weight.astype(X.dtype, copy=False), exponent
+
+
+def column_stats(X):
+    """Mean (in X's dtype) and variance of each column; the variances as
+    scikit-learn computes them for its tolerance.
+
+    numpy's up to ``_NUMPY_STATS_BYTES``; above it compiled passes in
+    float64 without a copy of X (np.var makes one) and faster on few columns.
+    """
+    if sp.issparse(X):
+        means, variances = mean_variance_axis(X, axis=0)
+    elif X.nbytes <= _NUMPY_STATS_BYTES:
+        means, variances = X.mean(axis=0), np.var(X, axis=0)
+    else:
+        means = np.empty(X.shape[1])
+        column_sums(X, means)
+        means /= X.shape[0]
+        variances = np.empty(X.shape[1])
+        column_squares(X, means, variances)
+        variances /= X.shape[0]
+    return means.astype(X.dtype), variances
+
+
+class FitData:
+    """Validated training data in memory and the operations a fit runs on it."""
+
+    def __init__(self, X, sample_weight, weight_exponent):
+        self.X = X
+        # None stays None: the kernels' unweighted path, and no array of ones
+        self.sample_weight = sample_weight
+        self.weight_exponent = weight_exponent
+        self.n_samples = X.shape[0]
+        self.n_positive_weights = (
+            X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
+        )
+        means, self._variances = column_stats(X)
+        # Centring makes ||c||^2 - 2<x, c> accurate for data far from 0; the
+        # mean is rounded to a coarse binary grid (``centring_offset``): as
+        # accurate, and exact ties in integer data stay exact.
+        self.offset = None
+        if not sp.issparse(X):
+            self.offset = centring_offset(means, np.sqrt(self._variances)).astype(
+                X.dtype
+            )
+        self.n_threads = effective_n_threads()
+        self._order = None
+
+    def feature_variances(self):
+        return self._variances
+
+    def seed(self, init, n_clusters, random_state, *, max_iter, tol, last):
+        """Centred initial centres by ``init`` ('k-means++' or 'random').
+
+        The canonical order of the rows is computed once and shared by the
+        runs; ``last`` releases it (the last run does not need its memory).
+        """
+        if self._order is None:
+            self._order = canonical_order(self.X)
+        order = self._order
+        if last:
+            self._order = None
+        args = (self.X, n_clusters, self.sample_weight, random_state, order)
+        if init == "k-means++":
+            return kmeans_plusplus_centers(*args, x_offset=self.offset)[0]
+        return random_centers(*args, x_offset=self.offset)
+
+    def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
+        # Dense data's labels and inertia are recomputed from the returned
+        # centres (final_labels_and_inertia); a run's own final pass is
+        # needed only to compare runs.
+        labels, inertia, centers, n_iter = lloyd_single_run(
+            self.X,
+            self.sample_weight,
+            centers_init,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=verbose,
+            n_threads=self.n_threads,
+            x_offset=self.offset,
+            final_pass=self.offset is None or several_runs,
+        )
+        return RunResult(inertia, centers, n_iter, labels)
+
+    def same_clustering(self, run_a, run_b):
+        """Whether the labels of ``run_b`` are a relabeling of ``run_a``'s."""
+        labels_a, labels_b = run_a.kept, run_b.kept
+        mapping = np.full(run_a.centers.shape[0], -1, dtype=np.int64)
+        mapping[labels_a] = labels_b
+        return bool(np.array_equal(mapping[labels_a], labels_b))
+
+    def final_labels_and_inertia(self, run, centers):
+        """Labels and (scaled) inertia of the returned ``centers``.
+
+        Adding the offset back rounds dense centres: the labels and inertia
+        are then those of the returned centres, computed as ``predict`` and
+        ``score`` compute them, so that ``labels_ == predict(X)`` and
+        ``inertia_ == -score(X)`` on any data.
+        """
+        if self.offset is None:
+            return run.kept, run.inertia
+        return assign_labels(
+            self.X,
+            centers,
+            sample_weight=self.sample_weight,
+            want_inertia=True,
+            n_threads=self.n_threads,
+        )
+
+    def n_distinct_clusters(self, run, labels):
+        present = np.zeros(run.centers.shape[0], dtype=np.bool_)
+        return int(count_distinct(labels, present))
+
+
+def check_fit_data(estimator, X, sample_weight):
+    X = validate_data(estimator, X, copy=False, **_CHECK_X)  # never written to
+    exponent = 0
+    if sample_weight is not None:
+        sample_weight, exponent = scaled_sample_weight(sample_weight, X)
+    return FitData(X, sample_weight, exponent)
+
+
+def check_test_data(estimator, X):
+    return validate_data(estimator, X, reset=False, **_CHECK_X)
+
+
+def predict(X, centers):
+    X = X.astype(centers.dtype, copy=False)
+    return assign_labels(X, centers, n_threads=effective_n_threads())[0]
+
+
+def transform(X, centers):
+    """Euclidean distance of every sample to every centre, shape (n, k).
+
+    Computed from the differences, not from the expanded ``||x||^2 - 2<x, c>
+    + ||c||^2``, so a sample sitting on a centre gets exactly 0 instead of
+    the square root of a rounding error.
+    """
+    X = X.astype(centers.dtype, copy=False)
+    if sp.issparse(X):
+        return euclidean_distances(X, centers).astype(X.dtype, copy=False)
+    out = np.empty((X.shape[0], centers.shape[0]), dtype=X.dtype)
+    distances(X, centers, out)
+    return out
+
+
+def inertia(X, centers, sample_weight):
+    X = X.astype(centers.dtype, copy=False)
+    sample_weight, exponent = scaled_sample_weight(sample_weight, X)
+    _, total = assign_labels(
+        X,
+        centers,
+        sample_weight=sample_weight,
+        want_inertia=True,
+        n_threads=effective_n_threads(),
+    )
+    return total, exponent

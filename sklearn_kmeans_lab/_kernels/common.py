@@ -1,0 +1,171 @@
+"""Kernels and argument groups shared by Lloyd's passes and the seeding.
+
+Kernels take their arrays grouped in namedtuples (numba compiles them as
+records of arrays), so that a call reads as what it passes: the samples, the
+centres, the outputs.
+"""
+
+import math
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+# Rows handled together: a transposed chunk and its distance buffers stay in
+# L1 cache; a GEMM takes more rows per call, so that the BLAS call overhead
+# is spread (its buffers stay in L2).
+CHUNK_ROWS = 256
+GEMM_CHUNK_ROWS = 1024
+
+DenseRows = namedtuple("DenseRows", ["X", "x_offset", "w", "weighted"])
+DenseRows.__doc__ = """Dense samples as the kernels read them.
+
+X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    Read as ``X - x_offset`` (centring without a copy).
+x_offset : ndarray of shape (n_features,), X's dtype
+w : ndarray of shape (n_samples,), or of shape (1,) when not ``weighted``
+weighted : bool
+    False: every sample weighs 1 (and ``w`` is not read).
+"""
+
+CsrRows = namedtuple("CsrRows", ["data", "indices", "indptr", "w", "weighted"])
+CsrRows.__doc__ = """CSR samples (the arrays of a ``csr_matrix``) and their weights.
+
+data : ndarray of shape (nnz,), float32 or float64
+indices : ndarray of shape (nnz,), int32, sorted within each row
+indptr : ndarray of shape (n_samples + 1,)
+w, weighted : as in ``DenseRows``.
+"""
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def weight(rows, i):
+    """Weight of sample ``i`` of ``rows`` (a ``DenseRows`` or ``CsrRows``)."""
+    return rows.w[i] if rows.weighted else 1.0
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def squared_distance(X, i, x_offset, centers, j, zero):
+    """``sum_f ((X[i, f] - x_offset[f]) - centers[j, f]) ** 2``.
+
+    Each difference is taken in X's dtype, then squared and summed in the
+    type of ``zero`` (0 in X's dtype, or 0.0 for float64): the one loop of
+    the inertia, the relocation distances, ``transform`` and the seeding.
+    X : (n_samples, n_features); x_offset : (n_features,);
+    centers : (n_clusters, n_features).
+    """
+    sq = zero
+    for f in range(X.shape[1]):
+        diff = zero + ((X[i, f] - x_offset[f]) - centers[j, f])
+        sq += diff * diff
+    return sq
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def csr_squared_distance(data, indices, indptr, i, center, center_sqnorm):
+    """``||x_i - center||^2`` of CSR row ``i``, in float64, at least 0.
+
+    ``||c||^2`` plus, over the stored entries, ``(x_f - c_f)^2 - c_f^2``.
+    center : (n_features,); center_sqnorm : ``||center||^2``.
+    """
+    d2 = center_sqnorm
+    for p in range(indptr[i], indptr[i + 1]):
+        c = float(center[indices[p]])
+        diff = float(data[p]) - c
+        d2 += diff * diff - c * c
+    return max(d2, 0.0)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def row_key(X, i, direction):
+    """Key of dense row ``i``: ``sum_f x_f * direction_f`` in float64, in
+    feature order.  X : (n_samples, n_features); direction : (n_features,)."""
+    key = 0.0
+    for f in range(X.shape[1]):
+        key += float(X[i, f]) * direction[f]
+    return key
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def csr_row_key(data, indices, indptr, i, direction):
+    """``row_key`` of CSR row ``i``: zeros add exactly nothing, so it equals
+    the dense key when the row's indices are sorted."""
+    key = 0.0
+    for p in range(indptr[i], indptr[i + 1]):
+        key += float(data[p]) * direction[indices[p]]
+    return key
+
+
+@numba.njit(nogil=True, cache=True)
+def row_sq_norms(X, start, n_rows, out):
+    """``out[r] = ||X[start + r]||^2`` in float64 for r < n_rows.
+    X : (n_samples, n_features); out : (>= n_rows,)."""
+    for r in range(n_rows):
+        sq = 0.0
+        for f in range(X.shape[1]):
+            v = float(X[start + r, f])
+            sq += v * v
+        out[r] = sq
+
+
+@numba.njit(nogil=True, cache=True)
+def column_sums(X, out):
+    """``out[f] = sum_i X[i, f]`` in float64.  X : (n, d); out : (d,)."""
+    out[:] = 0.0
+    for i in range(X.shape[0]):
+        for f in range(X.shape[1]):
+            out[f] += X[i, f]
+
+
+@numba.njit(nogil=True, cache=True)
+def column_squares(X, mean, out):
+    """``out[f] = sum_i (X[i, f] - mean[f])^2`` in float64.
+    X : (n, d); mean, out : (d,)."""
+    out[:] = 0.0
+    for i in range(X.shape[0]):
+        for f in range(X.shape[1]):
+            diff = float(X[i, f]) - mean[f]
+            out[f] += diff * diff
+
+
+@numba.njit(nogil=True, cache=True)
+def count_distinct(labels, present):
+    """Number of distinct values of ``labels`` (n,), all in
+    ``[0, len(present))``; ``present`` (k,) bool starts all False."""
+    for i in range(len(labels)):
+        present[labels[i]] = True
+    return np.count_nonzero(present)
+
+
+@numba.njit(nogil=True, cache=True)
+def distances(X, centers, out):
+    """``out[i, j] = ||X[i] - centers[j]||`` (from the differences, so a
+    sample on a centre gets exactly 0).  X : (n, d); centers : (k, d);
+    out : (n, k)."""
+    no_offset = np.zeros(X.shape[1], dtype=X.dtype)
+    for i in range(X.shape[0]):
+        for j in range(centers.shape[0]):
+            out[i, j] = math.sqrt(squared_distance(X, i, no_offset, centers, j, 0.0))
+
+
+@numba.njit(nogil=True, cache=True)
+def csr_squared_distances_to_assigned(data, indices, indptr, centers, labels, out):
+    """``out[i] = ||x_i - centers[labels[i]]||^2`` of CSR rows, in float64:
+    O(nnz + n_clusters * n_features), X is never densified.
+    centers : (k, d); labels, out : (n,)."""
+    n_clusters, n_features = centers.shape
+    c_sqnorm = np.zeros(n_clusters)
+    for j in range(n_clusters):
+        for f in range(n_features):
+            c_sqnorm[j] += float(centers[j, f]) * float(centers[j, f])
+    for i in range(len(indptr) - 1):
+        a = labels[i]
+        out[i] = csr_squared_distance(data, indices, indptr, i, centers[a], c_sqnorm[a])
+
+
+@numba.njit(nogil=True, cache=True)
+def squared_distances_to_assigned(X, x_offset, centers, labels, out):
+    """``out[i] = ||(X[i] - x_offset) - centers[labels[i]]||^2`` in float64.
+    X : (n, d); x_offset : (d,); centers : (k, d); labels, out : (n,)."""
+    for i in range(X.shape[0]):
+        out[i] = squared_distance(X, i, x_offset, centers, labels[i], 0.0)

@@ -1,0 +1,494 @@
+"""Lloyd's pass and M-step kernels.
+
+A dense pass handles groups ``[g_start, g_stop)``; group ``g`` owns rows
+``[bounds[g], bounds[g + 1])`` and writes only its own slot of the
+``Partials`` (index ``g``).  The argmin is over ``||c||^2 - 2 <x, c>``
+(``||x||^2`` is the same for every centre), as scikit-learn does; ``-2 c`` is
+exact, so ``||c||^2 + <x, -2 c>`` rounds exactly like ``||c||^2 - 2 <x, c>``.
+
+Gap bounds: per sample, a lower bound on the distance to the second-nearest
+centre minus the distance to the nearest, stored in 16 bits (the top half of
+a float32, truncated: never more than the value it stands for).
+"""
+
+import math
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+from sklearn_kmeans_lab._kernels.common import squared_distance, weight
+
+_STORE_SHRINK = 1.0 - 2.0**-20
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+CenterTerms = namedtuple("CenterTerms", ["centers", "minus_2", "sqnorm"])
+CenterTerms.__doc__ = """The centres and the terms of ``||c||^2 - 2 <x, c>``.
+
+centers : ndarray of shape (n_clusters, n_features), X's dtype
+minus_2 : ``-2 * centers``
+sqnorm : ndarray of shape (n_clusters,), ``||c_j||^2``
+"""
+
+Partials = namedtuple(
+    "Partials", ["sums", "wsums", "counts", "changed", "inertia", "largest_sq_norm"]
+)
+Partials.__doc__ = """What each group of rows writes, indexed by group ``g``.
+
+sums : (n_groups, n_lanes, n_clusters, n_features) float64 weighted sums
+wsums : (n_groups, n_lanes, n_clusters) float64 weights
+counts : (n_groups, n_clusters) int64 members of positive weight
+changed : (n_groups,) int64 labels changed
+inertia : (n_groups,) float64 weighted inertia (when asked for)
+largest_sq_norm : (n_groups,) float64 largest ``||x||^2`` of a computed row
+"""
+
+GapBounds = namedtuple("GapBounds", ["stored", "drop", "threshold", "read", "write"])
+GapBounds.__doc__ = """The per-sample gap bounds of a run.
+
+stored : (n_samples,) uint16, each the top half of a float32 gap
+drop : (n_clusters,) float64 shrink of the gaps of each cluster's members
+    since they were stored
+threshold : float, a gap above it proves the label cannot change
+read : bool, skip the rows whose stored gap proves their label
+write : bool, store the new gaps of the computed rows
+"""
+
+PassOptions = namedtuple(
+    "PassOptions", ["use_gemm", "from_scratch", "want_inertia", "chunk"]
+)
+PassOptions.__doc__ = """How a dense pass runs.
+
+use_gemm : bool, distances by a GEMM (many features) or a direct loop
+from_scratch : bool, recompute the partial sums from every row; otherwise
+    only the samples that change cluster move their contribution
+want_inertia : bool
+chunk : int, rows per chunk
+"""
+
+
+@numba.njit(nogil=True, cache=True)
+def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
+    """Rows ``r`` of the chunk at ``start`` whose gap bound no longer exceeds
+    ``gaps.threshold``, into ``rows[:n]``; returns ``n``.
+
+    The decreased gaps are left in the chunk's float32 view of ``gap_bits``
+    (n_rows,) uint32; labels : (n_samples,); rows : (n_rows,) int64.
+    """
+    gap_f = gap_bits.view(np.float32)
+    for r in range(n_rows):
+        gap_bits[r] = np.uint32(gaps.stored[start + r]) << np.uint32(16)
+    n = 0
+    for r in range(n_rows):
+        gap = gap_f[r] - gaps.drop[labels[start + r]]
+        # stored a hair low: float32 rounding must not raise it
+        gap_f[r] = gap * _STORE_SHRINK
+        rows[n] = r
+        n += gap <= gaps.threshold
+    return n
+
+
+@numba.njit(nogil=True, cache=True)
+def gather(samples, start, rows, n, chunk_rows, chunk_t, transpose, sq_norm):
+    """Centred rows ``start + rows[:n]`` and their squared norms (float64).
+
+    Transposed into ``chunk_t`` (n_features, chunk) for the direct loop if
+    ``transpose``, else row-major into ``chunk_rows`` (chunk, n_features) for
+    the GEMM; feature by feature when transposing, so the loops over rows
+    vectorise.  sq_norm : (chunk,).
+    """
+    X, x_offset = samples.X, samples.x_offset
+    n_features = X.shape[1]
+    if transpose:
+        for q in range(n):
+            sq_norm[q] = 0.0
+        for f in range(n_features):
+            offset = x_offset[f]
+            for q in range(n):
+                v = X[start + rows[q], f] - offset
+                chunk_t[f, q] = v
+                sq_norm[q] += float(v) * float(v)
+    else:
+        for q in range(n):
+            i = start + rows[q]
+            sq = 0.0
+            for f in range(n_features):
+                v = X[i, f] - x_offset[f]
+                chunk_rows[q, f] = v
+                sq += float(v) * float(v)
+            sq_norm[q] = sq
+
+
+@numba.njit(nogil=True, cache=True)
+def nearest_two(
+    chunk_rows, chunk_t, n, centers, use_gemm, dots_buffer, acc, best_d, second_d, best
+):
+    """Nearest centre of the ``n`` gathered rows, and their nearest and
+    second-nearest distances up to ``||x||^2`` (X's dtype).
+
+    Vectorised over the rows; a direct loop on ``chunk_t`` for few features,
+    else a GEMM on ``chunk_rows``.  centers : ``CenterTerms``;
+    dots_buffer : (n_clusters * chunk,); acc, best_d, second_d, best : (chunk,).
+    """
+    n_clusters, n_features = centers.minus_2.shape
+    for q in range(n):
+        best_d[q] = np.inf
+        second_d[q] = np.inf
+        best[q] = 0
+    dots = dots_buffer[: n_clusters * n].reshape((n_clusters, n))
+    if use_gemm:
+        np.dot(centers.minus_2, chunk_rows[:n].T, dots)
+    for j in range(n_clusters):
+        if use_gemm:
+            for q in range(n):
+                acc[q] = centers.sqnorm[j] + dots[j, q]
+        else:
+            for q in range(n):
+                acc[q] = centers.sqnorm[j]
+            for f in range(n_features):
+                cf = centers.minus_2[j, f]
+                for q in range(n):
+                    acc[q] += chunk_t[f, q] * cf
+        label = np.int32(j)
+        # selects, not branches: the loop vectorises
+        for q in range(n):
+            a_q = acc[q]
+            b_q = best_d[q]
+            second_d[q] = min(second_d[q], max(a_q, b_q))
+            best[q] = label if a_q < b_q else best[q]
+            best_d[q] = min(a_q, b_q)
+
+
+@numba.njit(nogil=True, cache=True)
+def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits):
+    """Gaps (second minus first distance) of the ``n`` computed rows, as
+    computed, into ``gap_bits`` (chunk,) as float32; returns the largest
+    ``||x||^2``.  The rounding of the distances is accounted for by the
+    threshold a gap is compared with, not here.
+    """
+    gap_f = gap_bits.view(np.float32)
+    largest = 0.0
+    for q in range(n):
+        xx = sq_norm[q]
+        largest = max(largest, xx)
+        gap = math.sqrt(max(float(second_d[q]) + xx, 0.0)) - math.sqrt(
+            max(float(best_d[q]) + xx, 0.0)
+        )
+        if not gap < math.inf:  # overflow (|x| ~ 1e154) or NaN: no bound
+            gap = 0.0
+        # beyond float32's range a smaller bound is still a bound
+        gap_f[rows[q]] = min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+    return largest
+
+
+@numba.njit(nogil=True, cache=True)
+def accumulate(samples, labels, start, n_rows, sums, wsums, counts):
+    """Add the rows ``[start, start + n_rows)`` to their clusters'
+    lane-interleaved sums: sums (n_lanes, k, d), wsums (n_lanes, k),
+    counts (k,)."""
+    X, x_offset = samples.X, samples.x_offset
+    n_lanes = sums.shape[0]
+    for r in range(n_rows):
+        i = start + r
+        a = labels[i]
+        wi = weight(samples, i)
+        lane = r % n_lanes
+        wsums[lane, a] += wi
+        counts[a] += wi > 0
+        for f in range(X.shape[1]):
+            sums[lane, a, f] += (X[i, f] - x_offset[f]) * wi
+
+
+@numba.njit(nogil=True, cache=True)
+def chunk_inertia(samples, centers, labels, start, n_rows):
+    """Weighted inertia of rows ``[start, start + n_rows)`` against their
+    labelled centres (k, d), each squared distance summed in X's dtype."""
+    dtype_zero = centers[0, 0] - centers[0, 0]
+    total = 0.0
+    for i in range(start, start + n_rows):
+        sq = squared_distance(
+            samples.X, i, samples.x_offset, centers, labels[i], dtype_zero
+        )
+        total += sq * weight(samples, i)
+    return total
+
+
+@numba.njit(nogil=True, cache=True)
+def dense_pass(samples, centers, bounds, labels, out, gaps, options, g_start, g_stop):
+    """One fused E-step and M-step accumulation over groups [g_start, g_stop).
+
+    samples : ``DenseRows``; centers : ``CenterTerms``; bounds : (n_groups + 1,)
+    row offsets of the groups; labels : (n_samples,) int32, updated in place;
+    out : ``Partials``; gaps : ``GapBounds``; options : ``PassOptions``.
+    """
+    X = samples.X
+    n_clusters, n_features = centers.minus_2.shape
+    n_lanes = out.sums.shape[1]
+    chunk = options.chunk
+    use_gemm = options.use_gemm
+    chunk_t = np.empty((n_features, chunk), dtype=X.dtype)
+    chunk_rows = np.empty((chunk, n_features), dtype=X.dtype)
+    dots_buffer = np.empty(n_clusters * chunk, dtype=X.dtype)
+    acc = np.empty(chunk, dtype=X.dtype)
+    best_d = np.empty(chunk, dtype=X.dtype)
+    second_d = np.empty(chunk, dtype=X.dtype)
+    best = np.empty(chunk, dtype=np.int32)
+    rows = np.empty(chunk, dtype=np.int64)
+    sq_norm = np.empty(chunk)
+    gap_bits = np.empty(chunk, dtype=np.uint32)
+    for g in range(g_start, g_stop):
+        sums, wsums, counts = out.sums[g], out.wsums[g], out.counts[g]
+        sums[:] = 0.0
+        wsums[:] = 0.0
+        counts[:] = 0
+        n_changed = 0
+        g_inertia = 0.0
+        largest = 0.0
+        for start in range(bounds[g], bounds[g + 1], chunk):
+            n_rows = min(chunk, bounds[g + 1] - start)
+            # 1. the rows whose distances are needed
+            if gaps.read:
+                n = rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows)
+            else:
+                n = n_rows
+                for r in range(n_rows):
+                    rows[r] = r
+            gather(samples, start, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
+            # 2. their nearest centres and new gap bounds
+            nearest_two(
+                chunk_rows,
+                chunk_t,
+                n,
+                centers,
+                use_gemm,
+                dots_buffer,
+                acc,
+                best_d,
+                second_d,
+                best,
+            )
+            if gaps.write:
+                largest = max(
+                    largest,
+                    store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits),
+                )
+                for r in range(n_rows):
+                    gaps.stored[start + r] = np.uint16(gap_bits[r] >> np.uint32(16))
+            # 3. new labels; outside a pass from scratch, a sample that
+            # changes cluster moves its contribution from the old sums to
+            # the new
+            for q in range(n):
+                i = start + rows[q]
+                new = best[q]
+                old = labels[i]
+                if old != new:
+                    n_changed += 1
+                    labels[i] = new
+                    if not options.from_scratch:
+                        wi = weight(samples, i)
+                        # the row's lane, not its rank among the computed
+                        # rows: the same additions with the bounds on or off
+                        lane = rows[q] % n_lanes
+                        wsums[lane, old] -= wi
+                        wsums[lane, new] += wi
+                        counts[old] -= wi > 0
+                        counts[new] += wi > 0
+                        for f in range(n_features):
+                            v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
+                            sums[lane, old, f] -= v
+                            sums[lane, new, f] += v
+            # 4. a pass from scratch adds every row to its cluster
+            if options.from_scratch:
+                accumulate(samples, labels, start, n_rows, sums, wsums, counts)
+            if options.want_inertia:
+                g_inertia += chunk_inertia(
+                    samples, centers.centers, labels, start, n_rows
+                )
+        out.changed[g] = n_changed
+        out.inertia[g] = g_inertia
+        out.largest_sq_norm[g] = largest
+
+
+@numba.njit(nogil=True, cache=True)
+def sparse_pass(samples, centers, bounds, labels, out, want_inertia, g_start, g_stop):
+    """``dense_pass`` for CSR samples, always from scratch and without bounds.
+
+    samples : ``CsrRows``; centers : ``CenterTerms``; the rest as in
+    ``dense_pass`` (one lane).
+    """
+    data, indices, indptr = samples.data, samples.indices, samples.indptr
+    c, c_sqnorm = centers.centers, centers.sqnorm
+    n_clusters = c.shape[0]
+    for g in range(g_start, g_stop):
+        sums, wsums, counts = out.sums[g, 0], out.wsums[g, 0], out.counts[g]
+        out.sums[g] = 0.0
+        out.wsums[g] = 0.0
+        counts[:] = 0
+        n_changed = 0
+        g_inertia = 0.0
+        for i in range(bounds[g], bounds[g + 1]):
+            best = 0
+            best_dist = np.inf
+            for j in range(n_clusters):
+                dot = 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    dot += data[p] * c[j, indices[p]]
+                dist = c_sqnorm[j] - 2.0 * dot
+                if dist < best_dist:
+                    best_dist = dist
+                    best = j
+            if labels[i] != best:
+                n_changed += 1
+                labels[i] = best
+            wi = weight(samples, i)
+            wsums[best] += wi
+            counts[best] += wi > 0
+            for p in range(indptr[i], indptr[i + 1]):
+                sums[best, indices[p]] += data[p] * wi
+            if want_inertia:
+                # ||x - c||^2 = ||c||^2 + sum over nonzeros of (x_f - c_f)^2 - c_f^2
+                sq = c_sqnorm[best]
+                for p in range(indptr[i], indptr[i + 1]):
+                    cf = c[best, indices[p]]
+                    diff = data[p] - cf
+                    sq += diff * diff - cf * cf
+                g_inertia += max(sq, 0.0) * wi
+        out.changed[g] = n_changed
+        out.inertia[g] = g_inertia
+
+
+@numba.njit(nogil=True, cache=True)
+def dense_inertia(samples, centers, labels, bounds, out, g_start, g_stop):
+    """``out[g]`` = weighted inertia of group ``g``'s rows against their
+    labelled ``centers`` (k, d); bounds as in ``dense_pass``."""
+    for g in range(g_start, g_stop):
+        out[g] = chunk_inertia(
+            samples, centers, labels, bounds[g], bounds[g + 1] - bounds[g]
+        )
+
+
+@numba.njit(nogil=True, cache=True)
+def reduce_partials(sums, wsums, counts, out_sums, out_wsums, out_counts):
+    """Add the partial sums (g, lanes, k, d), weights (g, lanes, k) and
+    counts (g, k) in (group, lane) order, a fixed order, into out (k, d),
+    (k,), (k,)."""
+    out_sums[:] = 0.0
+    out_wsums[:] = 0.0
+    out_counts[:] = 0
+    for g in range(sums.shape[0]):
+        for j in range(sums.shape[2]):
+            out_counts[j] += counts[g, j]
+        for lane in range(sums.shape[1]):
+            for j in range(sums.shape[2]):
+                out_wsums[j] += wsums[g, lane, j]
+                for f in range(sums.shape[3]):
+                    out_sums[j, f] += sums[g, lane, j, f]
+
+
+@numba.njit(nogil=True, cache=True)
+def reduce_and_add(
+    sums,
+    wsums,
+    counts,
+    delta_sums,
+    delta_wsums,
+    delta_counts,
+    out_sums,
+    out_wsums,
+    out_counts,
+):
+    """``out += `` the partials reduced in ``reduce_partials``'s order (into
+    the ``delta`` buffers first)."""
+    reduce_partials(sums, wsums, counts, delta_sums, delta_wsums, delta_counts)
+    out_sums += delta_sums
+    out_wsums += delta_wsums
+    out_counts += delta_counts
+
+
+@numba.njit(nogil=True, cache=True)
+def copy_totals(sums, weights, counts, out_sums, out_weights):
+    """Copy the running totals (k, d) and (k,); a cluster with no member of
+    positive weight (``counts`` (k,)) gets exactly 0.  Returns whether some
+    cluster has zero weight."""
+    any_empty = False
+    for j in range(sums.shape[0]):
+        if counts[j] == 0:
+            out_weights[j] = 0.0
+            out_sums[j] = 0.0
+        else:
+            out_weights[j] = weights[j]
+            out_sums[j] = sums[j]
+        any_empty |= out_weights[j] == 0
+    return any_empty
+
+
+@numba.njit(nogil=True, cache=True)
+def average_in_place(sums, weights):
+    """``sums[j] *= 1 / weights[j]`` (scikit-learn's rounding); a cluster of
+    zero weight takes the centre of the heaviest (the first, on ties).
+    sums : (k, d); weights : (k,)."""
+    heaviest = 0
+    any_empty = False
+    for j in range(sums.shape[0]):
+        if weights[j] > weights[heaviest]:
+            heaviest = j
+        if weights[j] > 0:
+            inverse = 1.0 / weights[j]
+            if inverse < np.inf:
+                for f in range(sums.shape[1]):
+                    sums[j, f] *= inverse
+            else:  # a subnormal weight: its inverse overflows, a quotient not
+                for f in range(sums.shape[1]):
+                    sums[j, f] /= weights[j]
+        else:
+            any_empty = True
+    if any_empty:
+        for j in range(sums.shape[0]):
+            if not weights[j] > 0:
+                sums[j] = sums[heaviest]
+
+
+@numba.njit(nogil=True, cache=True)
+def center_shifts(old, new, out):
+    """``out[j] = ||new[j] - old[j]||`` in the centres' dtype, summed four
+    features at a time as scikit-learn's ``_euclidean_dense_dense`` does, so
+    that the tolerance test sees the same number.  old, new : (k, d)."""
+    n_features = old.shape[1]
+    n_quads = n_features // 4
+    for j in range(old.shape[0]):
+        result = old[j, 0] - old[j, 0]  # 0 in the centres' dtype
+        for q in range(n_quads):
+            f = 4 * q
+            d0 = new[j, f] - old[j, f]
+            d1 = new[j, f + 1] - old[j, f + 1]
+            d2 = new[j, f + 2] - old[j, f + 2]
+            d3 = new[j, f + 3] - old[j, f + 3]
+            result += d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3
+        for f in range(4 * n_quads, n_features):
+            diff = new[j, f] - old[j, f]
+            result += diff * diff
+        out[j] = np.sqrt(result)
+
+
+@numba.njit(nogil=True, cache=True)
+def add_gap_drops(old, new, gap_drop):
+    """``gap_drop[j] += shift[j] + (largest shift of another centre)``, the
+    shifts from old (k, d) to new (k, d) in float64, inflated a hair to cover
+    their own rounding."""
+    n_clusters = old.shape[0]
+    shift = np.empty(n_clusters)
+    first = 0
+    for j in range(n_clusters):
+        sq = 0.0
+        for f in range(old.shape[1]):
+            diff = float(new[j, f]) - float(old[j, f])
+            sq += diff * diff
+        shift[j] = math.sqrt(sq) * (1 + 1e-9)
+        if shift[j] > shift[first]:
+            first = j
+    second = 0.0
+    for j in range(n_clusters):
+        if j != first:
+            second = max(second, shift[j])
+    for j in range(n_clusters):
+        gap_drop[j] += shift[j] + (second if j == first else shift[first])

@@ -1,0 +1,496 @@
+"""Lloyd's algorithm in memory: the state of one run and its iterations.
+
+The compiled kernels are in ``_kernels/``; this module drives them.  One
+*pass* over the data does the E-step (nearest centre) and the M-step
+accumulation (weighted sums per cluster) at once, chunk by chunk, so no
+``n_samples x n_clusters`` matrix is ever formed.
+
+Determinism: the rows are cut into *groups* whose number depends only on the
+shape of the problem; each group accumulates into its own partial buffer and
+the partials are reduced in group order.  Threads only decide *who* computes
+a group, never the order of the floating-point additions, so the result is
+bit-for-bit the same for any thread count.
+
+Centring: dense data is centred on the fly (``x - x_offset``, the same
+rounding as centring a copy) so a fit never copies ``X``.
+
+Gap bounds: a run keeps, per sample, a lower bound on the gap between the
+distance to its second-nearest and to its nearest centre (Hamerly, 2010, in
+one number).  When the centres move by ``delta``, the gap shrinks by at most
+``delta[own] + max(delta[other])``; while it stays above the rounding error
+of the distance computation, the sample provably keeps its label and its
+distances are not computed.  The labels, sums and centres are bit-for-bit
+those of a pass without bounds (``_USE_BOUNDS = False``).
+
+The iterations themselves (stopping rules, empty clusters, verbose lines)
+are ``_lloyd_iterations.lloyd_iterations``, which the Dask backend runs too,
+over its own run state.
+"""
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from sklearn_kmeans_lab._kernels import lloyd as kernels
+from sklearn_kmeans_lab._kernels.common import (
+    CHUNK_ROWS,
+    GEMM_CHUNK_ROWS,
+    CsrRows,
+    DenseRows,
+)
+from sklearn_kmeans_lab._lloyd_iterations import (
+    lloyd_iterations,
+    relocate_empty_clusters,
+)
+from sklearn_kmeans_lab._parallel import blas_single_thread, thread_pool
+
+# Up to this many features a compiled loop vectorised over the rows of a
+# chunk finds the nearest centre faster than a GEMM (measured: d=2 and d=10,
+# k=8).
+_NEAREST_DIRECT_MAX_FEATURES = 8
+# Groups are at least this many rows; there are at most _MAX_GROUPS of them,
+# and their partial sums take at most _MAX_PARTIAL_BYTES.
+_MIN_GROUP_ROWS = 4096
+_MAX_GROUPS = 64
+_MAX_PARTIAL_BYTES = 2 * 2**20
+# Interleaved partial sums per group when k * d is small: consecutive samples
+# of one cluster then add into different memory, not one dependency chain.
+_LANES_MAX_KD = 512
+_N_LANES = 4
+# A pass is spread over threads only when it has at least this many
+# multiply-adds per thread: below it, thread hand-off costs more than it saves.
+_MIN_WORK_PER_THREAD = 4_000_000
+# Gap bounds on (they skip rows; switched off only to test that they change
+# nothing).
+_USE_BOUNDS = True
+# Passes between two recomputations of the cluster totals from scratch.
+_REFRESH_EVERY = 32
+
+
+def _group_bounds(n_samples, n_clusters, n_features, n_lanes):
+    """Start offsets of the groups: a function of the problem's shape only."""
+    per_group = 8 * n_lanes * n_clusters * (n_features + 1)
+    cap = max(1, min(_MAX_GROUPS, _MAX_PARTIAL_BYTES // per_group))
+    rows = max(_MIN_GROUP_ROWS, -(-n_samples // cap))
+    return np.arange(0, n_samples + rows, rows).clip(max=n_samples)
+
+
+class LloydRun:
+    """Buffers and state of one run of Lloyd's algorithm over one ``X``.
+
+    Allocated once per run, so the iterations allocate nothing per sample.
+    ``sums``, ``weights`` and ``counts`` (members of positive weight) are the
+    running totals per cluster of the current ``labels``.  ``step``,
+    ``relocate``, ``moved`` and ``finish`` are what ``lloyd_iterations``
+    asks of a run.
+
+    Parameters
+    ----------
+    X : {ndarray, csr_matrix} of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_clusters : int
+    x_offset : ndarray of shape (n_features,) or None
+        Dense ``X`` is read as ``X - x_offset``.
+    n_threads : int
+    keep_gap_bounds : bool
+        Keep per-sample gap bounds between passes (a whole run; a single
+        pass has no use for them).
+    """
+
+    def __init__(
+        self, X, sample_weight, n_clusters, x_offset, n_threads, keep_gap_bounds
+    ):
+        self.X = X
+        self.dtype = X.dtype
+        self.sample_weight = sample_weight
+        self.sparse = sp.issparse(X)
+        n_samples, n_features = X.shape
+        weighted = sample_weight is not None
+        w = (
+            np.ascontiguousarray(sample_weight, dtype=X.dtype)
+            if weighted
+            else np.ones(1, dtype=X.dtype)
+        )
+        if x_offset is None or self.sparse:
+            x_offset = np.zeros(n_features, dtype=X.dtype)
+        self.x_offset = np.ascontiguousarray(x_offset, dtype=X.dtype)
+        if self.sparse:
+            self.samples = CsrRows(X.data, X.indices, X.indptr, w, weighted)
+        else:
+            self.samples = DenseRows(X, self.x_offset, w, weighted)
+        self.use_gemm = not self.sparse and n_features > _NEAREST_DIRECT_MAX_FEATURES
+        lanes = (
+            _N_LANES
+            if not self.sparse and n_clusters * n_features <= _LANES_MAX_KD
+            else 1
+        )
+        self.bounds = _group_bounds(n_samples, n_clusters, n_features, lanes)
+        n_groups = len(self.bounds) - 1
+        self.partials = kernels.Partials(
+            sums=np.zeros((n_groups, lanes, n_clusters, n_features)),
+            wsums=np.zeros((n_groups, lanes, n_clusters)),
+            counts=np.zeros((n_groups, n_clusters), dtype=np.int64),
+            changed=np.zeros(n_groups, dtype=np.int64),
+            inertia=np.zeros(n_groups),
+            largest_sq_norm=np.zeros(n_groups),
+        )
+        self.sums = np.zeros((n_clusters, n_features))
+        self.weights = np.zeros(n_clusters)
+        self.counts = np.zeros(n_clusters, dtype=np.int64)
+        self._delta = (
+            np.zeros_like(self.sums),
+            np.zeros_like(self.weights),
+            np.zeros_like(self.counts),
+        )
+        self.use_bounds = (
+            keep_gap_bounds and _USE_BOUNDS and not self.sparse and n_clusters > 1
+        )
+        self.gaps = np.zeros(n_samples if self.use_bounds else 1, dtype=np.uint16)
+        self.gaps_valid = False
+        self.gap_drop = np.zeros(n_clusters)
+        self.x_norm_max = None
+        self.c_norm_max = 0.0
+        self.passes_since_scratch = 0
+        self._next_from_scratch = True
+        self.labels = None
+        # sqrt of the rounding error of a squared distance, per unit of
+        # (||x|| + max ||c||)^2, with a factor 2 to spare
+        eps = float(np.finfo(X.dtype).eps)
+        self.noise_coef = 2.0 * math.sqrt((n_features + 3) * eps)
+        work = (
+            n_samples
+            * n_clusters
+            * max(1, X.nnz // max(n_samples, 1) if self.sparse else n_features)
+        )
+        self.n_threads = max(1, min(n_threads, n_groups, work // _MIN_WORK_PER_THREAD))
+
+    def blas_limit(self):
+        return blas_single_thread(self.use_gemm)
+
+    def _run(self, kernel, *args):
+        """``kernel(*args, g_start, g_stop)`` over all groups, on the threads."""
+        n_groups = len(self.bounds) - 1
+        if self.n_threads <= 1:
+            kernel(*args, 0, n_groups)
+            return
+        cuts = np.linspace(0, n_groups, self.n_threads + 1).astype(int)
+        pool = thread_pool(self.n_threads)
+        futures = [
+            pool.submit(kernel, *args, cuts[t], cuts[t + 1])
+            for t in range(self.n_threads)
+        ]
+        for future in futures:
+            future.result()
+
+    def assign(self, centers, labels, *, want_inertia=False, from_scratch=True):
+        """One pass: new labels (in place) and the cluster totals; returns n_changed.
+
+        A pass from scratch recomputes ``sums``, ``weights`` and ``counts``
+        from every row; otherwise only the samples that change cluster update
+        them.  Rows whose gap bound holds are skipped; ``moved(old, new)``
+        must have recorded every change of the centres since the last pass.
+        """
+        c_sqnorm = np.einsum("ij,ij->i", centers, centers)
+        terms = kernels.CenterTerms(centers, -2 * centers, c_sqnorm)
+        out = self.partials
+        if self.sparse:
+            from_scratch = True
+            self._run(
+                kernels.sparse_pass,
+                self.samples,
+                terms,
+                self.bounds,
+                labels,
+                out,
+                want_inertia,
+            )
+        else:
+            read_gaps = self.use_bounds and self.gaps_valid
+            c_norm = math.sqrt(float(c_sqnorm.max(initial=0.0)))
+            self.c_norm_max = max(self.c_norm_max, c_norm)
+            threshold = 0.0
+            if read_gaps:
+                # A stored gap is off by at most 2 noise, and a gap must
+                # exceed about 1.5 noise for the computed argmin to be right.
+                noise = self.noise_coef * (self.x_norm_max + self.c_norm_max)
+                threshold = 4.0 * noise
+            gaps = kernels.GapBounds(
+                self.gaps, self.gap_drop, threshold, read_gaps, self.use_bounds
+            )
+            chunk = GEMM_CHUNK_ROWS if self.use_gemm else CHUNK_ROWS
+            options = kernels.PassOptions(
+                self.use_gemm, from_scratch, want_inertia, chunk
+            )
+            self._run(
+                kernels.dense_pass,
+                self.samples,
+                terms,
+                self.bounds,
+                labels,
+                out,
+                gaps,
+                options,
+            )
+            self.gaps_valid = self.use_bounds
+            self.gap_drop[:] = 0.0
+        if from_scratch:
+            kernels.reduce_partials(
+                out.sums, out.wsums, out.counts, self.sums, self.weights, self.counts
+            )
+            self.passes_since_scratch = 0
+        else:
+            kernels.reduce_and_add(
+                out.sums,
+                out.wsums,
+                out.counts,
+                *self._delta,
+                self.sums,
+                self.weights,
+                self.counts,
+            )
+            self.passes_since_scratch += 1
+        if self.use_bounds and self.x_norm_max is None:
+            # the first pass computes every row: the largest ||x||, for the
+            # rounding noise of every later pass
+            self.x_norm_max = float(np.sqrt(out.largest_sq_norm.max()))
+        return int(out.changed.sum())
+
+    def moved(self, old, new):
+        """Record that the centres moved from ``old`` to ``new``.
+
+        Each sample's gap shrinks by at most the shift of its own centre plus
+        the largest shift of another.
+        """
+        if self.use_bounds:
+            kernels.add_gap_drops(old, new, self.gap_drop)
+
+    def totals(self):
+        """Copies of the weighted sums (float64) and weights per cluster, and
+        whether a cluster has zero weight.
+
+        A cluster without a member of positive weight gets exactly 0, what
+        summing from scratch gives, whatever rounding the running totals
+        carry.
+        """
+        sums, weights = np.empty_like(self.sums), np.empty_like(self.weights)
+        any_empty = kernels.copy_totals(
+            self.sums, self.weights, self.counts, sums, weights
+        )
+        return sums, weights, bool(any_empty)
+
+    def inertia_of(self, centers, labels):
+        """Weighted inertia of ``labels`` against ``centers``."""
+        if self.sparse:
+            self.assign(centers, labels.copy(), want_inertia=True)
+        else:
+            self._run(
+                kernels.dense_inertia,
+                self.samples,
+                centers,
+                labels,
+                self.bounds,
+                self.partials.inertia,
+            )
+        return float(self.partials.inertia.sum())
+
+    # -- what lloyd_iterations asks of a run -----------------------------
+
+    def step(self, centers, *, want_inertia):
+        """One pass against ``centers``: ``(n_changed, sums, weights,
+        any_empty, inertia)``, inertia None unless asked for."""
+        if self.labels is None:
+            # -1: the first pass changes every label
+            self.labels = np.full(self.X.shape[0], -1, dtype=np.int32)
+        n_changed = self.assign(
+            centers,
+            self.labels,
+            want_inertia=want_inertia,
+            from_scratch=self._next_from_scratch,
+        )
+        sums, weights, any_empty = self.totals()
+        inertia = float(self.partials.inertia.sum()) if want_inertia else None
+        # Running totals are refreshed from scratch now and then, so that
+        # their rounding cannot build up over a long run.
+        self._next_from_scratch = self.passes_since_scratch + 1 >= _REFRESH_EVERY
+        return n_changed, sums, weights, any_empty, inertia
+
+    def relocate(self, centers, sums, weights):
+        """Empty clusters take the farthest samples (see
+        ``relocate_empty_clusters``)."""
+        relocate_empty_clusters(
+            self.X,
+            self.sample_weight,
+            centers,
+            sums,
+            weights,
+            self.labels,
+            self.x_offset,
+        )
+        self._next_from_scratch = True  # the moved samples keep their labels
+
+    def finish(self, centers):
+        """Labels equal to ``predict`` for the final centres, and their inertia.
+
+        After strict convergence the centres are the previous ones (same
+        labels, same sums), unless an empty cluster took another's centre;
+        the bounds then skip every sample whose label cannot change: a cheap
+        pass.
+        """
+        self.assign(centers, self.labels, from_scratch=False)
+        return self.labels, self.inertia_of(centers, self.labels)
+
+
+def lloyd_pass(
+    X,
+    sample_weight,
+    centers,
+    labels,
+    *,
+    update_centers=True,
+    want_inertia=False,
+    n_threads=1,
+    x_offset=None,
+):
+    """Assign every sample to its nearest centre and accumulate cluster sums.
+
+    Parameters
+    ----------
+    X : {ndarray, csr_matrix} of shape (n_samples, n_features)
+        C-contiguous float32/float64 data (CSR with int32 indices if sparse).
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights, same dtype as ``X``; None means all ones.
+    centers : ndarray of shape (n_clusters, n_features)
+        Current centres, same dtype as ``X``.
+    labels : ndarray of shape (n_samples,), dtype=int32
+        Updated in place with the index of the nearest centre.
+    update_centers : bool, default=True
+        Whether to return the weighted sums and weights per cluster.
+    want_inertia : bool, default=False
+        Whether to compute the weighted inertia against ``centers``.
+    n_threads : int, default=1
+        Upper bound on the threads used; small passes run on one thread.
+    x_offset : ndarray of shape (n_features,), default=None
+        Dense ``X`` is used as ``X - x_offset`` (centring without a copy).
+
+    Returns
+    -------
+    sums : ndarray of shape (n_clusters, n_features) or None
+        Weighted sum of the samples of each cluster.
+    weight_in_clusters : ndarray of shape (n_clusters,) or None
+        Total weight of each cluster.
+    n_changed : int
+        Number of samples whose label changed.
+    inertia : float or None
+        Weighted sum of squared distances to the assigned centres.
+    """
+    centers = np.ascontiguousarray(centers, dtype=X.dtype)
+    run = LloydRun(X, sample_weight, centers.shape[0], x_offset, n_threads, False)
+    with run.blas_limit():
+        n_changed = run.assign(centers, labels, want_inertia=want_inertia)
+    total_inertia = float(run.partials.inertia.sum()) if want_inertia else None
+    if not update_centers:
+        return None, None, n_changed, total_inertia
+    sums, weights = run.sums, run.weights
+    return sums.astype(X.dtype), weights.astype(X.dtype), n_changed, total_inertia
+
+
+def centring_offset(mean, spread):
+    """``mean`` rounded to a multiple of the largest power of two not above
+    ``spread``, per feature (``mean`` itself where the spread is 0).
+
+    Centring on it is as accurate as centring on the mean (it is off by less
+    than the spread), and it keeps integer-valued data on a coarse binary
+    grid: their centred values, and the squared distances and dot products
+    with integer centres, are exact, whatever the order of the additions.  An
+    exact tie then stays an exact tie in every kernel, and the lowest centre
+    index wins it, as in ``argmin``.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    spread = np.asarray(spread, dtype=np.float64)
+    coarse = (spread > 0) & np.isfinite(spread) & np.isfinite(mean)
+    step = np.frexp(np.where(coarse, spread, 1.0))[1] - 1  # 2**step <= spread
+    rounded = np.ldexp(np.round(np.ldexp(mean, -step)), step)
+    return np.where(coarse, rounded, mean)
+
+
+def prediction_offset(centers):
+    """The offset ``predict``, ``score`` and the end of ``fit`` centre dense
+    data on: a function of the centres alone, near the data as fit's mean is
+    (centres far from the origin would otherwise lose the distances in the
+    rounding of ||c||^2 - 2<x, c>)."""
+    centers64 = centers.astype(np.float64)
+    return centring_offset(centers64.mean(axis=0), centers64.std(axis=0)).astype(
+        centers.dtype
+    )
+
+
+def assign_labels(
+    X, centers, *, n_threads=1, sample_weight=None, want_inertia=False, x_offset=None
+):
+    """Nearest-centre labels (int32) and, optionally, the weighted inertia.
+
+    Dense ``X`` is used as ``X - x_offset`` and ``centers`` are in those
+    coordinates; without ``x_offset``, both are centred on
+    ``prediction_offset(centers)`` (on the fly, ``X`` is not copied).
+    """
+    if x_offset is None and not sp.issparse(X):
+        x_offset = prediction_offset(centers)
+        centers = centers - x_offset
+    labels = np.full(X.shape[0], -1, dtype=np.int32)
+    _, _, _, inertia = lloyd_pass(
+        X,
+        sample_weight,
+        centers,
+        labels,
+        update_centers=False,
+        want_inertia=want_inertia,
+        n_threads=n_threads,
+        x_offset=x_offset,
+    )
+    return labels, inertia
+
+
+def lloyd_single_run(
+    X,
+    sample_weight,
+    centers_init,
+    *,
+    max_iter,
+    tol,
+    verbose,
+    n_threads,
+    x_offset=None,
+    final_pass=True,
+):
+    """One run of Lloyd's algorithm from ``centers_init``, in memory.
+
+    ``lloyd_iterations`` over a ``LloydRun``; the labels are then recomputed
+    against the final centres so that they equal ``predict(X)`` (scikit-learn
+    skips this after strict convergence, where an empty cluster that took
+    another's centre can leave them stale).
+
+    ``sample_weight`` None means unit weights (a faster pass).  Dense ``X`` is
+    used as ``X - x_offset``; ``centers_init`` and the returned centres are in
+    those centred coordinates.  Without ``final_pass`` (for a caller that
+    recomputes them) the labels are those of the last iteration and the
+    inertia is None.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), dtype=int32
+    inertia : float
+    centers : ndarray of shape (n_clusters, n_features)
+    n_iter : int
+    """
+    centers = np.array(centers_init, dtype=X.dtype, order="C", copy=True)
+    run = LloydRun(X, sample_weight, centers.shape[0], x_offset, n_threads, True)
+    with run.blas_limit():
+        centers, n_iter = lloyd_iterations(
+            run, centers, max_iter=max_iter, tol=tol, verbose=verbose
+        )
+        if final_pass:
+            labels, inertia = run.finish(centers)
+        else:
+            labels, inertia = run.labels, None
+    return labels, inertia, centers, n_iter
