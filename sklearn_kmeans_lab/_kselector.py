@@ -8,6 +8,7 @@ It uses only the public API of the clusterer (``set_params``, ``fit_predict``,
 work as well as ``LloydKMeans``.
 """
 
+import time
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -34,9 +35,9 @@ from sklearn_kmeans_lab._compat import (
     _fit_context,
     _wrap_data_with_container,
 )
+from sklearn_kmeans_lab._engine import ManyFits, ReferenceSets, many_fits
 from sklearn_kmeans_lab._gap import (
     MAX_SE_METHODS,
-    draw_reference_sets,
     gap_statistic,
     max_se,
     reference_box,
@@ -96,6 +97,25 @@ def _fit_labels(est, X, sample_weight, param_name, k, where):
         ) from exc
 
 
+def _fit_at(estimator, X, sample_weight, k, seed, settings, where):
+    """The clusterer fitted at K with ``seed``, and its labels.
+
+    ``estimator`` is the clusterer (the general path: a configured clone) or
+    the engine's ``ManyFits`` (the same fit without the per-fit overhead).
+    """
+    if isinstance(estimator, ManyFits):
+        try:
+            est = estimator.fit(X, sample_weight, k, seed)
+        except Exception as exc:
+            raise RuntimeError(
+                f"Fitting LloydKMeans with {settings.param_name}={k} on {where} "
+                f"failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return est, est.labels_
+    est = _configured(estimator, settings.param_name, k, seed)
+    return est, _fit_labels(est, X, sample_weight, settings.param_name, k, where)
+
+
 def _log_w(est, X, labels, sample_weight, settings):
     """``log W_k`` of a fitted partition, floored at the rounding level of X.
 
@@ -121,8 +141,7 @@ def _fit_data(estimator, X, sample_weight, k, seed, settings):
         est, labels = None, np.zeros(X.shape[0], dtype=np.int32)
         row["inertia"] = 2.0 * within_dispersion(X, labels, sample_weight=sample_weight)
     else:
-        est = _configured(estimator, settings.param_name, k, seed)
-        labels = _fit_labels(est, X, sample_weight, settings.param_name, k, "X")
+        est, labels = _fit_at(estimator, X, sample_weight, k, seed, settings, "X")
         row["inertia"] = float(getattr(est, "inertia_", np.nan))
     if settings.criterion == "gap":
         row["log_w"] = _log_w(est, X, labels, sample_weight, settings)
@@ -139,16 +158,18 @@ def _fit_data(estimator, X, sample_weight, k, seed, settings):
                 sample_size=settings.silhouette_sample_size,
                 random_state=seed,
             )
+    # the engine's fit is kept: it is the selector's fit if K is chosen
+    row["fitted"] = est if isinstance(estimator, ManyFits) else None
     return row
 
 
-def _fit_reference(estimator, Z, sample_weight, k, seed, settings, b):
-    """``log W*_k`` of reference set ``b``."""
+def _fit_reference(estimator, references, sample_weight, k, seed, settings, b):
+    """``log W*_k`` of reference set ``b`` of ``references``."""
+    Z = references[b]
     if k == 1:
         return _log_w(None, Z, np.zeros(Z.shape[0]), sample_weight, settings)
-    est = _configured(estimator, settings.param_name, k, seed)
     where = f"reference set {b}"
-    labels = _fit_labels(est, Z, sample_weight, settings.param_name, k, where)
+    est, labels = _fit_at(estimator, Z, sample_weight, k, seed, settings, where)
     return _log_w(est, Z, labels, sample_weight, settings)
 
 
@@ -247,7 +268,9 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         backend).  Use an int for reproducible results.
 
     verbose : int, default=0
-        If positive, print one line per K and the choice.
+        If positive, print one line per K as soon as its fits have finished
+        (its scores, how many K are done and the time elapsed), then the
+        choice.
 
     Attributes
     ----------
@@ -299,9 +322,13 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     (``n - 1`` denominator).  K=1 needs no fit.  Each reference set is fitted
     with a clone of ``estimator`` (with its own ``n_init``).  Cost: ``n_k``
     fits of the data and ``n_k * n_refs`` fits of reference sets of the same
-    size (one fewer each when K=1 is a candidate); the reference sets are
-    drawn up front and held in memory, ``n_refs * n_samples * n_features``
-    values.
+    size (one fewer each when K=1 is a candidate).  A reference set is drawn
+    by the task that fits it, from the generator state it starts at: small
+    sets are kept for the next K, large ones drawn again, so that the memory
+    is about one set per running task, not ``n_refs * n_samples *
+    n_features`` values.  With the default ``LloydKMeans`` the fits run
+    without the per-fit overhead of a clone (see the User Guide), and the
+    fit at the chosen K is kept rather than repeated.
 
     Sample weights are frequency weights: a pair of samples counts
     ``w_i * w_j`` times in ``D_r`` and ``n_r`` is the weight of the cluster
@@ -486,23 +513,31 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-            results = self._constant_results(ks)
+            results, fitted = self._constant_results(ks), [None] * ks.size
         else:
-            results = self._scan(X, sample_weight, ks, seeds, rng, spread, estimator)
+            results, fitted = self._scan(
+                X, sample_weight, ks, seeds, rng, spread, estimator
+            )
         chosen = self._choose(results, constant=spread == 0)
 
-        self.best_estimator_ = _configured(
-            estimator, self.param_name, ks[chosen], seeds[chosen]
-        )
-        self.labels_ = _fit_labels(
-            self.best_estimator_, X, sample_weight, self.param_name, ks[chosen], "X"
-        )
+        if fitted[chosen] is not None:
+            # the engine's fit at the chosen K: the fit a refit would repeat
+            self.best_estimator_ = fitted[chosen]
+            self.labels_ = fitted[chosen].labels_
+        else:
+            self.best_estimator_ = _configured(
+                estimator, self.param_name, ks[chosen], seeds[chosen]
+            )
+            self.labels_ = _fit_labels(
+                self.best_estimator_, X, sample_weight, self.param_name, ks[chosen], "X"
+            )
         if not hasattr(self.best_estimator_, "inertia_"):
             results["inertia"][:] = np.nan
         self.n_clusters_ = int(ks[chosen])
         self.results_ = results
         if self.verbose:
-            self._print_results(chosen)
+            how = f" with rule={self.rule!r}" if self.criterion == "gap" else ""
+            print(f"[KSelector] chose K={self.n_clusters_} by {self.criterion}{how}")
         return self
 
     def _constant_results(self, ks):
@@ -517,7 +552,11 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         return results
 
     def _scan(self, X, sample_weight, ks, seeds, rng, spread, estimator):
-        """Fit every K on X (and on the reference sets); return ``results_``."""
+        """Fit every K on X (and on the reference sets).
+
+        Returns ``results_`` and, per K, the fit of X the engine kept (None
+        on the general path, whose chosen fit is refitted).
+        """
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         eps = np.finfo(X.dtype).eps
         settings = _Settings(
@@ -529,38 +568,51 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             criterion=self.criterion,
             silhouette_sample_size=self.silhouette_sample_size,
         )
-        tasks = [
-            delayed(_fit_data)(estimator, X, sample_weight, k, seed, settings)
-            for k, seed in zip(ks, seeds, strict=True)
-        ]
+        # LloydKMeans: the engine fits without the per-fit overhead, the same
+        # fits bit for bit; any other clusterer takes the general path.
+        fitter = many_fits(estimator, self.param_name) or estimator
         gap = self.criterion == "gap"
+        n_refs = self.n_refs if gap else 0
+        ref_seeds = references = None
         if gap:
             ref_seeds = rng.randint(_SEED_MAX, size=(self.n_refs, ks.size))
             box = reference_box(
                 X, reference=self.reference, sample_weight=sample_weight
             )
-            references = draw_reference_sets(
-                box, X.shape[0], self.n_refs, random_state=rng, dtype=X.dtype
+            # drawn by the tasks that fit them, not held all at once
+            references = ReferenceSets(box, X.shape[0], self.n_refs, rng, dtype=X.dtype)
+        # K by K, so that K's fits finish together (and are reported so)
+        tasks = []
+        for i, (k, seed) in enumerate(zip(ks, seeds, strict=True)):
+            tasks.append(
+                delayed(_fit_data)(fitter, X, sample_weight, k, seed, settings)
             )
             tasks += [
                 delayed(_fit_reference)(
-                    estimator, references[b], sample_weight, k, seed, settings, b
+                    fitter, references, sample_weight, k, ref_seeds[b, i], settings, b
                 )
-                for b in range(self.n_refs)
-                for k, seed in zip(ks, ref_seeds[b], strict=True)
+                for b in range(n_refs)
             ]
-        outputs = Parallel(n_jobs=self.n_jobs)(tasks)
+        outputs = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
 
-        rows = outputs[: ks.size]
+        start = time.perf_counter()
+        rows, ref_log_w = [], np.empty((n_refs, ks.size))
+        for i in range(ks.size):
+            rows.append(next(outputs))
+            for b in range(n_refs):
+                ref_log_w[b, i] = next(outputs)
+            if self.verbose:
+                self._print_progress(
+                    i, ks, rows[i], ref_log_w[:, i], time.perf_counter() - start
+                )
         results = {"k": ks}
         for name in _RESULT_COLUMNS:
             results[name] = np.array([row.get(name, np.nan) for row in rows], float)
         if gap:
-            ref_log_w = np.reshape(outputs[ks.size :], (self.n_refs, ks.size))
             results["gap"], results["ref_log_w_mean"], results["gap_se"] = (
                 gap_statistic(results["log_w"], ref_log_w)
             )
-        return results
+        return results, [row["fitted"] for row in rows]
 
     def _choose(self, results, constant):
         """Index into ``results`` of the chosen K."""
@@ -584,17 +636,23 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             return int(np.nanargmin(values))
         return int(np.nanargmax(values))
 
-    def _print_results(self, chosen):
-        """One line per K, then the choice."""
+    def _print_progress(self, i, ks, row, ref_log_w, elapsed):
+        """The line of the ``i``-th K, once its fits (on X and on every
+        reference set) have finished: its scores and the time so far."""
+        values = dict(row)
         shown = ["inertia"]
-        shown += ["log_w", "gap", "gap_se"] if self.criterion == "gap" else []
+        if self.criterion == "gap":
+            shown += ["log_w", "gap", "gap_se"]
+            gap, _, gap_se = gap_statistic([row["log_w"]], ref_log_w[:, None])
+            values["gap"], values["gap_se"] = gap[0], gap_se[0]
         shown += ["silhouette"] if self.criterion == "silhouette" else []
         shown += ["calinski_harabasz", "davies_bouldin"]
-        for i, k in enumerate(self.results_["k"]):
-            values = ", ".join(f"{name}={self.results_[name][i]:.6g}" for name in shown)
-            print(f"[KSelector] K={k}: {values}")
-        how = f" with rule={self.rule!r}" if self.criterion == "gap" else ""
-        print(f"[KSelector] chose K={self.n_clusters_} by {self.criterion}{how}")
+        scores = ", ".join(f"{name}={values[name]:.6g}" for name in shown)
+        print(
+            f"[KSelector] K={ks[i]}: {scores}; {i + 1}/{ks.size} K done, "
+            f"{1 + ref_log_w.size} data sets, elapsed: {elapsed:.1f}s",
+            flush=True,
+        )
 
     @property
     def cluster_centers_(self):
