@@ -32,8 +32,12 @@ from sklearn_kmeans_lab._kmeans import LloydKMeans
 # while they take at most this many bytes in all; larger ones are drawn or
 # prepared again by each task, so that the memory stays about one set.
 _CACHE_BYTES = 2**26
-# Uniform values drawn per call when a reference set is drawn in row chunks.
-_DRAW_CHUNK_VALUES = 2**16
+# Uniform values drawn per call when a reference set is drawn in row chunks
+# (8 MiB of float64), and the fewest rows of a chunk: a matrix product of a
+# few rows may take another BLAS path (a vector product) than the whole set's,
+# whereas the rows of one general product do not depend on each other.
+_DRAW_CHUNK_VALUES = 2**20
+_DRAW_MIN_ROWS = 64
 
 
 class PreparedData(FitData):
@@ -176,7 +180,10 @@ class ReferenceSets:
         n_components = box.low.shape[0]
         span = box.high - box.low
         out = np.empty((self.n_samples, box.center.shape[0]), dtype=self.dtype)
-        rows = max(1, _DRAW_CHUNK_VALUES // n_components)
+        rows = max(_DRAW_MIN_ROWS, _DRAW_CHUNK_VALUES // n_components)
+        # chunks of about equal size: no last chunk of a few rows
+        n_chunks = -(-self.n_samples // rows)
+        rows = -(-self.n_samples // n_chunks)
         for start in range(0, self.n_samples, rows):
             stop = min(start + rows, self.n_samples)
             # the arithmetic of draw_reference_sets, row by row the same
