@@ -84,7 +84,8 @@ class ManyFits:
     Parameters
     ----------
     estimator : LloydKMeans
-        Its parameters are validated here, once; it is not modified.
+        Its parameters are validated once, by the first fit; it is not
+        modified.
     """
 
     def __init__(self, estimator):
@@ -92,7 +93,7 @@ class ManyFits:
         # a private template validates the data (validate_data records
         # n_features_in_ on it): the caller's estimator is left untouched
         self.template = LloydKMeans(**self.params)
-        self.template._validate_params()
+        self.params_checked = False
         self._prepared = {}
         self._cached_bytes = 0
 
@@ -118,6 +119,10 @@ class ManyFits:
         The same fit, bit for bit, as ``clone(estimator).set_params(...)
         .fit(X, sample_weight=sample_weight)``.
         """
+        if not self.params_checked:
+            # in the first fit, so that an error names the fit it stopped
+            self.template._validate_params()
+            self.params_checked = True
         data = self.prepare(X, sample_weight)
         est = LloydKMeans(
             **{**self.params, "n_clusters": int(k), "random_state": int(seed)}

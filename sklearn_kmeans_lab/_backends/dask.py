@@ -39,6 +39,7 @@ from sklearn_kmeans_lab._backends import (
 from sklearn_kmeans_lab._backends.dask_blocks import (
     Blocks,
     candidate_weights_block,
+    check_numpy_block,
     concat,
     concat_parts,
     farthest_block,
@@ -83,6 +84,9 @@ def _check_dask_array(estimator, X, *, reset):
             f"collections; got {type(X).__name__}.  Convert a dask DataFrame "
             "with .to_dask_array(lengths=True)."
         )
+    # The per-block kernels need NumPy blocks; a block's type is known from
+    # the array's meta (a block that lies about it is caught on the workers).
+    check_numpy_block(X._meta, name)
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2-D dask array, got a {X.ndim}-D one with shape "
@@ -364,11 +368,14 @@ class FitData:
         return int(np.count_nonzero(run.kept))
 
     def labels(self, run):
-        """The labels as the fit computed them (centred data), lazily; from
-        the caller's X, so the fit's persisted copy is released."""
-        return self.X.map_blocks(
+        """The labels as the fit computed them (centred data), brought to the
+        client: n_samples small ints, and a fitted model that holds no graph
+        over X nor futures of a cluster, so it pickles small and outlives
+        ``client.close()``.  From the fit's (persisted) copy of X."""
+        X_fit = self.blocks.arrays[0]
+        return X_fit.map_blocks(
             predict_block, run.centers, self.blocks.mean, dtype=np.int32, drop_axis=1
-        )
+        ).compute()
 
 
 # --------------------------------------------------------------------------
