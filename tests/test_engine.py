@@ -169,3 +169,61 @@ def test_verbose_prints_each_k_as_its_fits_finish_with_the_time(capsys, n_jobs):
     elapsed = [float(line.rsplit("elapsed: ", 1)[1][:-1]) for line in lines[:4]]
     assert elapsed == sorted(elapsed)
     assert lines[4].startswith("[KSelector] chose K=")
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features, n_clusters, dtype, weighted, max_iter, tol",
+    [
+        (300, 2, 3, np.float64, False, 300, 1e-4),
+        (300, 2, 8, np.float32, True, 300, 0.0),
+        (5000, 5, 6, np.float64, True, 40, 1e-6),  # refreshes from scratch
+        (400, 12, 5, np.float32, False, 300, 1e-4),  # GEMM distances
+        (9000, 3, 4, np.float64, False, 3, 1e-4),  # stops at max_iter
+        (40, 2, 20, np.float64, False, 300, 0.0),  # an empty cluster: Python run
+        (200, 1, 128, np.float32, True, 300, 0.0),  # numpy's 8-way sums
+    ],
+)
+def test_compiled_run_is_the_python_run_bit_for_bit(
+    n_samples, n_features, n_clusters, dtype, weighted, max_iter, tol, monkeypatch
+):
+    from sklearn_kmeans_lab import _lloyd_run
+    from sklearn_kmeans_lab._backends.memory import column_means
+
+    rng = np.random.RandomState(n_samples + n_clusters)
+    X = (rng.normal(size=(n_samples, n_features)) * 3 + 50).astype(dtype)
+    w = rng.uniform(0.0, 2.0, n_samples).astype(dtype) if weighted else None
+    offset = column_means(X)
+    init = X[rng.choice(n_samples, n_clusters, replace=False)] - offset
+    if n_clusters == 20:
+        init[1] = init[0]  # the lower index wins every tie: cluster 1 is empty
+    runs = []
+    for compiled in (True, False):
+        monkeypatch.setattr(_lloyd_run, "_USE_COMPILED_RUN", compiled)
+        runs.append(
+            _lloyd_run.lloyd_single_run(
+                X,
+                w,
+                init,
+                max_iter=max_iter,
+                tol=tol * X.var(axis=0).mean(),
+                verbose=0,
+                n_threads=1,
+                x_offset=offset,
+            )
+        )
+    (labels, inertia, centers, n_iter), python = runs
+    assert_array_equal(labels, python[0])
+    assert inertia == python[1]
+    assert_array_equal(centers, python[2])
+    assert centers.dtype == dtype
+    assert n_iter == python[3]
+
+
+def test_numpy_sum_adds_as_numpy_does():
+    from sklearn_kmeans_lab._kernels.run import MAX_SUMMED, numpy_sum
+
+    rng = np.random.RandomState(0)
+    for n in range(1, MAX_SUMMED + 1):
+        for dtype in (np.float64, np.float32):
+            a = (rng.uniform(size=n) * 10.0 ** rng.randint(-6, 6, size=n)).astype(dtype)
+            assert numpy_sum(a) == a.sum()
