@@ -28,9 +28,9 @@ import numpy as np
 from sklearn_kmeans_lab._backends.memory import FitData, check_fit_data
 from sklearn_kmeans_lab._kmeans import LloydKMeans
 
-# Reference sets and prepared data sets are kept between the tasks of a scan
-# while they take at most this many bytes in all; larger ones are drawn or
-# prepared again by each task, so that the memory stays about one set.
+# Reference sets (and their prepared data) are kept between the tasks of a
+# scan while they take at most this many bytes in all; larger ones are drawn
+# and prepared again by each task, so that the memory stays about one set.
 _CACHE_BYTES = 2**26
 # Uniform values drawn per call when a reference set is drawn in row chunks
 # (8 MiB of float64), and the fewest rows of a chunk: a matrix product of a
@@ -95,35 +95,35 @@ class ManyFits:
         self.template = LloydKMeans(**self.params)
         self.params_checked = False
         self._prepared = {}
-        self._cached_bytes = 0
 
     def __getstate__(self):
         # a task in another process prepares its own data
-        return {**self.__dict__, "_prepared": {}, "_cached_bytes": 0}
+        return {**self.__dict__, "_prepared": {}}
 
-    def prepare(self, X, sample_weight):
-        """``X`` validated once (kept for the next fits while it is small)."""
+    def prepare(self, X, sample_weight, keep):
+        """``X`` validated and prepared once; kept for the next fits if
+        ``keep`` (the data set will be fitted again, as this very array)."""
         entry = self._prepared.get(id(X))
         if entry is not None and entry[0] is X and entry[1] is sample_weight:
             return entry[2]
         data = PreparedData(check_fit_data(self.template, X, sample_weight))
-        if self._cached_bytes + X.nbytes <= _CACHE_BYTES:
-            # the cache holds X itself: its id cannot be reused meanwhile
+        if keep:
+            # the entry holds X itself: its id cannot be reused meanwhile
             self._prepared[id(X)] = (X, sample_weight, data)
-            self._cached_bytes += X.nbytes
         return data
 
-    def fit(self, X, sample_weight, k, seed):
+    def fit(self, X, sample_weight, k, seed, keep=True):
         """``LloydKMeans`` fitted at ``n_clusters=k, random_state=seed``.
 
         The same fit, bit for bit, as ``clone(estimator).set_params(...)
-        .fit(X, sample_weight=sample_weight)``.
+        .fit(X, sample_weight=sample_weight)``.  ``keep``: keep the prepared
+        data for the next fits of this array.
         """
         if not self.params_checked:
             # in the first fit, so that an error names the fit it stopped
             self.template._validate_params()
             self.params_checked = True
-        data = self.prepare(X, sample_weight)
+        data = self.prepare(X, sample_weight, keep)
         est = LloydKMeans(
             **{**self.params, "n_clusters": int(k), "random_state": int(seed)}
         )
@@ -160,7 +160,8 @@ class ReferenceSets:
                 random_state.uniform(size=min(_DRAW_CHUNK_VALUES, n_values - start))
         n_features = box.center.shape[0]
         set_bytes = n_samples * n_features * self.dtype.itemsize
-        self._keep = n_refs * set_bytes <= _CACHE_BYTES
+        # whether a set, once drawn, is kept (and the same array returned)
+        self.keeps = n_refs * set_bytes <= _CACHE_BYTES
         self._kept = {}
 
     def __len__(self):
@@ -173,7 +174,7 @@ class ReferenceSets:
         if b in self._kept:
             return self._kept[b]
         Z = self.draw(b)
-        if self._keep:
+        if self.keeps:
             self._kept[b] = Z
         return Z
 

@@ -138,15 +138,16 @@ def _raise_with_context(exc, context):
     raise exc
 
 
-def _fit_at(estimator, X, sample_weight, k, seed, settings, where):
+def _fit_at(estimator, X, sample_weight, k, seed, settings, where, keep=True):
     """The clusterer fitted at K with ``seed``, and its labels.
 
     ``estimator`` is the clusterer (the general path: a configured clone) or
-    the engine's ``ManyFits`` (the same fit without the per-fit overhead).
+    the engine's ``ManyFits`` (the same fit without the per-fit overhead,
+    which keeps ``X`` prepared for the next K if ``keep``).
     """
     if isinstance(estimator, ManyFits):
         try:
-            est = estimator.fit(X, sample_weight, k, seed)
+            est = estimator.fit(X, sample_weight, k, seed, keep)
         except Exception as exc:
             context = (
                 f"Fitting LloydKMeans with {settings.param_name}={k} on {where} failed"
@@ -234,7 +235,9 @@ def _fit_reference(estimator, references, sample_weight, k, seed, settings, b):
     if k == 1:
         return _log_w(None, Z, np.zeros(Z.shape[0]), sample_weight, settings)
     where = f"reference set {b}"
-    est, labels = _fit_at(estimator, Z, sample_weight, k, seed, settings, where)
+    est, labels = _fit_at(
+        estimator, Z, sample_weight, k, seed, settings, where, references.keeps
+    )
     return _log_w(est, Z, labels, sample_weight, settings)
 
 

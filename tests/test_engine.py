@@ -227,3 +227,23 @@ def test_numpy_sum_adds_as_numpy_does():
         for dtype in (np.float64, np.float32):
             a = (rng.uniform(size=n) * 10.0 ** rng.randint(-6, 6, size=n)).astype(dtype)
             assert numpy_sum(a) == a.sum()
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_each_data_set_is_prepared_once_while_kept(kept, monkeypatch):
+    from sklearn_kmeans_lab._backends import memory
+
+    orders = []
+    canonical_order = memory.canonical_order
+    monkeypatch.setattr(
+        memory, "canonical_order", lambda X: orders.append(X) or canonical_order(X)
+    )
+    if not kept:
+        monkeypatch.setattr(_engine, "_CACHE_BYTES", 0)
+    selector = KSelector(
+        LloydKMeans(n_init=3), k_range=range(1, 6), n_refs=4, random_state=0
+    ).fit(blobs())
+    # X always once; each reference set once if kept, else once per K >= 2;
+    # no refit at the chosen K
+    assert selector.n_clusters_ == 3
+    assert len(orders) == 1 + 4 * (1 if kept else 4)
