@@ -59,8 +59,17 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     tree_reduce,
 )
 from sklearn_kmeans_lab._lloyd_iterations import lloyd_iterations
-from sklearn_kmeans_lab._lloyd_run import lloyd_single_run, relocate_empty_clusters
-from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
+from sklearn_kmeans_lab._lloyd_run import (
+    centring_offset,
+    lloyd_single_run,
+    prediction_offset,
+    relocate_empty_clusters,
+)
+from sklearn_kmeans_lab._seeding import (
+    canonical_order,
+    kmeans_plusplus_centers,
+    weight_exponent,
+)
 
 # k-means||: each round samples about OVERSAMPLING * n_clusters points; five
 # rounds give ~10 k candidates, plenty in practice (Bahmani et al. use
@@ -122,9 +131,10 @@ def _check_dask_array(estimator, X, *, reset):
 
 
 def _check_dask_weights(sample_weight, X):
-    """``sample_weight`` as a dask array chunked like X's rows, or None."""
+    """``sample_weight`` as a dask array chunked like X's rows, or None, and the
+    exponent of the power of two it was divided by (``_scaled_dask_weights``)."""
     if sample_weight is None:
-        return None
+        return None, 0
     if not is_dask_collection(sample_weight):
         sample_weight = np.asarray(sample_weight)
         if sample_weight.ndim == 0:
@@ -147,7 +157,24 @@ def _check_dask_weights(sample_weight, X):
             sample_weight = sample_weight.rechunk((X.chunks[0],))
     else:
         sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
-    return sample_weight.astype(X.dtype)
+    return _scaled_dask_weights(sample_weight.astype(np.float64), X.dtype)
+
+
+def _scaled_dask_weights(sample_weight, dtype):
+    """The weights divided by ``2**weight_exponent(largest)``, in ``dtype``,
+    and that exponent.
+
+    As in memory (``unit_max_weights``): weights of any scale in the float
+    range give the results of weights of order one.  One pass over the
+    weights (not over X) for their maximum; weights that the validation pass
+    will reject (non-finite, or none positive) are left as they are.
+    """
+    largest = float(da.max(sample_weight).compute())
+    exponent = 0
+    if np.isfinite(largest) and largest > 0:
+        exponent = weight_exponent(largest)
+        sample_weight = da.map_blocks(np.ldexp, sample_weight, -exponent)
+    return sample_weight.astype(dtype), exponent
 
 
 # --------------------------------------------------------------------------
@@ -307,8 +334,9 @@ class FitData:
     checks of ``sample_weight``.  The array is never pulled to the client.
     """
 
-    def __init__(self, X, sample_weight):
+    def __init__(self, X, sample_weight, weight_exponent=0):
         self.X = X
+        self.weight_exponent = weight_exponent
         self.n_samples = X.shape[0]
         self.blocks = Blocks(X, sample_weight)
         n, mean, m2, bad_x, bad_w, negative_w, positive_w = self.blocks.reduce(
@@ -324,7 +352,9 @@ class FitData:
                 raise ValueError("Input sample_weight contains NaN or infinity.")
             check_weight_counts(negative_w, positive_w)
         self.n_positive_weights = positive_w
-        self.blocks.mean = self.offset = mean.astype(self.blocks.dtype)
+        # rounded to a coarse grid as in memory: exact ties stay exact
+        self.offset = centring_offset(mean, np.sqrt(m2 / n)).astype(self.blocks.dtype)
+        self.blocks.mean = self.offset
         self._variances = m2 / n
 
     def feature_variances(self):
@@ -344,7 +374,7 @@ class FitData:
             self.blocks, n_clusters, entropy, max_iter=max_iter, tol=tol
         )
 
-    def lloyd_run(self, centers_init, *, max_iter, tol, verbose):
+    def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
         run = _Run(self.blocks)
         centers = np.array(centers_init, dtype=self.blocks.dtype, order="C")
         centers, n_iter = lloyd_iterations(
@@ -364,10 +394,13 @@ class FitData:
         )
         return bool(np.all(np.count_nonzero(pairs, axis=1) <= 1))
 
-    def n_distinct_clusters(self, run):
+    def n_distinct_clusters(self, run, labels):
         return int(np.count_nonzero(run.kept))
 
-    def labels(self, run):
+    def final_labels_and_inertia(self, run, centers):
+        return self._labels(run), run.inertia
+
+    def _labels(self, run):
         """The labels as the fit computed them (centred data), brought to the
         client: n_samples small ints, and a fitted model that holds no graph
         over X nor futures of a cluster, so it pickles small and outlives
@@ -384,7 +417,7 @@ class FitData:
 
 def check_fit_data(estimator, X, sample_weight):
     X = _check_dask_array(estimator, X, reset=True)
-    return FitData(X, _check_dask_weights(sample_weight, X))
+    return FitData(X, *_check_dask_weights(sample_weight, X))
 
 
 def check_test_data(estimator, X):
@@ -392,8 +425,12 @@ def check_test_data(estimator, X):
 
 
 def predict(X, centers):
-    """Lazy int32 labels."""
-    return X.map_blocks(predict_block, centers, None, dtype=np.int32, drop_axis=1)
+    """Lazy int32 labels, centred as in memory (``assign_labels``), so as
+    accurate as the fit."""
+    offset = prediction_offset(centers)
+    return X.map_blocks(
+        predict_block, centers - offset, offset, dtype=np.int32, drop_axis=1
+    )
 
 
 def transform(X, centers):
@@ -409,8 +446,9 @@ def transform(X, centers):
 def inertia(X, centers, sample_weight):
     """Weighted inertia in one pass, nothing persisted: the blocks check the
     data and the weights."""
-    sample_weight = _check_dask_weights(sample_weight, X)
+    sample_weight, exponent = _check_dask_weights(sample_weight, X)
+    # (assign_labels centres each block as predict does.)
     blocks = Blocks(X.astype(centers.dtype), sample_weight, persist=False)
     total, _, total_weight = blocks.reduce(inertia_block, centers=centers, mean=None)
     check_weight_counts(0, total_weight)
-    return total
+    return total, exponent

@@ -148,6 +148,7 @@ def farthest_block(X_b, w_b, labels_b, centers, mean, n_far):
     X = _centred(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
     distances = distances_to_assigned(X, centers, labels_b)
+    distances[w == 0] = -1.0  # never relocated: they cannot fill a cluster
     if distances.shape[0] > n_far:
         keep = np.argpartition(distances, -n_far)[-n_far:]
     else:
