@@ -43,20 +43,16 @@ _DRAW_MIN_ROWS = 64
 class PreparedData(FitData):
     """Validated in-memory data that serves many fits.
 
-    The column means (the centring), the feature variances (the tolerance)
-    and the canonical order of the rows (the seeding) are computed once and
-    shared by every K and every start.
+    The column means (the centring) and the feature variances (the
+    tolerance), which the backend computes once per data set, and the
+    canonical order of the rows (the seeding), kept here, are shared by every
+    K and every start.
     """
 
     def __init__(self, data):
-        # the validated data and its centring, as the backend computed them
+        # the validated data, its centring and moments, as the backend
+        # computed them
         self.__dict__.update(vars(data))
-        self._variances = None
-
-    def feature_variances(self):
-        if self._variances is None:
-            self._variances = super().feature_variances()
-        return self._variances
 
     def seed(self, *args, **kwargs):
         # the canonical order serves every K: never released after a fit

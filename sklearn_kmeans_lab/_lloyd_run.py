@@ -168,10 +168,11 @@ class LloydRun:
         )
         self.n_threads = max(1, min(n_threads, n_groups, work // _MIN_WORK_PER_THREAD))
 
-    def compiled_run(self, centers, max_iter, tol):
+    def compiled_run(self, centers, max_iter, tol, final_pass=True):
         """The whole run in one compiled call: ``(labels, inertia, centers,
         n_iter)``, or None where it cannot run (sparse data, threads, a
-        cluster left empty: the Python run then starts again)."""
+        cluster left empty: the Python run then starts again).  Without
+        ``final_pass``, the last iteration's labels and no inertia."""
         if (
             self.sparse
             or self.n_threads > 1
@@ -189,6 +190,7 @@ class LloydRun:
             GEMM_CHUNK_ROWS if self.use_gemm else CHUNK_ROWS,
             self.noise_coef,
             _REFRESH_EVERY,
+            bool(final_pass),
         )
         n_iter, inertia, empty = run_kernels.lloyd_run(
             self.samples,
@@ -204,7 +206,8 @@ class LloydRun:
         )
         if empty:
             return None
-        return labels, float(inertia), centers, int(n_iter)
+        inertia = float(inertia) if final_pass else None
+        return labels, inertia, centers, int(n_iter)
 
     def blas_limit(self):
         return blas_single_thread(self.use_gemm)
@@ -579,7 +582,7 @@ def lloyd_single_run(
     run = LloydRun(X, sample_weight, centers.shape[0], x_offset, n_threads, True)
     if _USE_COMPILED_RUN and not verbose:
         with run.blas_limit():
-            result = run.compiled_run(centers, max_iter, tol)
+            result = run.compiled_run(centers, max_iter, tol, final_pass)
         if result is not None:
             return result
         # a fresh state for the Python run

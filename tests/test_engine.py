@@ -183,16 +183,24 @@ def test_verbose_prints_each_k_as_its_fits_finish_with_the_time(capsys, n_jobs):
         (200, 1, 128, np.float32, True, 300, 0.0),  # numpy's 8-way sums
     ],
 )
+@pytest.mark.parametrize("final_pass", [True, False])
 def test_compiled_run_is_the_python_run_bit_for_bit(
-    n_samples, n_features, n_clusters, dtype, weighted, max_iter, tol, monkeypatch
+    n_samples,
+    n_features,
+    n_clusters,
+    dtype,
+    weighted,
+    max_iter,
+    tol,
+    final_pass,
+    monkeypatch,
 ):
     from sklearn_kmeans_lab import _lloyd_run
-    from sklearn_kmeans_lab._backends.memory import column_means
 
     rng = np.random.RandomState(n_samples + n_clusters)
     X = (rng.normal(size=(n_samples, n_features)) * 3 + 50).astype(dtype)
     w = rng.uniform(0.0, 2.0, n_samples).astype(dtype) if weighted else None
-    offset = column_means(X)
+    offset = X.mean(axis=0)
     init = X[rng.choice(n_samples, n_clusters, replace=False)] - offset
     if n_clusters == 20:
         init[1] = init[0]  # the lower index wins every tie: cluster 1 is empty
@@ -209,6 +217,7 @@ def test_compiled_run_is_the_python_run_bit_for_bit(
                 verbose=0,
                 n_threads=1,
                 x_offset=offset,
+                final_pass=final_pass,
             )
         )
     (labels, inertia, centers, n_iter), python = runs

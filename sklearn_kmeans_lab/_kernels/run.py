@@ -41,7 +41,16 @@ MAX_SUMMED = 128
 
 RunSettings = namedtuple(
     "RunSettings",
-    ["max_iter", "tol", "use_bounds", "use_gemm", "chunk", "noise_coef", "refresh"],
+    [
+        "max_iter",
+        "tol",
+        "use_bounds",
+        "use_gemm",
+        "chunk",
+        "noise_coef",
+        "refresh",
+        "final_pass",
+    ],
 )
 RunSettings.__doc__ = """What a compiled run needs besides its buffers.
 
@@ -52,6 +61,7 @@ use_gemm : bool, distances by a GEMM
 chunk : int, rows per chunk
 noise_coef : float, rounding noise of a distance per unit of norm
 refresh : int, passes between two recomputations of the totals from scratch
+final_pass : bool, relabel against the final centres and compute the inertia
 """
 
 
@@ -158,7 +168,8 @@ def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, delta
 
     Returns ``(n_iter, inertia, empty)``: ``empty`` is True when a pass left
     a cluster without weight; the run stopped there (relocation is the
-    Python run's).
+    Python run's).  Without ``s.final_pass`` the labels are those of the last
+    iteration and the inertia is NaN.
     """
     n_clusters = centers.shape[0]
     state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0])
@@ -198,6 +209,8 @@ def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, delta
         n_iter = i + 1
         if done:
             break
+    if not s.final_pass:
+        return n_iter, np.nan, False
     # LloydRun.finish: labels against the final centres, then their inertia
     state[4] = 0.0
     _assign(
