@@ -16,8 +16,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_kmeans_lab import LloydKMeans, _lloyd_iterations, _lloyd_run, _seeding
 from sklearn_kmeans_lab._kernels import seeding as seeding_kernels
-from sklearn_kmeans_lab._lloyd_iterations import has_converged
-from sklearn_kmeans_lab._lloyd_run import lloyd_single_run, relocate_empty_clusters
+from sklearn_kmeans_lab._lloyd_iterations import (
+    has_converged,
+    relocate_empty_clusters,
+)
+from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
 
 
 def _quiet_fit(estimator, X, **fit_params):
@@ -62,7 +65,7 @@ def test_sparse_distances_to_assigned_equal_dense():
     X = _wide_sparse(200, 50, 3, seed=1)
     centers = np.random.RandomState(0).uniform(0, 2, size=(4, 50))
     labels = np.random.RandomState(1).randint(0, 4, 200).astype(np.int32)
-    got = _lloyd_run.distances_to_assigned(X, centers, labels)
+    got = _lloyd_iterations.distances_to_assigned(X, centers, labels)
     expected = ((X.toarray() - centers[labels]) ** 2).sum(axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 

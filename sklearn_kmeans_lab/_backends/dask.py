@@ -58,12 +58,14 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     transform_block,
     tree_reduce,
 )
-from sklearn_kmeans_lab._lloyd_iterations import lloyd_iterations
+from sklearn_kmeans_lab._lloyd_iterations import (
+    lloyd_iterations,
+    relocate_empty_clusters,
+)
 from sklearn_kmeans_lab._lloyd_run import (
     centring_offset,
     lloyd_single_run,
     prediction_offset,
-    relocate_empty_clusters,
 )
 from sklearn_kmeans_lab._seeding import (
     canonical_order,

@@ -13,11 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklearn_kmeans_lab._backends import memory
-from sklearn_kmeans_lab._lloyd_run import (
-    assign_labels,
-    distances_to_assigned,
-    lloyd_pass,
-)
+from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
+from sklearn_kmeans_lab._lloyd_run import assign_labels, lloyd_pass
 
 # Fan-in of the tree reductions (dask's own default for reductions).
 _SPLIT_EVERY = 8
