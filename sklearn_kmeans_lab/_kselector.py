@@ -733,6 +733,18 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                     "does not accept sample_weight."
                 )
             sample_weight = check_sample_weight(sample_weight, X)
+            # W_k and the inertia the criteria compare are weighted sums; the
+            # largest, W_1, bounds them all.  (LloydKMeans alone takes any scale.)
+            total = within_dispersion(
+                X, np.zeros(n_samples, dtype=np.int32), sample_weight=sample_weight
+            )
+            if not np.isfinite(total):
+                raise ValueError(
+                    "sample_weight is so large that the weighted dispersion of X "
+                    "is beyond the float range, so the curves KSelector compares "
+                    "would not be finite; divide the weights by a constant (the "
+                    "choice of K does not depend on their scale)."
+                )
         ks = self._candidate_ks(n_samples)
         computed = self._computed_criteria(estimator)
         self._check_silhouette_sample_size(ks, n_samples, computed)

@@ -167,14 +167,19 @@ def test_kselector_takes_weights_of_any_scale():
     X = _blobs(150)
     params = dict(k_range=(1, 2, 3, 4), n_refs=3, random_state=0)
     ref = KSelector(LloydKMeans(n_init=1), **params).fit(X)
-    # (weights whose total overflows are not covered: the gap statistic's
-    # own weighted sums overflow, outside the estimator)
     for scale in (1e-300, 2.0**-1070, 1e150):
         sel = KSelector(LloydKMeans(n_init=1), **params).fit(
             X, sample_weight=np.full(len(X), scale)
         )
         assert sel.n_clusters_ == ref.n_clusters_
         np.testing.assert_array_equal(sel.predict(X), ref.predict(X))
+        assert np.isfinite(sel.results_["gap"]).all()
+    # Weights that put the weighted dispersion beyond the float range: a clear
+    # error, never a NaN curve.
+    with pytest.raises(ValueError, match="sample_weight is so large"):
+        KSelector(LloydKMeans(n_init=1), **params).fit(
+            X, sample_weight=np.full(len(X), 1e306)
+        )
 
 
 @pytest.mark.parametrize("init", ["k-means++", "random"])
