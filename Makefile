@@ -16,7 +16,7 @@ help:
 	@echo "make test-min    run the test suite against the oldest supported scikit-learn (1.6.1)"
 	@echo "make lint        ruff check and ruff format --check"
 	@echo "make docs        build the HTML docs offline with warnings as errors"
-	@echo "make bench       full benchmark suite; make bench-quick: the two-minute version"
+	@echo "make bench       full benchmark suite (LloydKMeans, KSelector); make bench-quick: the quick version"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,9 +58,11 @@ docs-noplot: $(VENV)/.stamp-docs
 
 bench: $(VENV)/.stamp-bench
 	$(PY) -m benchmarks.run --out benchmarks/results/bench.json
+	$(PY) -m benchmarks.bench_kselector --out benchmarks/results/kselector.json
 
 bench-quick: $(VENV)/.stamp-bench
 	$(PY) -m benchmarks.run --quick --out benchmarks/results/bench-quick.json
+	$(PY) -m benchmarks.bench_kselector --quick --out benchmarks/results/kselector-quick.json
 
 clean:
 	rm -rf docs/_build docs/generated docs/auto_examples build dist *.egg-info $(DEMO_OUT)

@@ -17,7 +17,9 @@ class Case:
     """One benchmark case.
 
     ``make`` returns the data; ``k`` is the number of clusters; ``dtype`` the
-    dtype the data is clustered in.
+    dtype the data is clustered in.  ``iters``, where set, are the two
+    ``max_iter`` values whose time difference gives the time per iteration
+    for this case (otherwise the run's common pair).
     """
 
     name: str
@@ -26,6 +28,12 @@ class Case:
     n_features: int
     k: int
     dtype: str
+    iters: tuple | None = None
+
+    @property
+    def hard(self):
+        """Whether the case belongs to issue 12's independent "hard regime"."""
+        return self.kind == "hard-blobs"
 
     @property
     def nbytes(self):
@@ -55,6 +63,21 @@ class Case:
                 cluster_std=6.0,
                 random_state=0,
             )
+        elif self.kind == "hard-blobs":
+            from sklearn.datasets import make_blobs
+
+            # Issue 12's independent harness: cluster_std = 4 sqrt(d / 2)
+            # grows with d as the distance between centres drawn uniformly
+            # in [-10, 10]^d does, so the blobs overlap heavily in every
+            # dimension and most labels still move after a few iterations.
+            X, _ = make_blobs(
+                self.n_samples,
+                self.n_features,
+                centers=self.k,
+                cluster_std=4.0 * np.sqrt(self.n_features / 2.0),
+                center_box=(-10.0, 10.0),
+                random_state=0,
+            )
         else:  # pragma: no cover - the table below is the only source
             raise ValueError(f"unknown case kind {self.kind!r}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
@@ -79,13 +102,29 @@ FULL_CASES = [
     Case("blobs-2e5x100-f32", "blobs", 200_000, 100, 256, "float32"),
 ]
 
-# The same shapes, smaller, so that make bench-quick stays under two minutes.
+# Issue 12's "hard regime": overlapping blobs, time per iteration as the
+# slope between max_iter 3 and 13 from the same random rows.
+HARD_ITERS = (3, 13)
+HARD_CASES = [
+    Case("hard-1e5x2", "hard-blobs", 100_000, 2, 5, "float64", HARD_ITERS),
+    Case("hard-1e6x10", "hard-blobs", 1_000_000, 10, 8, "float64", HARD_ITERS),
+    Case("hard-1e5x50", "hard-blobs", 100_000, 50, 100, "float64", HARD_ITERS),
+    Case("hard-2e5x100-f32", "hard-blobs", 200_000, 100, 256, "float32", HARD_ITERS),
+]
+FULL_CASES += HARD_CASES
+
+# The same shapes, smaller, so that make bench-quick stays within a few minutes.
 QUICK_CASES = [
     Case("income-age", "income-age", 100_000, 2, 5, "float64"),
     Case("digits", "digits", 1_797, 64, 10, "float64"),
     Case("blobs-1e5x10", "blobs", 100_000, 10, 8, "float64"),
     Case("blobs-1e4x50", "blobs", 10_000, 50, 50, "float64"),
     Case("blobs-1e4x100-f32", "blobs", 10_000, 100, 64, "float32"),
+    # the hard regime at the same d and k, fewer rows
+    Case("hard-1e5x2", "hard-blobs", 100_000, 2, 5, "float64", HARD_ITERS),
+    Case("hard-1e5x10", "hard-blobs", 100_000, 10, 8, "float64", HARD_ITERS),
+    Case("hard-1e4x50", "hard-blobs", 10_000, 50, 100, "float64", HARD_ITERS),
+    Case("hard-2e4x100-f32", "hard-blobs", 20_000, 100, 256, "float32", HARD_ITERS),
 ]
 
 

@@ -27,8 +27,9 @@ class Implementation:
         """Return (centres, iterations run) after ``max_iter`` iterations."""
         raise NotImplementedError
 
-    def fit_default(self, X, k, seed):
-        """Return the centres of a default fit (k-means++ where offered)."""
+    def fit_default(self, X, k, seed, n_init=None):
+        """Return the centres of a default fit (k-means++ where offered);
+        ``n_init``, where given, is the number of starts."""
         raise NotImplementedError
 
 
@@ -43,8 +44,9 @@ class _SklearnLike(Implementation):
         ).fit(X)
         return km.cluster_centers_, km.n_iter_
 
-    def fit_default(self, X, k, seed):
-        return self.cls(k, random_state=seed, **self.extra).fit(X).cluster_centers_
+    def fit_default(self, X, k, seed, n_init=None):
+        extra = dict(self.extra) if n_init is None else dict(self.extra, n_init=n_init)
+        return self.cls(k, random_state=seed, **extra).fit(X).cluster_centers_
 
 
 class Lab(_SklearnLike):
@@ -116,8 +118,8 @@ class Faiss(Implementation):
         km.train(X32, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
         return km.centroids, max_iter
 
-    def fit_default(self, X, k, seed):
-        X32, km = self._kmeans(X, k, seed=seed)
+    def fit_default(self, X, k, seed, n_init=None):
+        X32, km = self._kmeans(X, k, seed=seed, nredo=n_init or 1)
         km.train(X32)
         return km.centroids
 

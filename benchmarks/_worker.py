@@ -16,7 +16,11 @@ For each case, in this order:
 3. fits from the shared explicit centres with ``tol=0``, ``max_iter`` = m1
    then m2 (each the fastest of a few calls when short): time per iteration
    is the slope between them, so validation, set-up and the final assignment
-   pass cancel;
+   pass cancel (the pair is the case's own where it has one: the hard
+   regime uses 3 and 13);
+4. where the spec asks (``multi_start``): a default fit with ``n_init=10``,
+   whose time over ten times the ``n_init=1`` default fit says what the
+   extra starts cost;
 
 then, in the first round and after every timing of the process, one more
 default fit per case, untimed, for the peak extra resident memory.
@@ -25,6 +29,8 @@ default fit per case, untimed, for the peak extra resident memory.
 import json
 import sys
 import time
+
+from threadpoolctl import threadpool_info
 
 from benchmarks import _cases, _impls, _measure
 
@@ -57,7 +63,10 @@ def run_case(impl, case, spec, loaded):
         impl.fit_default(X[: max(2000, 4 * case.k)], case.k, seed)
     centers, out["e2e_s"] = _timed(impl.fit_default, X, case.k, seed)
     out["e2e_inertia"] = _measure.inertia64(X, centers)
-    m1, m2 = spec["iters"]
+    if spec.get("multi_start"):
+        # same seed as the n_init=1 default fit above, ten starts
+        _, out["e2e_n_init10_s"] = _timed(impl.fit_default, X, case.k, seed, 10)
+    m1, m2 = case.iters or spec["iters"]
     budget = spec["budget_s"]
     (_, it1), t1 = _best_of(impl.fit_fixed, X, init, m1, budget_s=budget)
     (centers, it2), t2 = _best_of(impl.fit_fixed, X, init, m2, budget_s=budget)
@@ -87,6 +96,12 @@ def main(spec_path):
         cases = [_cases.Case(**case) for case in spec["cases"]]
         for i, case in enumerate(cases):
             result["cases"].append(run_case(impl, case, spec, loaded=i > 0))
+        # the pools as the timed fits saw them: lets the report check that
+        # "threads=1" really pinned every pool the libraries loaded
+        result["threadpools"] = [
+            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads")}
+            for p in threadpool_info()
+        ]
         for case, out in zip(cases, result["cases"], strict=True):
             out["peak_extra_bytes"] = (
                 peak_memory(impl, case, spec) if spec["memory"] else None

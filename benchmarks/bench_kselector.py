@@ -1,21 +1,30 @@
-"""KSelector against gap-stat's ``OptimalK`` and R's ``clusGap``: time and chosen K.
+"""KSelector against scikit-learn, gap-stat's ``OptimalK`` and R's ``clusGap``.
 
-    python -m benchmarks.bench_kselector [--quick] [--threads N] [--n-jobs N]
-        [--repeats R] [--slow-repeats R] [--no-r] [--no-gapstat] [--out FILE.json]
+    python -m benchmarks.bench_kselector [--quick] [--large] [--threads N]
+        [--n-jobs N] [--repeats R] [--slow-repeats R] [--no-r] [--no-gapstat]
+        [--no-sklearn] [--no-memory] [--rows NAME ...] [--out FILE.json]
 
 Every contender computes the gap statistic for K = 1..10 with B = 10
-reference sets and 10 k-means starts per fit, on
+reference sets and 10 k-means starts per fit, on issue 12's rows:
 
+* ``blobs_small``: ``make_blobs(1_000, 2 features, 3 centers, random_state=0)``;
 * ``income_age``: the seed's income/age recipe at 10^4 x 2
   (``make_income_age_clusters(10_000, 5, random_state=10)``), standardised;
-* ``blobs``: ``make_blobs(100_000, 10 features, 6 centers, random_state=0)``.
+* ``blobs``: ``make_blobs(100_000, 10 features, 6 centers, random_state=0)``;
+* with ``--large``, ``blobs_large``: the same at 10^6 rows (the sklearn loop
+  and gap-stat then take tens of minutes each: one round of them).
 
-``--quick`` keeps ``income_age`` and shrinks ``blobs`` to 2 x 10^4 rows.
+``--quick`` shrinks ``blobs`` to 2 x 10^4 rows and runs one round.
 
 Contenders:
 
-* ``KSelector``: ``KSelector(k_range=range(1, 11), n_refs=10)``, its default
-  clusterer ``LloydKMeans(n_init=10)`` and reference ``"pca"``.
+* ``KSelector``: ``KSelector(criterion="gap", k_range=range(1, 11),
+  n_refs=10)``, its default clusterer ``LloydKMeans(n_init=10)`` and
+  reference ``"pca"``.
+* ``sklearn gap loop``: the loop a user writes around
+  ``sklearn.cluster.KMeans(k, n_init=10)``: the data and B scaledPCA
+  reference sets (each drawn once and fitted at every K, as clusGap does),
+  ``log W_k`` from ``inertia_``, the gap and its standard error.
 * ``gap-stat``: ``OptimalK(clusterer=KMeans(n_init=10))`` (scikit-learn's
   k-means, so that it gets the same 10 starts), ``n_refs=10``; its reference
   is uniform over the features' ranges and it draws new reference sets for
@@ -31,11 +40,22 @@ Contenders:
 
 Each Python contender runs once on a small dataset first (imports, numba's
 compilation), untimed.  The repeats are interleaved (the order rotates every
-round); the table shows the median seconds, the ratio of medians to
-KSelector, and the K each one chose, with the paper's rule
-(``Tibs2001SEmax``) and with its own default rule (KSelector: the same;
-gap-stat: the global maximum of the gap; R ``maxSE``: ``firstSEmax``).  The
-slow contenders run ``--slow-repeats`` times on ``blobs``.
+round); the table shows the median seconds, their range over the rounds, the
+ratio of medians to KSelector (KSelector's speed-up), and the K each one
+chose, with the paper's rule (``Tibs2001SEmax``) and with its own default
+rule (KSelector: the same; gap-stat: the global maximum of the gap; R
+``maxSE``: ``firstSEmax``).  The slow contenders run ``--slow-repeats`` times
+on the 10^5- and 10^6-row blobs.
+
+Below each table, issue 12's targets, each met or missed by a factor:
+KSelector at least 5x faster than the fastest peer (the sklearn gap loop,
+gap-stat with 10 starts, R clusGap; not "gap-stat default", which does less
+work, nor "R kmeans loop", which stands in for clusGap where it cannot run),
+the issue's absolute times on its rows (this machine's figures: elsewhere
+read them as indications), and, on the 10^6-row blobs, the peak extra
+resident memory of one KSelector fit under 2x the size of X (measured after
+every timing, as ``benchmarks.run`` does, by ``benchmarks._measure.PeakRSS``;
+printed for every row).
 
 Threads: every thread pool (BLAS, OpenMP, ``LloydKMeans``'s blocks) is limited
 to ``--threads`` (default 1) with threadpoolctl and ``OMP_NUM_THREADS``, R
@@ -98,6 +118,13 @@ def blobs(n_samples):
     return X
 
 
+def blobs_small(n_samples):
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(n_samples, n_features=2, centers=3, random_state=0)
+    return X
+
+
 # ---- contenders: each returns {"seconds", "k_tibs", "k_own"} ----
 
 
@@ -106,7 +133,11 @@ def run_kselector(X, seed, n_jobs):
 
     start = time.perf_counter()
     sel = KSelector(
-        k_range=K_RANGE, n_refs=N_REFS, n_jobs=n_jobs, random_state=seed
+        criterion="gap",
+        k_range=K_RANGE,
+        n_refs=N_REFS,
+        n_jobs=n_jobs,
+        random_state=seed,
     ).fit(X)
     seconds = time.perf_counter() - start
     res = sel.results_
@@ -115,6 +146,47 @@ def run_kselector(X, seed, n_jobs):
         "seconds": seconds,
         "k_tibs": sel.n_clusters_,
         "k_own": sel.n_clusters_,
+        "k_firstSEmax": k_first,
+    }
+
+
+def run_sklearn_loop(X, seed):
+    """The plain scikit-learn gap loop, in the order of R's clusGap.
+
+    The data and B reference sets drawn uniformly in the box of the data's
+    principal components ("scaledPCA", KSelector's default reference), each
+    set drawn once and fitted at every K; ``log W_k = log(inertia_)`` (the
+    factor 1/2 of W_k cancels in the gap); SE = sd * sqrt(1 + 1/B).
+    """
+    from sklearn.cluster import KMeans
+
+    from sklearn_kmeans_lab import max_se
+
+    start = time.perf_counter()
+    rng = np.random.RandomState(seed)
+
+    def log_w(data, k):
+        km = KMeans(k, n_init=N_INIT, random_state=rng.randint(2**31 - 1))
+        return np.log(km.fit(data).inertia_)
+
+    log_w_data = np.array([log_w(X, k) for k in K_RANGE])
+    mean = X.mean(axis=0)
+    _, _, vt = np.linalg.svd(X - mean, full_matrices=False)
+    projected = (X - mean) @ vt.T
+    low, high = projected.min(axis=0), projected.max(axis=0)
+    log_w_ref = np.empty((N_REFS, len(K_RANGE)))
+    for b in range(N_REFS):
+        ref = rng.uniform(low, high, size=projected.shape) @ vt + mean
+        log_w_ref[b] = [log_w(ref, k) for k in K_RANGE]
+    gap = log_w_ref.mean(axis=0) - log_w_data
+    se = log_w_ref.std(axis=0, ddof=1) * np.sqrt(1 + 1 / N_REFS)
+    seconds = time.perf_counter() - start
+    k_tibs = int(K_RANGE[max_se(gap, se, method="Tibs2001SEmax")])
+    k_first = int(K_RANGE[max_se(gap, se, method="firstSEmax")])
+    return {
+        "seconds": seconds,
+        "k_tibs": k_tibs,
+        "k_own": k_tibs,
         "k_firstSEmax": k_first,
     }
 
@@ -188,6 +260,8 @@ def gapstat_available():
 def contenders(args, case, csv):
     """(name, function of seed, is slow) for one dataset."""
     out = [("KSelector", lambda X, s: run_kselector(X, s, args.n_jobs), False)]
+    if not args.no_sklearn:
+        out.append(("sklearn gap loop", lambda X, s: run_sklearn_loop(X, s), True))
     if not args.no_gapstat and gapstat_available():
         out.append(("gap-stat", lambda X, s: run_gapstat(X, s, args.n_jobs), True))
         out.append(
@@ -217,6 +291,8 @@ def warm_up(args):
     """Run the Python contenders once, untimed, on small data."""
     X = blobs(2_000)
     run_kselector(X, 0, args.n_jobs)
+    if not args.no_sklearn:
+        run_sklearn_loop(X, 0)
     if not args.no_gapstat and gapstat_available():
         run_gapstat(X, 0, args.n_jobs)
 
@@ -249,16 +325,36 @@ def bench_case(args, case, workdir):
     return X.shape, runs
 
 
+# Issue 12: KSelector at least this many times faster than the fastest peer.
+SPEED_UP_TARGET = 5.0
+# The peers of that target (the other contenders are reported for the record).
+PEERS = ("sklearn gap loop", "gap-stat", "R clusGap")
+# Issue 12's absolute times (seconds, its machine) at its rows' exact sizes.
+ABSOLUTE_TARGETS = {
+    ("blobs_small", 1_000): 0.15,
+    ("income_age", 10_000): 0.7,
+    ("blobs", 100_000): 15.0,
+    ("blobs_large", 1_000_000): 150.0,
+}
+MEMORY_TARGET = 2.0  # peak extra memory of a KSelector fit / size of X
+# The issue sets the memory target at 10^6 x 10; on the small rows a few
+# hundred KiB of fixed overhead dwarf X, so there it is reported, not judged.
+MEMORY_TARGET_ROWS = ("blobs_large",)
+
+
 def summarise(shape, runs):
     base = statistics.median(r["seconds"] for r in runs["KSelector"])
     rows = []
     for name, results in runs.items():
-        median = statistics.median(r["seconds"] for r in results)
+        seconds = [r["seconds"] for r in results]
+        median = statistics.median(seconds)
         rows.append(
             {
                 "contender": name,
                 "n_runs": len(results),
                 "median_seconds": median,
+                "min_seconds": min(seconds),
+                "max_seconds": max(seconds),
                 "ratio_to_kselector": median / base,
                 "k_tibs2001semax": sorted({r["k_tibs"] for r in results}),
                 "k_own_rule": sorted({r["k_own"] for r in results}),
@@ -268,29 +364,114 @@ def summarise(shape, runs):
     return {"shape": list(shape), "rows": rows}
 
 
+def targets(name, summary):
+    """Issue 12's targets on one row, each with its value and verdict."""
+    rows = {row["contender"]: row for row in summary["rows"]}
+    ours = rows["KSelector"]["median_seconds"]
+    out = []
+    peers = [rows[p] for p in PEERS if p in rows]
+    if peers:
+        fastest = min(peers, key=lambda row: row["median_seconds"])
+        speed_up = fastest["median_seconds"] / ours
+        out.append(
+            {
+                "target": f"speed-up over the fastest peer ({fastest['contender']})",
+                "value": speed_up,
+                "limit": f">= {SPEED_UP_TARGET:g}x",
+                "met": speed_up >= SPEED_UP_TARGET,
+                "factor": SPEED_UP_TARGET / speed_up,
+            }
+        )
+    limit = ABSOLUTE_TARGETS.get((name, summary["shape"][0]))
+    if limit is not None:
+        out.append(
+            {
+                "target": "KSelector seconds (issue 12's machine)",
+                "value": ours,
+                "limit": f"<= {limit:g} s",
+                "met": ours <= limit,
+                "factor": ours / limit,
+            }
+        )
+    memory = summary.get("kselector_peak_extra_over_X")
+    if memory is not None and name in MEMORY_TARGET_ROWS:
+        out.append(
+            {
+                "target": "KSelector peak extra memory / size of X",
+                "value": memory,
+                "limit": f"< {MEMORY_TARGET:g}",
+                "met": memory < MEMORY_TARGET,
+                "factor": memory / MEMORY_TARGET,
+            }
+        )
+    return out
+
+
 def print_table(name, summary):
     print(f"\n{name} {summary['shape'][0]} x {summary['shape'][1]}")
     print(
-        f"{'contender':<17} {'runs':>4} {'median s':>9} {'ratio':>7}  K(Tibs)  K(own)"
+        f"{'contender':<17} {'runs':>4} {'median s':>9} {'range s':>15} "
+        f"{'ratio':>6}  K(Tibs)  K(own)"
     )
     for row in summary["rows"]:
         k_tibs = ",".join(map(str, row["k_tibs2001semax"]))
         k_own = ",".join(map(str, row["k_own_rule"]))
+        spread = f"{row['min_seconds']:.3g}-{row['max_seconds']:.3g}"
         print(
-            f"{row['contender']:<17} {row['n_runs']:>4} {row['median_seconds']:9.2f} "
-            f"{row['ratio_to_kselector']:7.1f}  {k_tibs:<7}  {k_own}"
+            f"{row['contender']:<17} {row['n_runs']:>4} {row['median_seconds']:9.3g} "
+            f"{spread:>15} {row['ratio_to_kselector']:6.2f}  {k_tibs:<7}  {k_own}"
         )
+    if summary.get("kselector_peak_extra_bytes") is not None:
+        print(
+            f"KSelector peak extra memory: "
+            f"{summary['kselector_peak_extra_bytes'] / 2**20:.1f} MiB "
+            f"(X: {summary['x_bytes'] / 2**20:.1f} MiB; "
+            f"{summary['kselector_peak_extra_over_X']:.2f}x X)"
+        )
+    print("targets (issue 12):")
+    for check in summary["targets"]:
+        verdict = "met" if check["met"] else f"missed by a factor {check['factor']:.2f}"
+        print(
+            f"- {check['target']}: {check['value']:.3g} ({check['limit']}): {verdict}"
+        )
+
+
+def peak_memory(args, case):
+    """Peak extra resident memory of one KSelector fit on the case's data.
+
+    Run after every timing: ``PeakRSS(exact=True)`` changes glibc's
+    allocation settings for the rest of the process.
+    """
+    from benchmarks._measure import PeakRSS
+
+    X = case["make"](case["n_samples"])
+    with PeakRSS(exact=True) as peak:
+        run_kselector(X, 0, args.n_jobs)
+    return peak.extra, X.nbytes
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--large", action="store_true", help="add the 10^6 x 10 blobs row"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--slow-repeats", type=int, default=1)
     parser.add_argument("--no-r", action="store_true")
     parser.add_argument("--no-gapstat", action="store_true")
+    parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        choices=["blobs_small", "income_age", "blobs", "blobs_large"],
+        help="only these data rows (default: all; blobs_large needs --large)",
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the peak-memory fits"
+    )
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args(argv)
     if args.repeats is None:
@@ -302,6 +483,7 @@ def main(argv=None):
     # threadpoolctl.
     os.environ.update(dict.fromkeys(THREAD_VARS, str(args.threads)))
     cases = [
+        {"name": "blobs_small", "make": blobs_small, "n_samples": 1_000, "big": False},
         {"name": "income_age", "make": income_age, "n_samples": 10_000, "big": False},
         {
             "name": "blobs",
@@ -310,6 +492,12 @@ def main(argv=None):
             "big": not args.quick,
         },
     ]
+    if args.large:
+        cases.append(
+            {"name": "blobs_large", "make": blobs, "n_samples": 10**6, "big": True}
+        )
+    if args.rows:
+        cases = [case for case in cases if case["name"] in args.rows]
     report = {
         "settings": {
             "k_range": [K_RANGE[0], K_RANGE[-1]],
@@ -321,6 +509,7 @@ def main(argv=None):
             "repeats": args.repeats,
             "slow_repeats": args.slow_repeats,
             "quick": args.quick,
+            "large": args.large,
         },
         "machine": {
             "python": sys.version.split()[0],
@@ -339,7 +528,16 @@ def main(argv=None):
         for case in cases:
             shape, runs = bench_case(args, case, tmp)
             report["cases"][case["name"]] = summarise(shape, runs)
+        if not args.no_memory:
+            for case in cases:
+                extra, x_bytes = peak_memory(args, case)
+                summary = report["cases"][case["name"]]
+                summary["x_bytes"] = x_bytes
+                summary["kselector_peak_extra_bytes"] = extra
+                if extra is not None:
+                    summary["kselector_peak_extra_over_X"] = extra / x_bytes
     for name, summary in report["cases"].items():
+        summary["targets"] = targets(name, summary)
         print_table(name, summary)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
