@@ -41,8 +41,8 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     candidate_weights_block,
     concat,
     concat_parts,
+    cost_of,
     farthest_block,
-    first,
     inertia_block,
     kmeans_parallel_round_block,
     lloyd_block,
@@ -52,8 +52,10 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     partition_block,
     pick_block,
     predict_block,
+    row_of,
     smallest_keys_block,
     sum_parts,
+    total_cost,
     transform_block,
     tree_reduce,
 )
@@ -162,22 +164,50 @@ def _random_rows(blocks, m, entropy, purpose):
     return rows
 
 
-def kmeans_parallel_candidates(blocks, n_clusters, entropy):
+def _first_center(blocks, entropy):
+    """The first k-means|| centre, a row drawn with probability ~ weight.
+
+    Unweighted, a uniform row is a block drawn by its size and a row of it:
+    one task that reads one block, not a pass over the data.
+    """
+    if blocks.weighted:
+        return _random_rows(blocks, 1, entropy, _SEED_FIRST)
+    seed = np.random.SeedSequence(entropy, spawn_key=(_SEED_FIRST,))
+    rng = np.random.default_rng(seed)
+    ends = np.cumsum(blocks.n_rows)
+    row = int(rng.integers(ends[-1]))
+    block = int(np.searchsorted(ends, row, side="right"))
+    row -= int(ends[block] - blocks.n_rows[block])
+    return dask.delayed(row_of, pure=False)(blocks.x[block], row, blocks.mean).compute()
+
+
+def kmeans_parallel_candidates(
+    blocks, n_clusters, entropy, *, rounds=None, oversampling=None
+):
     """k-means|| oversampling: weighted candidate centres (centred coordinates).
+
+    Each round is one pass and one round trip: a map over the blocks adds
+    the previous round's candidates to each sample's nearest distance (kept
+    persisted on the workers, never recomputed) and draws a superset of its
+    new candidates; the total cost, reduced in the same graph, then picks
+    them on the workers, so only the ~``oversampling * n_clusters`` new rows
+    come back.  A last pass weighs the candidates.
 
     Returns
     -------
     candidates : ndarray of shape (n_candidates, n_features)
         The first centre (drawn by weight) and the points sampled in the
-        rounds, about ``1 + INIT_ROUNDS * OVERSAMPLING * n_clusters``.
+        rounds, about ``1 + rounds * oversampling * n_clusters``.
     weights : ndarray of shape (n_candidates,)
         Total sample weight of the points nearest to each candidate.
     """
-    ell = OVERSAMPLING * n_clusters
-    candidates = [_random_rows(blocks, 1, entropy, _SEED_FIRST)]
+    rounds = INIT_ROUNDS if rounds is None else rounds
+    ell = (OVERSAMPLING if oversampling is None else oversampling) * n_clusters
+    new = _first_center(blocks, entropy)
+    candidates = [new]
     states = [None] * len(blocks.x)
-    new, offset = candidates[0], 0
-    for round_ in range(INIT_ROUNDS):
+    offset = 0
+    for round_ in range(rounds):
         steps = blocks.map(
             kmeans_parallel_round_block,
             states,
@@ -188,16 +218,20 @@ def kmeans_parallel_candidates(blocks, n_clusters, entropy):
             offset=offset,
             ell=ell,
         )
-        states, samples = dask.persist([s[0] for s in steps], [s[1] for s in steps])
-        (phi,) = tree_reduce(
-            [dask.delayed(first, pure=False)(s) for s in samples], sum_parts
-        ).compute()
-        offset += new.shape[0]
+        samples = [step[1] for step in steps]
+        phi = tree_reduce(
+            [dask.delayed(cost_of, pure=False)(s) for s in samples], total_cost
+        )
+        picked = dask.delayed(concat, pure=False)(
+            *[dask.delayed(pick_block, pure=False)(s, phi, ell) for s in samples]
+        )
+        # One submission: the distances stay on the workers for the next
+        # round, the cost and the new rows come back.
+        states, phi, picked = dask.persist([step[0] for step in steps], phi, picked)
+        phi, new = dask.compute(phi, picked)
+        offset += candidates[-1].shape[0]
         if phi == 0:  # every sample sits on a candidate
-            new = new[:0]
             break
-        picked = [dask.delayed(pick_block, pure=False)(s, ell / phi) for s in samples]
-        new = dask.delayed(concat, pure=False)(*picked).compute()
         candidates.append(new)
     all_candidates = np.concatenate(candidates)
     (weights,) = blocks.reduce(

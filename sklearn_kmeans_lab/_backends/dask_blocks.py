@@ -34,6 +34,17 @@ def _centred(X_b, mean):
     return out
 
 
+def _rows(X_b, mean):
+    """The block as the kernels read it, centred on the fly by ``mean``.
+
+    No copy when the block is already C-contiguous in the working dtype (a
+    persisted block is): the kernels subtract ``mean`` as they read a row,
+    with the rounding of a centred copy, so a pass costs the kernel alone.
+    """
+    dtype = X_b.dtype if mean is None else mean.dtype
+    return np.ascontiguousarray(X_b, dtype=dtype)
+
+
 def _block_weights(w_b, n_rows, dtype):
     return np.ones(n_rows, dtype=dtype) if w_b is None else np.asarray(w_b)
 
@@ -95,14 +106,14 @@ def _index_dtype(n):
 
 def lloyd_block(X_b, w_b, labels_b, centers, mean, want_inertia):
     """One fused E+M pass on a block; returns its new labels and partial sums."""
-    X = _centred(X_b, mean)
-    w = _block_weights(w_b, X.shape[0], X.dtype)
+    X = _rows(X_b, mean)
+    w = None if w_b is None else np.asarray(w_b)
     if labels_b is None:
         labels = np.full(X.shape[0], -1, dtype=np.int32)
     else:
         labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
     sums, weights, n_changed, inertia = lloyd_pass(
-        X, w, centers, labels, want_inertia=want_inertia
+        X, w, centers, labels, want_inertia=want_inertia, x_offset=mean
     )
     labels = labels.astype(_index_dtype(centers.shape[0]))
     return labels, (sums, weights, n_changed, inertia or 0.0)
@@ -114,32 +125,34 @@ def inertia_block(X_b, w_b, centers, mean):
     It also checks the data, for ``score`` (whose input was never validated).
     """
     _check_finite_block(X_b)
-    X = _centred(X_b, mean)
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
     if w_b is not None and not (np.isfinite(w).all() and (w >= 0).all()):
         raise ValueError("sample_weight must be finite and non-negative.")
-    labels, inertia = assign_labels(X, centers, sample_weight=w, want_inertia=True)
+    labels, inertia = assign_labels(
+        X, centers, sample_weight=w, want_inertia=True, x_offset=mean
+    )
     sizes = np.bincount(labels, minlength=centers.shape[0])
     return inertia, sizes, float(w.sum(dtype=np.float64))
 
 
 def farthest_block(X_b, w_b, labels_b, centers, mean, n_far):
     """The block's ``n_far`` samples farthest from their assigned centre."""
-    X = _centred(X_b, mean)
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
-    distances = distances_to_assigned(X, centers, labels_b)
+    distances = distances_to_assigned(X, centers, labels_b, x_offset=mean)
     if distances.shape[0] > n_far:
         keep = np.argpartition(distances, -n_far)[-n_far:]
     else:
         keep = np.arange(distances.shape[0])
-    return X[keep], w[keep], labels_b[keep]
+    return _centred(X[keep], mean), w[keep], labels_b[keep]
 
 
 def partition_block(X_b, w_b, centers_a, centers_b, mean):
     """Which (label under a, label under b) pairs occur in the block, (k, k)."""
-    X = _centred(X_b, mean)
-    labels_a, _ = assign_labels(X, centers_a)
-    labels_b, _ = assign_labels(X, centers_b)
+    X = _rows(X_b, mean)
+    labels_a, _ = assign_labels(X, centers_a, x_offset=mean)
+    labels_b, _ = assign_labels(X, centers_b, x_offset=mean)
     pairs = np.zeros((centers_a.shape[0], centers_b.shape[0]), dtype=np.int64)
     pairs[labels_a, labels_b] = 1
     return (pairs,)
@@ -169,14 +182,15 @@ def merge_smallest(m, *parts):
     return keys[keep], rows[keep]
 
 
-def _update_closest(X, state, new_centers, offset):
+def _update_closest(X, mean, state, new_centers, offset):
     """Distance to, and index of, the nearest candidate after adding new ones."""
     if new_centers.shape[0] == 0:
         return state
-    labels, _ = assign_labels(X, new_centers)
+    labels, _ = assign_labels(X, new_centers, x_offset=mean)
     # Kept between rounds, so compact: float32 distances are plenty for
     # sampling probabilities, and the indices take the smallest integer type.
-    d2 = distances_to_assigned(X, new_centers, labels).astype(np.float32)
+    d2 = distances_to_assigned(X, new_centers, labels, x_offset=mean)
+    d2 = d2.astype(np.float32)
     labels = (labels + offset).astype(_index_dtype(offset + new_centers.shape[0]))
     if state is None:
         return d2, labels
@@ -193,37 +207,48 @@ def kmeans_parallel_round_block(X_b, w_b, state, seed, new_centers, mean, offset
     the draw is ``u * phi < ell * w * d^2``; since the block's own cost
     ``phi_b <= phi``, the points with ``u * phi_b < ell * w * d^2`` are a
     superset of the kept ones (about ``ell`` of them).  They stay on the
-    worker with their ratio ``u / (w * d^2)``; once ``phi`` is known the
-    client keeps those with ``ratio < ell / phi``.
+    worker with their ratio ``u / (w * d^2)`` until ``phi`` is known (a node
+    of the same graph): ``pick_block`` keeps those with ``ratio < ell / phi``.
     """
-    X = _centred(X_b, mean)
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
-    state = _update_closest(X, state, new_centers, offset)
+    state = _update_closest(X, mean, state, new_centers, offset)
     potential = w.astype(np.float64) * state[0]
     phi = float(potential.sum())
     u = np.random.default_rng(seed).random(X.shape[0])
     superset = u * phi < ell * potential
     ratio = u[superset] / potential[superset]
-    return state, (phi, ratio, X[superset])
+    return state, (phi, ratio, _centred(X[superset], mean))
 
 
-def pick_block(sample, threshold):
+def pick_block(sample, phi, ell):
+    """The block's points kept once the total cost ``phi`` is known."""
     _, ratio, rows = sample
-    return rows[ratio < threshold]
+    if phi == 0:  # every sample sits on a candidate: nothing left to sample
+        return rows[:0]
+    return rows[ratio < ell / phi]
+
+
+def total_cost(*phis):
+    return sum(phis)
+
+
+def cost_of(sample):
+    return sample[0]
 
 
 def candidate_weights_block(X_b, w_b, state, new_centers, mean, offset, n_cand):
     """Total weight of the block's samples nearest to each candidate."""
-    X = _centred(X_b, mean)
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
-    _, closest = _update_closest(X, state, new_centers, offset)
+    _, closest = _update_closest(X, mean, state, new_centers, offset)
     return (np.bincount(closest, weights=w, minlength=n_cand),)
 
 
 def predict_block(X_b, centers, mean):
     _check_finite_block(X_b)
-    X = _centred(np.asarray(X_b, dtype=centers.dtype), mean)
-    return assign_labels(X, centers)[0]
+    X = np.ascontiguousarray(X_b, dtype=centers.dtype)
+    return assign_labels(X, centers, x_offset=mean)[0]
 
 
 def transform_block(X_b, centers):
@@ -236,8 +261,9 @@ def sum_parts(*parts):
     return tuple(sum(values[1:], values[0]) for values in zip(*parts, strict=True))
 
 
-def first(part):
-    return (part[0],)
+def row_of(X_b, row, mean):
+    """One row of a block, centred, as a (1, n_features) array."""
+    return _centred(X_b[row : row + 1], mean)
 
 
 def concat(*parts):
@@ -338,8 +364,12 @@ class Blocks:
     ----------
     x : list of Delayed
         The row blocks of ``X``.
+    n_rows : tuple of int
+        The number of rows of each block.
     w : list of Delayed or None
         The blocks of ``sample_weight`` (None when unweighted).
+    weighted : bool
+        Whether there are sample weights.
     mean : ndarray of shape (n_features,) or None
         The centring used by the passes, set after validation.
     """
@@ -353,7 +383,9 @@ class Blocks:
         # would forget the persisted blocks the delayed objects point to.
         self._arrays = (X, sample_weight)
         self.dtype = X.dtype
+        self.n_rows = X.chunks[0]
         self.x = list(X.to_delayed().ravel())
+        self.weighted = sample_weight is not None
         if sample_weight is None:
             self.w = [None] * len(self.x)
         else:
