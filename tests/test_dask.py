@@ -448,21 +448,21 @@ def test_killing_a_worker_mid_fit_still_gives_the_right_fit(
     X, _ = blobs
     init = X[:N_CLUSTERS]
     expected = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(X)
-    persist = dask.persist
+    keep = dask_blocks.Blocks.keep
     calls = []
 
     client = dask_cluster(processes=True)
     pids = client.run(os.getpid)
 
-    def persist_then_kill(*collections, **kwargs):
+    def keep_then_kill(blocks, *values):
         # On the third Lloyd pass, kill a worker that holds the data and
         # the labels of the previous pass.
         calls.append(None)
         if len(calls) == 3:
             os.kill(next(iter(pids.values())), signal.SIGKILL)
-        return persist(*collections, **kwargs)
+        return keep(blocks, *values)
 
-    monkeypatch.setattr(dask, "persist", persist_then_kill)
+    monkeypatch.setattr(dask_blocks.Blocks, "keep", keep_then_kill)
     Xd = da.from_array(X, chunks=250)
     try:
         fitted = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(Xd)

@@ -26,7 +26,6 @@ freely; importing the package never imports it.
 
 from functools import partial
 
-import dask
 import dask.array as da
 import numpy as np
 from sklearn.utils.validation import validate_data
@@ -57,7 +56,6 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     sum_parts,
     total_cost,
     transform_block,
-    tree_reduce,
 )
 from sklearn_kmeans_lab._lloyd_iterations import lloyd_iterations
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run, relocate_empty_clusters
@@ -178,7 +176,8 @@ def _first_center(blocks, entropy):
     row = int(rng.integers(ends[-1]))
     block = int(np.searchsorted(ends, row, side="right"))
     row -= int(ends[block] - blocks.n_rows[block])
-    return dask.delayed(row_of, pure=False)(blocks.x[block], row, blocks.mean).compute()
+    (center,) = blocks.fetch(blocks.call(row_of, blocks.x[block], row, blocks.mean))
+    return center
 
 
 def kmeans_parallel_candidates(
@@ -219,16 +218,14 @@ def kmeans_parallel_candidates(
             ell=ell,
         )
         samples = [step[1] for step in steps]
-        phi = tree_reduce(
-            [dask.delayed(cost_of, pure=False)(s) for s in samples], total_cost
-        )
-        picked = dask.delayed(concat, pure=False)(
-            *[dask.delayed(pick_block, pure=False)(s, phi, ell) for s in samples]
+        phi = blocks.tree([blocks.call(cost_of, s) for s in samples], total_cost)
+        picked = blocks.call(
+            concat, *[blocks.call(pick_block, s, phi, ell) for s in samples]
         )
         # One submission: the distances stay on the workers for the next
         # round, the cost and the new rows come back.
-        states, phi, picked = dask.persist([step[0] for step in steps], phi, picked)
-        phi, new = dask.compute(phi, picked)
+        states, phi, picked = blocks.keep([step[0] for step in steps], phi, picked)
+        phi, new = blocks.fetch(phi, picked)
         offset += candidates[-1].shape[0]
         if phi == 0:  # every sample sits on a candidate
             break
@@ -292,11 +289,11 @@ class _Run:
         )
         # The labels stay on the workers for the next pass's n_changed; the
         # graph of the next pass refers to them, not to how they were made.
-        self.labels, total = dask.persist(
+        self.labels, total = self.blocks.keep(
             [step[0] for step in steps],
-            tree_reduce([step[1] for step in steps], sum_parts),
+            self.blocks.tree([step[1] for step in steps], sum_parts),
         )
-        sums, weights, n_changed, inertia = total.compute()
+        ((sums, weights, n_changed, inertia),) = self.blocks.fetch(total)
         return n_changed, sums, weights, bool(np.any(weights == 0)), inertia
 
     def relocate(self, centers, sums, weights):
@@ -314,7 +311,7 @@ class _Run:
             mean=self.blocks.mean,
             n_far=n_empty,
         )
-        rows, w, labels = tree_reduce(parts, concat_parts).compute()
+        ((rows, w, labels),) = self.blocks.fetch(self.blocks.tree(parts, concat_parts))
         relocate_empty_clusters(rows, w, centers, sums, weights, labels)
 
     def moved(self, old, new):

@@ -7,6 +7,7 @@ module-level (picklable) and never modify their inputs (dask may reuse them).
 dask itself is imported inside the functions that build graphs.
 """
 
+import operator
 import sys
 
 import numpy as np
@@ -274,13 +275,10 @@ def concat(*parts):
 # The blocked data and the passes over it
 
 
-def tree_reduce(parts, combine):
-    """Combine delayed ``parts`` in a fixed tree: deterministic, any scheduler."""
-    from dask import delayed
-
+def _tree(parts, node):
     while len(parts) > 1:
         parts = [
-            delayed(combine, pure=False)(*parts[i : i + _SPLIT_EVERY])
+            node(*parts[i : i + _SPLIT_EVERY])
             for i in range(0, len(parts), _SPLIT_EVERY)
         ]
     return parts[0]
@@ -291,6 +289,36 @@ def _shared(value):
     from dask import delayed
 
     return delayed(value, pure=False) if isinstance(value, np.ndarray) else value
+
+
+def _active_client():
+    """The distributed client that computes dask collections now, or None
+    (no cluster, or ``dask.config.set(scheduler=...)`` chose another)."""
+    import dask
+
+    client = _default_client()
+    if client is None:
+        return None
+    scheduler = dask.base.get_scheduler()
+    return client if getattr(scheduler, "__self__", None) is client else None
+
+
+def _futures_of_blocks(array, client):
+    """The futures of a persisted array's blocks in block order, or None when
+    some block is still a task (the array is streamed, not persisted)."""
+    future = sys.modules["distributed"].Future
+    graph = dict(array.__dask_graph__())
+    keys, pending = [], [array.__dask_keys__()]
+    while pending:  # nested lists of keys, in block order
+        item = pending.pop(0)
+        if isinstance(item, list):
+            pending[:0] = item
+        else:
+            keys.append(item)
+    values = [graph.get(key) for key in keys]
+    if all(isinstance(v, future) and v.client is client for v in values):
+        return values
+    return None
 
 
 def _default_client():
@@ -384,29 +412,82 @@ class Blocks:
         self._arrays = (X, sample_weight)
         self.dtype = X.dtype
         self.n_rows = X.chunks[0]
-        self.x = list(X.to_delayed().ravel())
         self.weighted = sample_weight is not None
+        self.mean = None
+        # Data persisted on the active cluster is passed over with futures:
+        # a task per block submitted straight to the scheduler, no graph to
+        # build or optimise (the bulk of a pass's overhead with delayed).
+        # Otherwise (local schedulers, data streamed each pass) delayed.
+        self.client = _active_client() if persist else None
+        if self.client is not None:
+            x = _futures_of_blocks(X, self.client)
+            w = (
+                None
+                if sample_weight is None
+                else (_futures_of_blocks(sample_weight, self.client))
+            )
+            if x is None or (self.weighted and w is None):
+                self.client = None
+        if self.client is not None:
+            self.x = x
+            self.w = [None] * len(x) if w is None else w
+            return
+        self.x = list(X.to_delayed().ravel())
         if sample_weight is None:
             self.w = [None] * len(self.x)
         else:
             self.w = list(sample_weight.to_delayed().ravel())
-        self.mean = None
+
+    def call(self, func, *args, nout=None, **kwargs):
+        """One task ``func(*args, **kwargs)`` (a future or a delayed object);
+        with ``nout``, a tuple of that many parts of its result."""
+        if self.client is None:
+            from dask import delayed
+
+            return delayed(func, pure=False, nout=nout)(*args, **kwargs)
+        result = self.client.submit(func, *args, pure=False, **kwargs)
+        if nout is None:
+            return result
+        return tuple(
+            self.client.submit(operator.getitem, result, i, pure=False)
+            for i in range(nout)
+        )
 
     def map(self, func, *per_block, nout=None, **shared):
         """``func(x_b, w_b, *per_block[b], **shared)`` for every block ``b``."""
-        from dask import delayed
-
-        shared = {key: _shared(value) for key, value in shared.items()}
+        if self.client is None:
+            shared = {key: _shared(value) for key, value in shared.items()}
         return [
-            delayed(func, pure=False, nout=nout)(
-                x, w, *(values[b] for values in per_block), **shared
+            self.call(
+                func, x, w, *(values[b] for values in per_block), nout=nout, **shared
             )
             for b, (x, w) in enumerate(zip(self.x, self.w, strict=True))
         ]
 
+    def tree(self, parts, combine):
+        """Combine ``parts`` in a fixed tree: deterministic, any scheduler."""
+        return _tree(parts, lambda *chunk: self.call(combine, *chunk))
+
+    def keep(self, *values):
+        """Start computing ``values`` and keep them on the workers."""
+        if self.client is None:
+            import dask
+
+            return dask.persist(*values)
+        return values  # futures run and stay as soon as they are submitted
+
+    def fetch(self, *values):
+        """Bring ``values`` (nested lists and tuples of them too) back."""
+        if self.client is None:
+            import dask
+
+            return dask.compute(*values)
+        return tuple(self.client.gather(list(values)))
+
     def reduce(self, func, *per_block, combine=sum_parts, **shared):
         """Tree-reduce ``func`` over the blocks and bring the result back."""
-        return tree_reduce(self.map(func, *per_block, **shared), combine).compute()
+        (total,) = self.fetch(self.tree(self.map(func, *per_block, **shared), combine))
+        return total
 
     def seeds(self, entropy, *prefix):
         """One independent ``SeedSequence`` per block for a given draw."""
