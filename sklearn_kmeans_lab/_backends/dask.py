@@ -57,6 +57,7 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     total_cost,
     transform_block,
 )
+from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops
 from sklearn_kmeans_lab._lloyd_iterations import lloyd_iterations
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run, relocate_empty_clusters
 from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
@@ -268,15 +269,17 @@ def _kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
 class _Run:
     """The state of one Lloyd run over the blocks, for ``lloyd_iterations``.
 
-    The labels of the previous pass (needed for strict convergence) stay
-    persisted on the workers and the centres are a small literal, so each
-    pass submits a graph of constant size.
+    Each block's state (its labels, needed for strict convergence, and the
+    gap bounds that let a pass skip the samples whose label cannot change)
+    stays on the workers; the centres and how far they moved are small
+    literals, so each pass submits a graph of constant size.
     """
 
-    def __init__(self, blocks):
+    def __init__(self, blocks, n_clusters):
         self.blocks = blocks
         self.dtype = blocks.dtype
         self.labels = [None] * len(blocks.x)
+        self.gap_drop = np.zeros(n_clusters)
 
     def step(self, centers, *, want_inertia):
         steps = self.blocks.map(
@@ -284,11 +287,13 @@ class _Run:
             self.labels,
             nout=2,
             centers=centers,
+            gap_drop=self.gap_drop.copy(),
             mean=self.blocks.mean,
             want_inertia=want_inertia,
         )
-        # The labels stay on the workers for the next pass's n_changed; the
-        # graph of the next pass refers to them, not to how they were made.
+        self.gap_drop[:] = 0.0
+        # The states stay on the workers for the next pass; the graph of the
+        # next pass refers to them, not to how they were made.
         self.labels, total = self.blocks.keep(
             [step[0] for step in steps],
             self.blocks.tree([step[1] for step in steps], sum_parts),
@@ -315,7 +320,8 @@ class _Run:
         relocate_empty_clusters(rows, w, centers, sums, weights, labels)
 
     def moved(self, old, new):
-        """Nothing to record: the Dask passes keep no bounds."""
+        """Record what the move can take off the blocks' gap bounds."""
+        add_gap_drops(old, new, self.gap_drop)
 
     def finish(self, centers):
         """Inertia and cluster sizes of the final centres."""
@@ -372,7 +378,7 @@ class FitData:
         )
 
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose):
-        run = _Run(self.blocks)
+        run = _Run(self.blocks, centers_init.shape[0])
         centers = np.array(centers_init, dtype=self.blocks.dtype, order="C")
         centers, n_iter = lloyd_iterations(
             run, centers, max_iter=max_iter, tol=tol, verbose=verbose

@@ -14,9 +14,9 @@ import numpy as np
 
 from sklearn_kmeans_lab._backends import memory
 from sklearn_kmeans_lab._lloyd_run import (
+    LloydRun,
     assign_labels,
     distances_to_assigned,
-    lloyd_pass,
 )
 
 # Fan-in of the tree reductions (dask's own default for reductions).
@@ -105,19 +105,42 @@ def _index_dtype(n):
     return np.int64  # pragma: no cover - more than 2**31 clusters
 
 
-def lloyd_block(X_b, w_b, labels_b, centers, mean, want_inertia):
-    """One fused E+M pass on a block; returns its new labels and partial sums."""
+def lloyd_block(X_b, w_b, state_b, centers, gap_drop, mean, want_inertia):
+    """One fused E+M pass on a block; returns its new state and partial sums.
+
+    The block's state between passes is its labels and the gap bounds of
+    the in-memory run (Hamerly's bound in one number per sample, see
+    ``_lloyd_run``): with ``gap_drop``, what the centres' moves since the
+    last pass can take off a gap, the samples whose label cannot change are
+    skipped, exactly as in memory; labels and sums are bit-for-bit those of
+    a pass without bounds.  The sums are recomputed from the block's rows.
+    """
     X = _rows(X_b, mean)
     w = None if w_b is None else np.asarray(w_b)
-    if labels_b is None:
+    k, dtype = centers.shape[0], X.dtype
+    if X.shape[0] == 0:  # nothing to assign (rows filtered out upstream)
+        state = (np.empty(0, _index_dtype(k)), None, None, 0.0)
+        return state, (np.zeros(centers.shape, dtype), np.zeros(k, dtype), 0, 0.0)
+    run = LloydRun(X, w, centers.shape[0], mean, 1, True)
+    if state_b is None:
         labels = np.full(X.shape[0], -1, dtype=np.int32)
     else:
+        labels_b, gaps, x_norm_max, c_norm_max = state_b
         labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
-    sums, weights, n_changed, inertia = lloyd_pass(
-        X, w, centers, labels, want_inertia=want_inertia, x_offset=mean
-    )
+        if run.use_bounds:
+            # the run resumes where the block's last pass left it (copies:
+            # a state may be read again if a worker is lost)
+            run.gaps[:] = gaps
+            run.gaps_valid = True
+            run.x_norm_max, run.c_norm_max = x_norm_max, c_norm_max
+            run.gap_drop[:] = gap_drop
+    with run.blas_limit():
+        n_changed = run.assign(centers, labels, want_inertia=want_inertia)
+    inertia = float(run.partials.inertia.sum()) if want_inertia else 0.0
     labels = labels.astype(_index_dtype(centers.shape[0]))
-    return labels, (sums, weights, n_changed, inertia or 0.0)
+    state = (labels, run.gaps, run.x_norm_max, run.c_norm_max)
+    sums, weights = run.sums.astype(X.dtype), run.weights.astype(X.dtype)
+    return state, (sums, weights, n_changed, inertia)
 
 
 def inertia_block(X_b, w_b, centers, mean):
@@ -137,8 +160,9 @@ def inertia_block(X_b, w_b, centers, mean):
     return inertia, sizes, float(w.sum(dtype=np.float64))
 
 
-def farthest_block(X_b, w_b, labels_b, centers, mean, n_far):
+def farthest_block(X_b, w_b, state_b, centers, mean, n_far):
     """The block's ``n_far`` samples farthest from their assigned centre."""
+    labels_b = state_b[0]
     X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
     distances = distances_to_assigned(X, centers, labels_b, x_offset=mean)
