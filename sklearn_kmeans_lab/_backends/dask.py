@@ -54,6 +54,7 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     row_of,
     smallest_keys_block,
     sum_parts,
+    sum_pass_parts,
     total_cost,
     transform_block,
 )
@@ -212,20 +213,19 @@ def kmeans_parallel_candidates(
             kmeans_parallel_round_block,
             states,
             blocks.seeds(entropy, _SEED_ROUND, round_),
-            nout=2,
             new_centers=new,
             mean=blocks.mean,
             offset=offset,
             ell=ell,
         )
-        samples = [step[1] for step in steps]
+        samples = steps  # each block's (distances, sample): one task, unsplit
         phi = blocks.tree([blocks.call(cost_of, s) for s in samples], total_cost)
         picked = blocks.call(
             concat, *[blocks.call(pick_block, s, phi, ell) for s in samples]
         )
         # One submission: the distances stay on the workers for the next
         # round, the cost and the new rows come back.
-        states, phi, picked = blocks.keep([step[0] for step in steps], phi, picked)
+        states, phi, picked = blocks.keep(steps, phi, picked)
         phi, new = blocks.fetch(phi, picked)
         offset += candidates[-1].shape[0]
         if phi == 0:  # every sample sits on a candidate
@@ -278,14 +278,13 @@ class _Run:
     def __init__(self, blocks, n_clusters):
         self.blocks = blocks
         self.dtype = blocks.dtype
-        self.labels = [None] * len(blocks.x)
+        self.previous = [None] * len(blocks.x)
         self.gap_drop = np.zeros(n_clusters)
 
     def step(self, centers, *, want_inertia):
         steps = self.blocks.map(
             lloyd_block,
-            self.labels,
-            nout=2,
+            self.previous,
             centers=centers,
             gap_drop=self.gap_drop.copy(),
             mean=self.blocks.mean,
@@ -294,9 +293,8 @@ class _Run:
         self.gap_drop[:] = 0.0
         # The states stay on the workers for the next pass; the graph of the
         # next pass refers to them, not to how they were made.
-        self.labels, total = self.blocks.keep(
-            [step[0] for step in steps],
-            self.blocks.tree([step[1] for step in steps], sum_parts),
+        self.previous, total = self.blocks.keep(
+            steps, self.blocks.tree(steps, sum_parts, leaves=sum_pass_parts)
         )
         ((sums, weights, n_changed, inertia),) = self.blocks.fetch(total)
         return n_changed, sums, weights, bool(np.any(weights == 0)), inertia
@@ -311,7 +309,7 @@ class _Run:
         n_empty = int(np.count_nonzero(weights == 0))
         parts = self.blocks.map(
             farthest_block,
-            self.labels,
+            self.previous,
             centers=centers,
             mean=self.blocks.mean,
             n_far=n_empty,
@@ -325,7 +323,7 @@ class _Run:
 
     def finish(self, centers):
         """Inertia and cluster sizes of the final centres."""
-        self.labels = None  # release them on the workers before the last pass
+        self.previous = None  # release them on the workers before the last pass
         inertia, sizes, _ = self.blocks.reduce(
             inertia_block, centers=centers, mean=self.blocks.mean
         )

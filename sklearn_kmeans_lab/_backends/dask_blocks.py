@@ -105,8 +105,11 @@ def _index_dtype(n):
     return np.int64  # pragma: no cover - more than 2**31 clusters
 
 
-def lloyd_block(X_b, w_b, state_b, centers, gap_drop, mean, want_inertia):
+def lloyd_block(X_b, w_b, previous, centers, gap_drop, mean, want_inertia):
     """One fused E+M pass on a block; returns its new state and partial sums.
+
+    ``previous`` is what the block's last pass returned (None at first): a
+    pass's whole result stays on the worker, so no task splits it.
 
     The block's state between passes is its labels and the gap bounds of
     the in-memory run (Hamerly's bound in one number per sample, see
@@ -122,10 +125,10 @@ def lloyd_block(X_b, w_b, state_b, centers, gap_drop, mean, want_inertia):
         state = (np.empty(0, _index_dtype(k)), None, None, 0.0)
         return state, (np.zeros(centers.shape, dtype), np.zeros(k, dtype), 0, 0.0)
     run = LloydRun(X, w, centers.shape[0], mean, 1, True)
-    if state_b is None:
+    if previous is None:
         labels = np.full(X.shape[0], -1, dtype=np.int32)
     else:
-        labels_b, gaps, x_norm_max, c_norm_max = state_b
+        labels_b, gaps, x_norm_max, c_norm_max = previous[0]
         labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
         if run.use_bounds:
             # the run resumes where the block's last pass left it (copies:
@@ -160,9 +163,9 @@ def inertia_block(X_b, w_b, centers, mean):
     return inertia, sizes, float(w.sum(dtype=np.float64))
 
 
-def farthest_block(X_b, w_b, state_b, centers, mean, n_far):
+def farthest_block(X_b, w_b, previous, centers, mean, n_far):
     """The block's ``n_far`` samples farthest from their assigned centre."""
-    labels_b = state_b[0]
+    labels_b = previous[0][0]
     X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
     distances = distances_to_assigned(X, centers, labels_b, x_offset=mean)
@@ -207,6 +210,28 @@ def merge_smallest(m, *parts):
     return keys[keep], rows[keep]
 
 
+def uniform_sample_block(X_b, w_b, seed, size):
+    """The block's ``size`` rows of smallest uniform keys, with their keys and
+    weights: over all blocks, the ``size`` smallest keys are a uniform
+    sample without replacement."""
+    keys = np.random.default_rng(seed).random(X_b.shape[0])
+    if X_b.shape[0] > size:
+        keep = np.sort(np.argpartition(keys, size - 1)[:size])
+    else:
+        keep = np.arange(X_b.shape[0])
+    weights = None if w_b is None else np.asarray(w_b)[keep]
+    return keys[keep], np.asarray(X_b[keep]), weights
+
+
+def merge_uniform_sample(size, *parts):
+    keys = np.concatenate([p[0] for p in parts])
+    keep = np.sort(np.argsort(keys, kind="stable")[:size])  # in row order
+    rows = np.concatenate([p[1] for p in parts])[keep]
+    if parts[0][2] is None:
+        return keys[keep], rows, None
+    return keys[keep], rows, np.concatenate([p[2] for p in parts])[keep]
+
+
 def _update_closest(X, mean, state, new_centers, offset):
     """Distance to, and index of, the nearest candidate after adding new ones."""
     if new_centers.shape[0] == 0:
@@ -224,7 +249,9 @@ def _update_closest(X, mean, state, new_centers, offset):
     return np.where(closer, d2, min_d2), np.where(closer, labels, closest)
 
 
-def kmeans_parallel_round_block(X_b, w_b, state, seed, new_centers, mean, offset, ell):
+def kmeans_parallel_round_block(
+    X_b, w_b, previous, seed, new_centers, mean, offset, ell
+):
     """One k-means|| round on a block: update distances, then oversample.
 
     A point is kept with probability ``min(1, ell * w * d^2 / phi)``, where
@@ -237,6 +264,7 @@ def kmeans_parallel_round_block(X_b, w_b, state, seed, new_centers, mean, offset
     """
     X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
+    state = None if previous is None else previous[0]
     state = _update_closest(X, mean, state, new_centers, offset)
     potential = w.astype(np.float64) * state[0]
     phi = float(potential.sum())
@@ -246,9 +274,9 @@ def kmeans_parallel_round_block(X_b, w_b, state, seed, new_centers, mean, offset
     return state, (phi, ratio, _centred(X[superset], mean))
 
 
-def pick_block(sample, phi, ell):
+def pick_block(round_result, phi, ell):
     """The block's points kept once the total cost ``phi`` is known."""
-    _, ratio, rows = sample
+    _, ratio, rows = round_result[1]
     if phi == 0:  # every sample sits on a candidate: nothing left to sample
         return rows[:0]
     return rows[ratio < ell / phi]
@@ -258,14 +286,15 @@ def total_cost(*phis):
     return sum(phis)
 
 
-def cost_of(sample):
-    return sample[0]
+def cost_of(round_result):
+    return round_result[1][0]
 
 
-def candidate_weights_block(X_b, w_b, state, new_centers, mean, offset, n_cand):
+def candidate_weights_block(X_b, w_b, previous, new_centers, mean, offset, n_cand):
     """Total weight of the block's samples nearest to each candidate."""
     X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
+    state = None if previous is None else previous[0]
     _, closest = _update_closest(X, mean, state, new_centers, offset)
     return (np.bincount(closest, weights=w, minlength=n_cand),)
 
@@ -286,6 +315,11 @@ def sum_parts(*parts):
     return tuple(sum(values[1:], values[0]) for values in zip(*parts, strict=True))
 
 
+def sum_pass_parts(*results):
+    """``sum_parts`` of the second items of ``(state, parts)`` pass results."""
+    return sum_parts(*(result[1] for result in results))
+
+
 def row_of(X_b, row, mean):
     """One row of a block, centred, as a (1, n_features) array."""
     return _centred(X_b[row : row + 1], mean)
@@ -299,7 +333,12 @@ def concat(*parts):
 # The blocked data and the passes over it
 
 
-def _tree(parts, node):
+def _tree(parts, node, leaf_node=None):
+    if leaf_node is not None:  # the first level reads the blocks' results
+        parts = [
+            leaf_node(*parts[i : i + _SPLIT_EVERY])
+            for i in range(0, len(parts), _SPLIT_EVERY)
+        ]
     while len(parts) > 1:
         parts = [
             node(*parts[i : i + _SPLIT_EVERY])
@@ -488,9 +527,13 @@ class Blocks:
             for b, (x, w) in enumerate(zip(self.x, self.w, strict=True))
         ]
 
-    def tree(self, parts, combine):
-        """Combine ``parts`` in a fixed tree: deterministic, any scheduler."""
-        return _tree(parts, lambda *chunk: self.call(combine, *chunk))
+    def tree(self, parts, combine, *, leaves=None):
+        """Combine ``parts`` in a fixed tree: deterministic, any scheduler.
+
+        ``leaves``, if given, combines the parts themselves (the first level).
+        """
+        leaf_node = None if leaves is None else (lambda *c: self.call(leaves, *c))
+        return _tree(parts, lambda *chunk: self.call(combine, *chunk), leaf_node)
 
     def keep(self, *values):
         """Start computing ``values`` and keep them on the workers."""
