@@ -38,9 +38,7 @@ from sklearn_kmeans_lab._backends import (
 from sklearn_kmeans_lab._backends.dask_blocks import (
     Blocks,
     candidate_weights_block,
-    concat,
     concat_parts,
-    cost_of,
     farthest_block,
     inertia_block,
     kmeans_parallel_round_block,
@@ -49,13 +47,12 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     merge_smallest,
     moments_block,
     partition_block,
-    pick_block,
+    pick_candidates,
     predict_block,
     row_of,
     smallest_keys_block,
     sum_parts,
     sum_pass_parts,
-    total_cost,
     transform_block,
 )
 from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops
@@ -218,15 +215,11 @@ def kmeans_parallel_candidates(
             offset=offset,
             ell=ell,
         )
-        samples = steps  # each block's (distances, sample): one task, unsplit
-        phi = blocks.tree([blocks.call(cost_of, s) for s in samples], total_cost)
-        picked = blocks.call(
-            concat, *[blocks.call(pick_block, s, phi, ell) for s in samples]
-        )
+        picked = blocks.call(pick_candidates, ell, *steps)
         # One submission: the distances stay on the workers for the next
         # round, the cost and the new rows come back.
-        states, phi, picked = blocks.keep(steps, phi, picked)
-        phi, new = blocks.fetch(phi, picked)
+        states, picked = blocks.keep(steps, picked)
+        ((phi, new),) = blocks.fetch(picked)
         offset += candidates[-1].shape[0]
         if phi == 0:  # every sample sits on a candidate
             break

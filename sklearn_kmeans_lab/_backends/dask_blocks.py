@@ -274,20 +274,21 @@ def kmeans_parallel_round_block(
     return state, (phi, ratio, _centred(X[superset], mean))
 
 
-def pick_block(round_result, phi, ell):
-    """The block's points kept once the total cost ``phi`` is known."""
-    _, ratio, rows = round_result[1]
+def pick_candidates(ell, *round_results):
+    """The round's new candidates, from every block's superset.
+
+    ``phi``, the total cost, is the sum of the blocks' own; the kept points
+    are those with ``ratio < ell / phi`` (see ``kmeans_parallel_round_block``).
+    The supersets hold about ``ell`` rows per block, so one task reads them
+    all.  Returns ``(phi, rows)``.
+    """
+    samples = [result[1] for result in round_results]
+    phi = sum(sample[0] for sample in samples)
+    rows = np.concatenate([sample[2] for sample in samples])
     if phi == 0:  # every sample sits on a candidate: nothing left to sample
-        return rows[:0]
-    return rows[ratio < ell / phi]
-
-
-def total_cost(*phis):
-    return sum(phis)
-
-
-def cost_of(round_result):
-    return round_result[1][0]
+        return phi, rows[:0]
+    ratio = np.concatenate([sample[1] for sample in samples])
+    return phi, rows[ratio < ell / phi]
 
 
 def candidate_weights_block(X_b, w_b, previous, new_centers, mean, offset, n_cand):
