@@ -25,6 +25,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from sklearn_kmeans_lab._backends import is_dask_collection
 from sklearn_kmeans_lab._backends.memory import check_sample_weight
 from sklearn_kmeans_lab._compat import (
     HasMethods,
@@ -43,6 +44,7 @@ from sklearn_kmeans_lab._gap import (
     within_dispersion,
 )
 from sklearn_kmeans_lab._kmeans import LloydKMeans
+from sklearn_kmeans_lab._kselector_dask import check_dask_test_data, fit_on_dask
 
 _CRITERIA = ("gap", "silhouette", "calinski_harabasz", "davies_bouldin")
 # The clustering indices computed on the data at every K.
@@ -235,6 +237,13 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         subset of this many samples (O(size ** 2) instead of O(n_samples ** 2));
         None uses all samples.
 
+    sample_size : int, default=100_000
+        For a Dask array ``X`` only: K is chosen on a uniform sample of this
+        many rows (drawn without replacement in one pass over the blocks),
+        then ``LloydKMeans`` is fitted at that K on all of ``X``,
+        distributed; see :ref:`dask_kselector`.  In-memory ``X`` is always
+        used whole.
+
     n_jobs : int, default=None
         Number of jobs running the fits (every (K, reference set) pair is
         one task) in parallel with joblib.  None means 1 unless in a
@@ -353,6 +362,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "d_power": [Interval(Real, 0, None, closed="neither")],
         "param_name": [str],
         "silhouette_sample_size": [Interval(Integral, 2, None, closed="left"), None],
+        "sample_size": [Interval(Integral, 2, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -371,6 +381,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         d_power=2,
         param_name="n_clusters",
         silhouette_sample_size=None,
+        sample_size=100_000,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -385,6 +396,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.d_power = d_power
         self.param_name = param_name
         self.silhouette_sample_size = silhouette_sample_size
+        self.sample_size = sample_size
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -453,6 +465,8 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             Fitted selector.
         """
+        if is_dask_collection(X):  # choose K on a sample, fit K on all of X
+            return fit_on_dask(self, X, sample_weight)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         estimator = self._estimator()
@@ -604,6 +618,8 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _validated(self, X):
         check_is_fitted(self)
+        if is_dask_collection(X):  # stays lazy: best_estimator_ predicts on it
+            return check_dask_test_data(self, X)
         return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
 
     @available_if(_estimator_has("predict"))
