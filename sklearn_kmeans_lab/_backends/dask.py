@@ -65,6 +65,7 @@ from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
 # O(log cost) rounds; Spark's default is 2).
 OVERSAMPLING = 2
 INIT_ROUNDS = 5
+LOCAL_RUNS = 10
 # spawn_key prefixes: every random draw has its own stream per block.
 _SEED_FIRST, _SEED_RANDOM, _SEED_ROUND, _SEED_LOCAL = range(4)
 
@@ -237,22 +238,37 @@ def kmeans_parallel_candidates(
 
 
 def _kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
-    """k-means|| then a weighted k-means++ and Lloyd on the candidates."""
+    """k-means|| then the best of ``LOCAL_RUNS`` weighted k-means++ and Lloyd
+    runs on the candidates (a few hundred weighted points: the runs cost
+    nothing next to a pass over X, and the best of them is the start)."""
     candidates, weights = kmeans_parallel_candidates(blocks, n_clusters, entropy)
-    local = np.random.RandomState(
-        np.random.MT19937(np.random.SeedSequence(entropy, spawn_key=(_SEED_LOCAL,)))
-    )
-    centers, _ = kmeans_plusplus_centers(
-        candidates, n_clusters, weights, local, canonical_order(candidates)
-    )
-    if candidates.shape[0] <= n_clusters:
-        # Too few distinct points to refine (Lloyd's relocation needs more
-        # samples than empty clusters); the Lloyd run on X relocates instead.
-        return centers
-    _, _, centers, _ = lloyd_single_run(
-        candidates, weights, centers, max_iter=max_iter, tol=tol, verbose=0, n_threads=1
-    )
-    return centers
+    order = canonical_order(candidates)
+    best_inertia, best_centers = np.inf, None
+    for run in range(LOCAL_RUNS):
+        local = np.random.RandomState(
+            np.random.MT19937(
+                np.random.SeedSequence(entropy, spawn_key=(_SEED_LOCAL, run))
+            )
+        )
+        centers, _ = kmeans_plusplus_centers(
+            candidates, n_clusters, weights, local, order
+        )
+        if candidates.shape[0] <= n_clusters:
+            # Too few distinct points to refine (Lloyd's relocation needs more
+            # samples than empty clusters); the Lloyd run on X relocates.
+            return centers
+        _, inertia, centers, _ = lloyd_single_run(
+            candidates,
+            weights,
+            centers,
+            max_iter=max_iter,
+            tol=tol,
+            verbose=0,
+            n_threads=1,
+        )
+        if inertia < best_inertia:
+            best_inertia, best_centers = inertia, centers
+    return best_centers
 
 
 # --------------------------------------------------------------------------
