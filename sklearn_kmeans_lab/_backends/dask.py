@@ -190,10 +190,10 @@ def kmeans_parallel_candidates(
 
     Each round is one pass and one round trip: a map over the blocks adds
     the previous round's candidates to each sample's nearest distance (kept
-    persisted on the workers, never recomputed) and draws a superset of its
-    new candidates; the total cost, reduced in the same graph, then picks
-    them on the workers, so only the ~``oversampling * n_clusters`` new rows
-    come back.  A last pass weighs the candidates.
+    persisted on the workers, never recomputed) and draws a superset of the
+    block's new candidates (about ``oversampling * n_clusters`` rows); one
+    task of the same submission sums the cost and keeps the new candidates,
+    and only they come back.  A last pass weighs the candidates.
 
     Returns
     -------
