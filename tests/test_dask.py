@@ -553,3 +553,35 @@ def test_kselector_on_a_dask_array_needs_lloyd_kmeans(threads):
     selector = KSelector(GaussianMixture(), param_name="n_components")
     with pytest.raises(TypeError, match="LloydKMeans"):
         selector.fit(Xd)
+
+
+# -- what a pass costs ---------------------------------------------------------
+
+
+def test_passes_over_persisted_data_on_a_cluster_are_futures(blobs, local_client):
+    Xd = da.from_array(blobs[0], chunks=500).persist()
+    blocks = dask_backend.FitData(Xd, None).blocks
+    assert blocks.client is local_client
+    assert all(isinstance(x, distributed.Future) for x in blocks.x)
+
+
+def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
+    blobs, threads, monkeypatch
+):
+    calls = {"keep": 0, "fetch": 0}
+    keep, fetch = dask_blocks.Blocks.keep, dask_blocks.Blocks.fetch
+
+    def counting(name, method):
+        def wrapper(self, *values):
+            calls[name] += 1
+            return method(self, *values)
+
+        return wrapper
+
+    blocks = _blocks(blobs[0])
+    monkeypatch.setattr(dask_blocks.Blocks, "keep", counting("keep", keep))
+    monkeypatch.setattr(dask_blocks.Blocks, "fetch", counting("fetch", fetch))
+    dask_backend.kmeans_parallel_candidates(blocks, N_CLUSTERS, entropy=[4])
+    rounds = dask_backend.INIT_ROUNDS
+    # the first centre (one block), one per round, the candidates' weights
+    assert calls == {"keep": rounds, "fetch": rounds + 2}
