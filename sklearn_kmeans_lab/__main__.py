@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 
-from sklearn_kmeans_lab._demo import run_demo
+from sklearn_kmeans_lab._demo import check_out_folder, check_seed, run_demo
 
 
 def main(argv=None):
@@ -51,6 +51,13 @@ def main(argv=None):
     args = parser.parse_args(None if argv is None else [os.fspath(a) for a in argv])
 
     if args.command == "demo":
+        # Checked here as well as in run_demo, to end with argparse's one-line
+        # error and exit status 2 before anything is created.
+        try:
+            check_out_folder(args.out, name="--out")
+            check_seed(args.random_state, name="--random-state")
+        except ValueError as exc:
+            demo.error(str(exc))
         run_demo(args.out, random_state=args.random_state)
     return 0
 

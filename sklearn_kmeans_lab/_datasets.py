@@ -25,6 +25,11 @@ _RECIPE_CONSTRAINTS = {
 }
 
 _FEATURE_NAMES = ("income", "age")
+# No normal deviate numpy draws from 53-bit uniforms exceeds about 14 in
+# absolute value (the polar method's largest is sqrt(-2 log 2**-104) ~ 12);
+# a point lies within this many standard deviations of its centre.
+_MAX_DEVIATES = 40.0
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 _TARGET_NAME = "cluster"
 
 
@@ -39,7 +44,23 @@ def _check_range(name, value):
     low, high = float(value[0]), float(value[1])
     if not low < high:
         raise ValueError(f"{name} must satisfy low < high; got {value!r}.")
+    if high - low > _FLOAT_MAX:
+        raise ValueError(
+            f"{name} must be narrower than the float64 range (high - low must "
+            f"not overflow); got {value!r}."
+        )
     return low, high
+
+
+def _check_reach(range_name, value, std_name, std):
+    """Raise unless every point of the feature stays finite in float64."""
+    reach = max(abs(float(v)) for v in value) + _MAX_DEVIATES * float(std)
+    if not reach <= _FLOAT_MAX:
+        raise ValueError(
+            f"{range_name}={value!r} with {std_name}={std!r} can draw values "
+            f"beyond the float64 range: max(|low|, |high|) + "
+            f"{_MAX_DEVIATES:g} * {std_name} must be at most {_FLOAT_MAX:.6g}."
+        )
 
 
 def _cluster_sizes(n_samples, n_clusters):
@@ -162,6 +183,11 @@ def make_income_age_clusters(
     centre, then for each of its points a normal income followed by a normal
     age.
 
+    Every value must stay finite in float64: ``max(|low|, |high|) + 40 * std``
+    (no normal draw lies 40 standard deviations from its mean) must not
+    exceed the largest float, for income and for age, else a ``ValueError``
+    names the parameters.
+
     The two features live on very different scales: incomes spread over about
     1e5 dollars and ages over a few tens of years, so raw Euclidean distances
     (and hence k-means) see almost only income. Standardise the features, for
@@ -179,6 +205,8 @@ def make_income_age_clusters(
     """
     income_low, income_high = _check_range("income_range", income_range)
     age_low, age_high = _check_range("age_range", age_range)
+    _check_reach("income_range", income_range, "income_std", income_std)
+    _check_reach("age_range", age_range, "age_std", age_std)
     if n_samples < n_clusters:
         raise ValueError(
             f"n_samples={n_samples} must be >= n_clusters={n_clusters}, so that "

@@ -9,7 +9,9 @@ eye that there were really 4 groups. This demo replays that and then lets
 """
 
 import functools
+import os
 import sys
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,12 @@ DATA_SEED = 10
 N_SAMPLES = 100
 N_CLUSTERS = 5
 AXIS_LABELS = ("income (dollars per year)", "age (years)")
+# numpy's RandomState takes seeds in [0, 2**32 - 1].
+SEED_MAX = 2**32 - 1
+
+# Bootstrap resamples of the whole selection: enough to see a split, few
+# enough to keep the demo quick.
+N_BOOTSTRAP = 20
 
 
 def run_demo(out="demo_output", random_state=0, *, file=None):
@@ -38,11 +46,12 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
     Parameters
     ----------
     out : str or path-like, default="demo_output"
-        Folder for the PNG files; created if missing.
+        Folder for the PNG files; created (with its parents) when the first
+        plot is saved.  It must not be an existing file or lie under one.
 
     random_state : int, default=0
-        Seed of the K-Means fit and of the K selection. The data always use
-        the lesson's seed, 10.
+        Seed of the K-Means fit and of the K selection, in
+        ``[0, 2**32 - 1]``. The data always use the lesson's seed, 10.
 
     file : file-like, default=None
         Where to print; ``sys.stdout`` if None.
@@ -53,9 +62,10 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
         The files written: ``"clusters"`` and ``"gap"``.
     """
     _check_matplotlib_support("The demo")
+    # Checked before anything runs, so that bad arguments create nothing.
+    out = check_out_folder(out)
+    check_seed(random_state)
     file = sys.stdout if file is None else file
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
 
     say = functools.partial(_print_lines, file=file)
 
@@ -98,38 +108,183 @@ def run_demo(out="demo_output", random_state=0, *, file=None):
         f"K-Means, K={N_CLUSTERS}, fitted on standardised income and age",
         fontsize="medium",
     )
+    out.mkdir(parents=True, exist_ok=True)
     fig.savefig(paths["clusters"], dpi=110)
     say(f"Scatter plot saved to {paths['clusters']}")
 
     # K is chosen on the data the clusterer sees, the standardised one.
     X_scaled = model[0].transform(X)
-    selector = KSelector(criterion="gap", random_state=random_state).fit(X_scaled)
+    # One fit computes every criterion from the same k-means fits, and repeats
+    # the whole selection on bootstrap resamples to say how sure each one is.
+    # Fewer starts and reference sets than the defaults keep the demo under a
+    # minute; the story is the same with KSelector's defaults.
+    selector = KSelector(
+        LloydKMeans(n_init=5),
+        k_range=range(1, 9),
+        n_refs=10,
+        extra_criteria=["silhouette"],
+        n_bootstrap=N_BOOTSTRAP,
+        random_state=random_state,
+    ).fit(X_scaled)
+    strength = KSelector(
+        k_range=range(1, 9),
+        criterion="prediction_strength",
+        n_splits=20,
+        random_state=random_state,
+    ).fit(X_scaled)
+    results = dict(selector.results_)
+    results["prediction_strength"] = strength.results_["prediction_strength"]
+    results["prediction_strength_se"] = strength.results_["prediction_strength_se"]
+    choices = {**selector.choices_, **strength.choices_}
     say(
         "",
-        "Choosing K by the gap statistic "
-        f"(KSelector(k_range={selector.k_range!r}, n_refs={selector.n_refs}, "
-        f"reference={selector.reference!r}, rule={selector.rule!r})):",
-        _results_table(selector.results_),
+        "Choosing K on the standardised data: every criterion from the same fits "
+        f"(KSelector(LloydKMeans(n_init=5), k_range=range(1, 9), n_refs=10, "
+        f"rule={selector.rule!r}, extra_criteria=['silhouette'], "
+        f"n_bootstrap={N_BOOTSTRAP})), the prediction strength from "
+        "KSelector(criterion='prediction_strength', n_splits=20):",
+        _results_table(results),
         "",
-        f"Chosen K (gap statistic): {selector.n_clusters_}",
+        *_choices_lines(choices, selector, strength),
+        "",
+        f"How often each K is chosen in {N_BOOTSTRAP} bootstrap resamples "
+        "(the whole selection repeated):",
+        _frequency_table(selector),
+        "",
+        "The gap statistic's choice when only its reference sets are resampled "
+        "(no refit): "
+        + _shares(selector.results_["k"], selector.reference_k_frequencies_),
+        "",
+        *_conclusion(selector, choices),
+        "",
     )
-    for criterion, name in [
-        ("silhouette", "silhouette"),
-        ("calinski_harabasz", "Calinski-Harabasz"),
-    ]:
-        other = KSelector(criterion=criterion, random_state=random_state)
-        say(f"Chosen K ({name}): {other.fit(X_scaled).n_clusters_}")
 
     paths["gap"] = out / "gap_statistic.png"
-    fig, ax = _new_figure()
-    KSelectorDisplay.from_estimator(selector, ax=ax)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax, stability_ax = fig.subplots(1, 2)
+    KSelectorDisplay.from_estimator(selector, ax=ax, stability_ax=stability_ax)
     ax.set_title(
         r"Gap statistic on the standardised data (error bars: $\pm s_k$)",
+        fontsize="medium",
+    )
+    stability_ax.set_title(
+        f"K chosen by the gap in {N_BOOTSTRAP} bootstrap resamples",
         fontsize="medium",
     )
     fig.savefig(paths["gap"], dpi=110)
     say(f"Gap statistic plot saved to {paths['gap']}")
     return paths
+
+
+def check_out_folder(out, name="out"):
+    """``out`` as a Path, or a ValueError if the demo cannot make it a folder.
+
+    ``out`` must be a folder or not exist yet; its nearest existing ancestor
+    must be a folder the user may write in.  ``name`` is the argument's name
+    in the message (``"--out"`` on the command line).
+    """
+    out = Path(out)
+    for path in (out, *out.parents):
+        if not path.exists():
+            continue
+        if not path.is_dir():
+            where = "is" if path == out else f"lies under {str(path)!r}, which is"
+            raise ValueError(
+                f"{name} {str(out)!r} {where} an existing file, not a folder."
+            )
+        if path != out and not os.access(path, os.W_OK | os.X_OK):
+            raise ValueError(
+                f"{name} {str(out)!r} cannot be created: {str(path)!r} is not writable."
+            )
+        break
+    return out
+
+
+def check_seed(random_state, name="random_state"):
+    """Raise a ValueError unless ``random_state`` is an int numpy can seed with."""
+    if (
+        isinstance(random_state, bool)
+        or not isinstance(random_state, Integral)
+        or not 0 <= random_state <= SEED_MAX
+    ):
+        raise ValueError(
+            f"{name} must be an int in the range [0, {SEED_MAX}]; got {random_state!r}."
+        )
+
+
+_CRITERION_NAMES = {
+    "gap": "gap statistic",
+    "silhouette": "silhouette",
+    "calinski_harabasz": "Calinski-Harabasz",
+    "davies_bouldin": "Davies-Bouldin",
+    "prediction_strength": "prediction strength",
+    "jump": "jump method",
+}
+
+
+def _shares(ks, frequencies):
+    """``K=4 58%, K=5 40%``: the K with a non-zero share, largest first."""
+    order = np.argsort(-np.asarray(frequencies), kind="stable")
+    return ", ".join(
+        f"K={ks[i]} {frequencies[i]:.0%}" for i in order if frequencies[i] > 0
+    )
+
+
+def _choices_lines(choices, selector, strength):
+    """One ``Chosen K (name): K`` line per criterion, with how sure it is."""
+    lines = []
+    for criterion, k in choices.items():
+        how = ""
+        if criterion in getattr(selector, "k_frequencies_", {}):
+            share = selector.k_frequencies_[criterion][selector.results_["k"] == k]
+            how = f"  (chosen in {share[0]:.0%} of the bootstrap resamples)"
+        elif criterion == "prediction_strength":
+            i = int(np.flatnonzero(strength.results_["k"] == k)[0])
+            how = (
+                f"  (strength {strength.results_['prediction_strength'][i]:.2f} "
+                f"+/- {strength.results_['prediction_strength_se'][i]:.2f}, "
+                f"cutoff {strength.ps_cutoff})"
+            )
+        lines.append(f"Chosen K ({_CRITERION_NAMES[criterion]}): {k}{how}")
+    return lines
+
+
+def _frequency_table(selector):
+    """One row per criterion: the share of resamples choosing each K."""
+    ks = selector.results_["k"]
+    width = max(len(name) for name in _CRITERION_NAMES.values())
+    header = f"{'criterion':<{width}}  " + "  ".join(f"K={k:<3}" for k in ks)
+    rows = [
+        f"{_CRITERION_NAMES[criterion]:<{width}}  "
+        + "  ".join(f"{share:>4.0%} " for share in frequencies)
+        for criterion, frequencies in selector.k_frequencies_.items()
+    ]
+    return "\n".join([header, *rows])
+
+
+def _conclusion(selector, choices):
+    """What a person should take from the choices and their frequencies."""
+    gap = selector.k_frequencies_["gap"]
+    ks = selector.results_["k"]
+    picked = sorted(set(choices.values()))
+    top_two = ks[np.argsort(-gap, kind="stable")[:2]]
+    votes = np.bincount(list(choices.values()))
+    majority = int(np.argmax(votes))
+    agree = [_CRITERION_NAMES[c] for c, k in choices.items() if k == majority]
+    return [
+        f"What to conclude: the criteria pick K in {picked}; {len(agree)} of "
+        f"{len(choices)} ({', '.join(agree)}) say K={majority}.  The gap "
+        f"statistic's answer moves between K={top_two[0]} and K={top_two[1]} "
+        "from resample to resample: it sees the fifth generated group, which "
+        "overlaps another, in some resamples and not in others.",
+        f"Report K={top_two[0]} or {top_two[1]} with these frequencies rather "
+        "than one K, and let the use of the segments decide.  (On bootstrap "
+        "resamples, repeated rows "
+        "make tight micro-clusters that pull Calinski-Harabasz and the jump "
+        "method towards large K: read their frequencies with that in mind.)",
+    ]
 
 
 def _print_lines(*lines, file):

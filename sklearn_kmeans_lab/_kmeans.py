@@ -6,6 +6,7 @@ the runs, warn, set the attributes.  What touches the data is a backend's
 (``_backends/``): in memory, or on a dask array.
 """
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -128,7 +129,24 @@ class LloydKMeans(
 
     Deliberate differences from scikit-learn 1.9: negative sample weights are
     rejected; ``predict``/``score`` accept data of either float dtype (they
-    compute in the wider one); a callable ``init`` sees uncentred data.
+    compute in the wider one); a callable ``init`` sees uncentred data; a
+    cluster whose members all have zero weight counts as empty and, like an
+    empty cluster, takes the farthest sample of positive weight.
+
+    Exact ties: a sample exactly as far from two centres goes to the lower
+    index (as ``numpy.argmin``), in every kernel, dense or sparse, in memory
+    or on Dask.  Dense data are centred on their mean rounded to a coarse
+    power-of-two grid, so integer-valued data keep exact distances and exact
+    ties.  scikit-learn's rounding may break exact ties differently, so "the
+    same iterates" holds where no exact tie occurs.
+
+    Sample weights are scaled by a power of two (exactly) before use, so
+    weights of any scale in the float range give the same centres and labels;
+    ``inertia_`` is scaled back (``inf``, with a warning, if it exceeds the
+    float range).  ``labels_`` and ``inertia_`` are computed from the returned
+    ``cluster_centers_`` as ``predict`` and ``score`` compute them, so
+    ``labels_ == predict(X)`` and ``inertia_ == -score(X)`` even far from the
+    origin.
 
     References
     ----------
@@ -314,6 +332,7 @@ class LloydKMeans(
                 max_iter=self.max_iter,
                 tol=self._tol,
                 verbose=self.verbose,
+                several_runs=self._n_init > 1,
             )
             # A later run wins only if strictly better and a different
             # partition (equal partitions differ in inertia by rounding only).
@@ -322,7 +341,13 @@ class LloydKMeans(
             ):
                 best = result
 
-        distinct_clusters = data.n_distinct_clusters(best)
+        centers = best.centers
+        if data.offset is not None:
+            centers = centers + data.offset
+        labels, inertia = data.final_labels_and_inertia(best, centers)
+        inertia = unscaled_inertia(inertia, data.weight_exponent, stacklevel=4)
+
+        distinct_clusters = data.n_distinct_clusters(best, labels)
         if distinct_clusters < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct_clusters}) found smaller "
@@ -331,13 +356,10 @@ class LloydKMeans(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        centers = best.centers
-        if data.offset is not None:
-            centers = centers + data.offset
-        self.labels_ = data.labels(best)
+        self.labels_ = labels
         self.cluster_centers_ = centers
         self._n_features_out = self.cluster_centers_.shape[0]
-        self.inertia_ = float(best.inertia)
+        self.inertia_ = inertia
         self.n_iter_ = int(best.n_iter)
         return self
 
@@ -449,10 +471,31 @@ class LloydKMeans(
             :func:`silhouette_scorer` or :class:`KSelector` to choose K.
         """
         backend, X, centers = self._test_data(X)
-        return -float(backend.inertia(X, centers, sample_weight))
+        inertia, weight_exponent = backend.inertia(X, centers, sample_weight)
+        return -unscaled_inertia(inertia, weight_exponent, stacklevel=3)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def unscaled_inertia(inertia, weight_exponent, stacklevel):
+    """The inertia of weights scaled by ``2**-weight_exponent``, scaled back.
+
+    Where the true value lies beyond the float range the result is ``inf``,
+    with a warning; the centres and labels do not depend on the scale.
+    """
+    try:
+        return math.ldexp(float(inertia), weight_exponent)
+    except OverflowError:
+        warnings.warn(
+            "The weighted inertia exceeds the largest float (the sample_weight "
+            "are too large for it): it is reported as inf.  The centres and "
+            "labels do not depend on the scale of sample_weight; divide the "
+            "weights by a constant for a finite inertia.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+        return math.inf

@@ -35,29 +35,48 @@ from sklearn_kmeans_lab._compat import (
     _fit_context,
     _wrap_data_with_container,
 )
+from sklearn_kmeans_lab._criteria import CRITERIA, choose_k, jump_statistic
 from sklearn_kmeans_lab._gap import (
     MAX_SE_METHODS,
     draw_reference_sets,
     gap_statistic,
-    max_se,
     reference_box,
     within_dispersion,
 )
 from sklearn_kmeans_lab._kmeans import LloydKMeans
 from sklearn_kmeans_lab._kselector_dask import check_dask_test_data, fit_on_dask
+from sklearn_kmeans_lab._prediction_strength import (
+    half_strength,
+    split_halves,
+    strength_summary,
+)
+from sklearn_kmeans_lab._stability import (
+    bootstrap_indices,
+    choice_frequencies,
+    reference_choice_frequencies,
+)
 
-_CRITERIA = ("gap", "silhouette", "calinski_harabasz", "davies_bouldin")
-# The clustering indices computed on the data at every K.
-_INDEX_COLUMNS = ("silhouette", "calinski_harabasz", "davies_bouldin")
+_CRITERIA = CRITERIA[:5]  # those that can drive the choice; "jump" is reported
+# Computed from every fit at no extra cost, whatever the criterion.
+_FREE_CRITERIA = frozenset({"calinski_harabasz", "davies_bouldin", "jump"})
 _RESULT_COLUMNS = (
     "inertia",
     "log_w",
     "ref_log_w_mean",
     "gap",
     "gap_se",
-    *_INDEX_COLUMNS,
+    "silhouette",
+    "calinski_harabasz",
+    "davies_bouldin",
+    "jump",
+    "prediction_strength",
+    "prediction_strength_se",
+    "k_frequency",
 )
+# The columns one fit of the data fills (the others come from several fits).
+_ROW_COLUMNS = ("inertia", "log_w", "silhouette", "calinski_harabasz", "davies_bouldin")
 _SEED_MAX = np.iinfo(np.int32).max
+_K_MAX = np.iinfo(np.int64).max
 
 
 class _Settings(NamedTuple):
@@ -66,7 +85,7 @@ class _Settings(NamedTuple):
     param_name: str
     d_power: float
     log_w_floor: float
-    criterion: str
+    computed: frozenset
     silhouette_sample_size: int | None
 
 
@@ -92,10 +111,32 @@ def _fit_labels(est, X, sample_weight, param_name, k, where):
         labels = getattr(est, "labels_", None)
         return np.asarray(est.predict(X) if labels is None else labels)
     except Exception as exc:
-        raise RuntimeError(
-            f"Fitting {type(est).__name__} with {param_name}={k} on {where} "
-            f"failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        context = (
+            f"Fitting {type(est).__name__} with {param_name}={k} on {where} failed"
+        )
+        _raise_with_context(exc, context)
+
+
+def _raise_with_context(exc, context):
+    """Re-raise ``exc`` as its own class with ``context`` leading its message.
+
+    The class is kept so that callers can catch what the clusterer raises (an
+    ``InvalidParameterError`` stays a ``ValueError``).  A copy of the class
+    carries the longer message, chained to the original; an exception class
+    whose constructor does not take a lone message (``UnicodeDecodeError``,
+    ``KeyError``'s quoting, custom ones) is re-raised itself, with the context
+    as a note (Python >= 3.11 prints notes under the message).
+    """
+    message = f"{context}: {exc}"
+    try:
+        copy = type(exc)(message)
+    except Exception:
+        copy = None
+    if copy is not None and str(copy) == message:
+        raise copy from exc
+    if hasattr(exc, "add_note"):
+        exc.add_note(context)
+    raise exc
 
 
 def _log_w(est, X, labels, sample_weight, settings):
@@ -117,7 +158,7 @@ def _log_w(est, X, labels, sample_weight, settings):
 
 def _fit_data(estimator, X, sample_weight, k, seed, settings):
     """Fit the data at K; return its inertia, log W and clustering indices."""
-    row = dict.fromkeys(("inertia", "log_w", *_INDEX_COLUMNS), np.nan)
+    row = dict.fromkeys(_ROW_COLUMNS, np.nan)
     if k == 1:
         # One cluster needs no fit: its centre is the (weighted) mean.
         est, labels = None, np.zeros(X.shape[0], dtype=np.int32)
@@ -126,7 +167,14 @@ def _fit_data(estimator, X, sample_weight, k, seed, settings):
         est = _configured(estimator, settings.param_name, k, seed)
         labels = _fit_labels(est, X, sample_weight, settings.param_name, k, "X")
         row["inertia"] = float(getattr(est, "inertia_", np.nan))
-    if settings.criterion == "gap":
+    # The jump method needs the within-cluster sum of squares of every fit;
+    # a clusterer without inertia_ gets it from its labels.
+    row["wss"] = (
+        row["inertia"]
+        if np.isfinite(row["inertia"])
+        else 2.0 * within_dispersion(X, labels, sample_weight=sample_weight)
+    )
+    if "gap" in settings.computed:
         row["log_w"] = _log_w(est, X, labels, sample_weight, settings)
     n_labels = np.unique(labels).size
     if 2 <= n_labels < X.shape[0]:
@@ -134,14 +182,31 @@ def _fit_data(estimator, X, sample_weight, k, seed, settings):
         # take no sample weights (sklearn.metrics has none for them).
         row["calinski_harabasz"] = calinski_harabasz_score(X, labels)
         row["davies_bouldin"] = davies_bouldin_score(X, labels)
-        if settings.criterion == "silhouette":
-            row["silhouette"] = silhouette_score(
-                X,
-                labels,
-                sample_size=settings.silhouette_sample_size,
-                random_state=seed,
+        if "silhouette" in settings.computed:
+            row["silhouette"] = _silhouette(
+                X, labels, settings.silhouette_sample_size, seed, k
             )
     return row
+
+
+def _silhouette(X, labels, sample_size, seed, k):
+    """Mean silhouette, on ``sample_size`` random samples when that is fewer.
+
+    The subsample is the one ``silhouette_score(sample_size=sample_size,
+    random_state=seed)`` draws; drawing it here lets a subsample that holds a
+    single cluster be reported in terms of ``silhouette_sample_size``.
+    """
+    if sample_size is not None and sample_size < X.shape[0]:
+        rows = check_random_state(seed).permutation(X.shape[0])[:sample_size]
+        X, labels = X[rows], labels[rows]
+        if np.unique(labels).size < 2:
+            raise ValueError(
+                f"The silhouette subsample of silhouette_sample_size={sample_size} "
+                f"samples drawn at K={k} holds samples of a single cluster, where "
+                "the silhouette is undefined; increase silhouette_sample_size "
+                "(or set it to None to use all samples)."
+            )
+    return silhouette_score(X, labels)
 
 
 def _fit_reference(estimator, Z, sample_weight, k, seed, settings, b):
@@ -152,6 +217,33 @@ def _fit_reference(estimator, Z, sample_weight, k, seed, settings, b):
     where = f"reference set {b}"
     labels = _fit_labels(est, Z, sample_weight, settings.param_name, k, where)
     return _log_w(est, Z, labels, sample_weight, settings)
+
+
+def _fit_split(estimator, X, sample_weight, k, seed, settings, split):
+    """Prediction strength at K of one random split of X into two halves."""
+    if k == 1:
+        return 1.0  # one cluster keeps every pair together (fpc's convention)
+    rng = np.random.RandomState(seed)
+    halves = split_halves(X.shape[0], rng)
+    if k > halves[0].size:
+        return np.nan  # a half has fewer samples than clusters
+    fit_seeds = rng.randint(_SEED_MAX, size=2)
+    weights = [None if sample_weight is None else sample_weight[h] for h in halves]
+    fitted, own_labels = [], []
+    for i, (half, fit_seed) in enumerate(zip(halves, fit_seeds, strict=True)):
+        est = _configured(estimator, settings.param_name, k, fit_seed)
+        where = f"half {i + 1} of split {split}"
+        own_labels.append(
+            _fit_labels(est, X[half], weights[i], settings.param_name, k, where)
+        )
+        fitted.append(est)
+    # Each half is predicted by the other half's clusterer (for k-means: the
+    # nearest of the other half's centres) and judged on its own clusters.
+    strengths = [
+        half_strength(own_labels[i], fitted[1 - i].predict(X[halves[i]]), weights[i])
+        for i in (0, 1)
+    ]
+    return 0.5 * (strengths[0] + strengths[1])
 
 
 def _estimator_has(attr):
@@ -193,11 +285,13 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         above ``n_samples`` are dropped with a warning.  K=1 is a candidate of
         the gap statistic only; the other criteria need K >= 2.
 
-    criterion : {"gap", "silhouette", "calinski_harabasz", "davies_bouldin"}, \
-            default="gap"
+    criterion : {"gap", "silhouette", "calinski_harabasz", "davies_bouldin", \
+            "prediction_strength"}, default="gap"
         How K is chosen: the gap statistic with ``rule``; or the maximum
         silhouette, the maximum Calinski-Harabasz index, the minimum
-        Davies-Bouldin index.
+        Davies-Bouldin index; or the largest K whose prediction strength
+        exceeds ``ps_cutoff`` (Tibshirani and Walther, 2005, as R's
+        ``fpc::prediction.strength``).
 
     n_refs : int, default=20
         Number ``B`` of reference data sets of the gap statistic.  The same
@@ -235,7 +329,39 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     silhouette_sample_size : int, default=None
         With ``criterion="silhouette"``, compute each silhouette on a random
         subset of this many samples (O(size ** 2) instead of O(n_samples ** 2));
-        None uses all samples.
+        None uses all samples.  A subset must hold more samples than the
+        largest K of ``k_range``; the subset at each K is drawn with that K's
+        seed.
+
+    extra_criteria : list of str or "all", default=None
+        Criteria to compute besides ``criterion``, reported in ``results_``,
+        ``choices_`` and ``k_frequencies_`` but not used for the choice:
+        names among "gap", "silhouette", "calinski_harabasz",
+        "davies_bouldin", "prediction_strength", "jump", or "all".  The
+        Calinski-Harabasz, Davies-Bouldin and jump criteria are always
+        computed (they cost nothing beyond the fits); the gap adds
+        ``n_refs`` fits per K, the prediction strength ``2 * n_splits`` fits
+        of half the data per K, the silhouette O(n_samples ** 2) per K.
+
+    n_splits : int, default=50
+        Number of random splits into two halves per K of the prediction
+        strength (R's ``M``).
+
+    ps_cutoff : float, default=0.8
+        The prediction strength chooses the largest K whose mean strength
+        exceeds this (R's ``cutoff``; 0.8 to 0.9 is the paper's advice).
+
+    jump_power : float, default=None
+        Transformation power ``Y`` of the jump method (Sugar and James,
+        2003): the jumps are in ``distortion ** -Y``.  None means
+        ``n_features / 2``, the paper's choice.
+
+    n_bootstrap : int, default=0
+        If positive, repeat the whole selection (every criterion computed,
+        with fresh reference sets and splits) on this many bootstrap
+        resamples of the samples and report how often each K is chosen in
+        ``k_frequencies_``.  It multiplies the cost of ``fit`` by about
+        ``1 + n_bootstrap``.  0 (the default) does no resampling.
 
     sample_size : int, default=100_000
         For a Dask array ``X`` only: K is chosen on a uniform sample of this
@@ -281,10 +407,35 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         sum of squares); ``log_w`` (``log W_k`` of ``clusGap``: ``W_k`` is
         half the inertia for ``d_power=2``); ``ref_log_w_mean``
         (``E*[log W_k]``); ``gap``; ``gap_se`` (``s_k``); ``silhouette``;
-        ``calinski_harabasz``; ``davies_bouldin``.  Values that were not
-        computed are NaN: the gap columns are computed for ``criterion="gap"``
-        only, the silhouette for ``criterion="silhouette"`` only, the two
-        cheap indices always for K >= 2.
+        ``calinski_harabasz``; ``davies_bouldin``; ``jump`` (the jump in
+        transformed distortion from the previous K, Sugar and James 2003);
+        ``prediction_strength`` and ``prediction_strength_se`` (its mean over
+        the splits and the standard error of that mean, ``sd / sqrt(n_splits)``);
+        ``k_frequency`` (share of the bootstrap resamples in which
+        ``criterion`` chose this K).  Values that were not computed are NaN:
+        the gap, silhouette and prediction strength columns only for the
+        criteria of ``criterion`` and ``extra_criteria``, ``k_frequency``
+        only with ``n_bootstrap > 0``; the cheap indices are always computed
+        for K >= 2, the jump always.
+
+    choices_ : dict of str to int
+        The K every computed criterion chooses from these same fits, e.g.
+        ``{"gap": 5, "calinski_harabasz": 4, "davies_bouldin": 4, "jump":
+        4}``: reported, not used (``n_clusters_`` is ``choices_[criterion]``).
+        A criterion undefined at every K is left out.
+
+    k_frequencies_ : dict of str to ndarray of shape (n_k,)
+        With ``n_bootstrap > 0``: for every criterion of ``choices_``, the
+        share of the bootstrap resamples in which it chose each K of
+        ``results_["k"]`` (a resample where it was undefined counts for no
+        K).
+
+    reference_k_frequencies_ : ndarray of shape (n_k,)
+        With ``n_bootstrap > 0`` and the gap computed: the share of
+        ``n_bootstrap`` resamples of the ``n_refs`` reference sets' ``log W*``
+        (with replacement, the data's fits kept) in which the gap's rule
+        chose each K.  This is the part of the uncertainty that comes from
+        the reference sets alone; it costs no fit.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -326,7 +477,22 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     identical points has ``W_k`` at the rounding level of ``X``; ``log W_k``
     is floored there, so its gap is large but finite.
 
+    The prediction strength of K (Tibshirani and Walther, 2005) follows
+    ``fpc::prediction.strength``: for each of ``n_splits`` random splits into
+    halves of ``floor(n / 2)`` and ``n - floor(n / 2)`` samples, both halves
+    are clustered, each half is predicted by the clusterer of the other
+    (``predict``; for k-means the nearest centre), and for every cluster of
+    the half's own clustering the share of its pairs of samples that the
+    prediction keeps together is counted; the split's strength is the mean
+    over the two halves of the worst cluster's share.  K=1 has strength 1.
+    K above ``floor(n / 2)`` get NaN.
+
     Only dense input is supported.
+
+    An exception raised by the clusterer in one of the fits is raised again
+    with its own class (an invalid parameter stays a ``ValueError``), its
+    message led by the K and the data set (``X`` or a reference set) of that
+    fit.
 
     References
     ----------
@@ -337,6 +503,17 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     M. Maechler, P. Rousseeuw, A. Struyf, M. Hubert and K. Hornik, "cluster:
     Cluster Analysis Basics and Extensions", R package (``clusGap``,
     ``maxSE``).
+
+    R. Tibshirani and G. Walther, "Cluster validation by prediction strength",
+    Journal of Computational and Graphical Statistics 14(3), 511-528, 2005.
+
+    C. A. Sugar and G. M. James, "Finding the number of clusters in a data
+    set: an information-theoretic approach", Journal of the American
+    Statistical Association 98(463), 750-763, 2003.
+
+    Y. Fang and J. Wang, "Selection of the number of clusters via the
+    bootstrap method", Computational Statistics and Data Analysis 56(3),
+    468-477, 2012.
 
     Examples
     --------
@@ -349,6 +526,18 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     3
     >>> selector.predict(X[:4])
     array([...], dtype=int32)
+    >>> selector.choices_
+    {'gap': 3, 'calinski_harabasz': 3, 'davies_bouldin': 3, 'jump': 3}
+
+    How sure is each choice?  Repeat the selection on bootstrap resamples
+    (here on K=1..5): the gap's rule stops at K=1 on half of them (``gap(1)``
+    is within one ``s_2`` of ``gap(2)`` on these data), Calinski-Harabasz
+    always answers 3:
+
+    >>> stable = KSelector(LloydKMeans(n_init=3), k_range=range(1, 6), n_refs=5,
+    ...                    n_bootstrap=4, random_state=0).fit(X)
+    >>> stable.k_frequencies_["gap"], stable.k_frequencies_["calinski_harabasz"]
+    (array([0.5, 0. , 0.5, 0. , 0. ]), array([0., 0., 1., 0., 0.]))
     """
 
     _parameter_constraints: dict = {
@@ -363,6 +552,11 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "param_name": [str],
         "silhouette_sample_size": [Interval(Integral, 2, None, closed="left"), None],
         "sample_size": [Interval(Integral, 2, None, closed="left")],
+        "extra_criteria": [StrOptions({"all"}), "array-like", None],
+        "n_splits": [Interval(Integral, 1, None, closed="left")],
+        "ps_cutoff": [Interval(Real, 0, 1, closed="both")],
+        "jump_power": [Interval(Real, 0, None, closed="neither"), None],
+        "n_bootstrap": [Interval(Integral, 0, None, closed="left")],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -382,6 +576,11 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         param_name="n_clusters",
         silhouette_sample_size=None,
         sample_size=100_000,
+        extra_criteria=None,
+        n_splits=50,
+        ps_cutoff=0.8,
+        jump_power=None,
+        n_bootstrap=0,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -397,6 +596,11 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.param_name = param_name
         self.silhouette_sample_size = silhouette_sample_size
         self.sample_size = sample_size
+        self.extra_criteria = extra_criteria
+        self.n_splits = n_splits
+        self.ps_cutoff = ps_cutoff
+        self.jump_power = jump_power
+        self.n_bootstrap = n_bootstrap
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -407,15 +611,26 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _candidate_ks(self, n_samples):
         """Validated, sorted K values, those above ``n_samples`` dropped."""
-        ks = np.asarray(list(self.k_range))
-        if ks.ndim != 1 or ks.size == 0:
+        values = list(self.k_range)
+        if not values:
             raise ValueError(
                 "k_range must be a non-empty 1-D sequence of ints; got "
                 f"{self.k_range!r}."
             )
-        if not np.issubdtype(ks.dtype, np.integer) or (ks < 1).any():
+        # Each entry through Python's int, never a cast of the array: an array
+        # of uint64 (or Python ints above 2**63) would wrap to negative K.
+        if (
+            not all(isinstance(k, Integral) and not isinstance(k, bool) for k in values)
+            or min(values) < 1
+        ):
             raise ValueError(f"k_range must contain ints >= 1; got {self.k_range!r}.")
-        ks = np.unique(ks).astype(np.int64)
+        largest = max(int(k) for k in values)
+        if largest > _K_MAX:
+            raise ValueError(
+                f"k_range must contain ints <= {_K_MAX}; got K={largest} in "
+                f"k_range={self.k_range!r}."
+            )
+        ks = np.unique(np.array([int(k) for k in values], dtype=np.int64))
         if self.criterion != "gap" and not (ks >= 2).any():
             raise ValueError(
                 f"criterion={self.criterion!r} needs K >= 2 (it is undefined for "
@@ -440,6 +655,22 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{n_samples} leaves only K=1 in k_range."
             )
         return ks
+
+    def _check_silhouette_sample_size(self, ks, n_samples, computed):
+        """A subsample must hold more samples than the largest K has clusters."""
+        size = self.silhouette_sample_size
+        if (
+            "silhouette" in computed
+            and size is not None
+            and size < n_samples
+            and size <= ks[-1]
+        ):
+            raise ValueError(
+                f"silhouette_sample_size={size} is too small for k_range: the "
+                "silhouette needs more samples than clusters and K goes up to "
+                f"{ks[-1]}; use silhouette_sample_size >= {ks[-1] + 1}, or None "
+                "to use all samples."
+            )
 
     @_fit_context(
         # the wrapped estimator's parameters are validated by its own fit
@@ -485,25 +716,25 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 )
             sample_weight = check_sample_weight(sample_weight, X)
         ks = self._candidate_ks(n_samples)
+        computed = self._computed_criteria(estimator)
+        self._check_silhouette_sample_size(ks, n_samples, computed)
 
         rng = check_random_state(self.random_state)
         # Every seed is drawn here, before any task runs, so that the result
         # cannot depend on n_jobs or on the order the backend runs tasks in;
         # the data's seeds come first so that they do not depend on criterion.
         seeds = rng.randint(_SEED_MAX, size=ks.size)
-        positive = slice(None) if sample_weight is None else sample_weight > 0
-        spread = float(np.ptp(X[positive], axis=0).max())
-        if spread == 0:
+        results, ref_log_w, constant = self._select(
+            X, sample_weight, ks, seeds, rng, estimator, computed
+        )
+        if constant:
             warnings.warn(
                 "All samples of X are identical (W_k = 0 for every K); choosing "
                 f"the smallest K of k_range, {ks[0]}.",
                 UserWarning,
                 stacklevel=2,
             )
-            results = self._constant_results(ks)
-        else:
-            results = self._scan(X, sample_weight, ks, seeds, rng, spread, estimator)
-        chosen = self._choose(results, constant=spread == 0)
+        chosen = self._choose(results, constant)
 
         self.best_estimator_ = _configured(
             estimator, self.param_name, ks[chosen], seeds[chosen]
@@ -514,24 +745,76 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         if not hasattr(self.best_estimator_, "inertia_"):
             results["inertia"][:] = np.nan
         self.n_clusters_ = int(ks[chosen])
+        self.choices_ = self._choices(results, ks, constant, computed)
+        if self.n_bootstrap:
+            self._bootstrap(
+                X,
+                sample_weight,
+                ks,
+                rng,
+                estimator,
+                computed,
+                results["log_w"],
+                ref_log_w,
+            )
+            results["k_frequency"] = self.k_frequencies_[self.criterion]
         self.results_ = results
         if self.verbose:
             self._print_results(chosen)
         return self
 
-    def _constant_results(self, ks):
+    def _computed_criteria(self, estimator):
+        """The criteria this fit computes: its own, the asked-for, the free ones."""
+        extra = self.extra_criteria
+        if extra is None:
+            extra = ()
+        elif isinstance(extra, str):  # "all", the only string allowed
+            extra = CRITERIA
+        else:
+            extra = tuple(extra)
+            unknown = [c for c in extra if c not in CRITERIA]
+            if unknown:
+                raise ValueError(
+                    f"extra_criteria must hold names among {list(CRITERIA)} or be "
+                    f"'all'; got {unknown!r}."
+                )
+        computed = frozenset({self.criterion, *extra}) | _FREE_CRITERIA
+        if "prediction_strength" in computed and not hasattr(estimator, "predict"):
+            raise ValueError(
+                "The prediction strength predicts one half of the data with the "
+                f"clusterer fitted on the other, but {type(estimator).__name__} "
+                "has no predict method; use another criterion or remove "
+                "'prediction_strength' from extra_criteria."
+            )
+        return computed
+
+    def _select(self, X, sample_weight, ks, seeds, rng, estimator, computed):
+        """``results_`` of X, the references' ``log W*`` and whether X is constant."""
+        positive = slice(None) if sample_weight is None else sample_weight > 0
+        spread = float(np.ptp(X[positive], axis=0).max())
+        if spread == 0:
+            return self._constant_results(ks, computed), None, True
+        results, ref_log_w = self._scan(
+            X, sample_weight, ks, seeds, rng, spread, estimator, computed
+        )
+        return results, ref_log_w, False
+
+    def _constant_results(self, ks, computed):
         """``results_`` for data without spread: every W_k is 0."""
         results = {"k": ks}
         for name in _RESULT_COLUMNS:
             results[name] = np.full(ks.size, np.nan)
         results["inertia"][:] = 0.0
-        if self.criterion == "gap":
+        if "gap" in computed:
             results["log_w"][:] = -np.inf
             results["ref_log_w_mean"][:] = -np.inf
         return results
 
-    def _scan(self, X, sample_weight, ks, seeds, rng, spread, estimator):
-        """Fit every K on X (and on the reference sets); return ``results_``."""
+    def _scan(self, X, sample_weight, ks, seeds, rng, spread, estimator, computed):
+        """Fit every K on X (on the reference sets, on the splits): ``results_``.
+
+        Also returns the references' ``log W*`` (None without the gap).
+        """
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         eps = np.finfo(X.dtype).eps
         settings = _Settings(
@@ -540,14 +823,14 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             log_w_floor=0.5
             * total_weight
             * (eps * spread * np.sqrt(X.shape[1])) ** self.d_power,
-            criterion=self.criterion,
+            computed=computed,
             silhouette_sample_size=self.silhouette_sample_size,
         )
         tasks = [
             delayed(_fit_data)(estimator, X, sample_weight, k, seed, settings)
             for k, seed in zip(ks, seeds, strict=True)
         ]
-        gap = self.criterion == "gap"
+        gap = "gap" in computed
         if gap:
             ref_seeds = rng.randint(_SEED_MAX, size=(self.n_refs, ks.size))
             box = reference_box(
@@ -563,52 +846,137 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 for b in range(self.n_refs)
                 for k, seed in zip(ks, ref_seeds[b], strict=True)
             ]
+        n_gap_tasks = len(tasks)
+        strength = "prediction_strength" in computed
+        if strength:
+            # Fresh splits for every K, as fpc::prediction.strength draws them.
+            split_seeds = rng.randint(_SEED_MAX, size=(self.n_splits, ks.size))
+            tasks += [
+                delayed(_fit_split)(estimator, X, sample_weight, k, seed, settings, s)
+                for s in range(self.n_splits)
+                for k, seed in zip(ks, split_seeds[s], strict=True)
+            ]
         outputs = Parallel(n_jobs=self.n_jobs)(tasks)
 
         rows = outputs[: ks.size]
         results = {"k": ks}
         for name in _RESULT_COLUMNS:
             results[name] = np.array([row.get(name, np.nan) for row in rows], float)
+        results["jump"] = jump_statistic(
+            ks,
+            np.array([row["wss"] for row in rows]),
+            n_features=X.shape[1],
+            total_weight=total_weight,
+            power=self.jump_power,
+        )
+        ref_log_w = None
         if gap:
-            ref_log_w = np.reshape(outputs[ks.size :], (self.n_refs, ks.size))
+            ref_log_w = np.reshape(
+                outputs[ks.size : n_gap_tasks], (self.n_refs, ks.size)
+            )
             results["gap"], results["ref_log_w_mean"], results["gap_se"] = (
                 gap_statistic(results["log_w"], ref_log_w)
             )
-        return results
+        if strength:
+            split_strengths = np.reshape(
+                outputs[n_gap_tasks:], (self.n_splits, ks.size)
+            )
+            results["prediction_strength"], results["prediction_strength_se"] = (
+                strength_summary(split_strengths)
+            )
+        return results, ref_log_w
+
+    def _choose_index(self, results, criterion):
+        """Index of the K ``criterion`` chooses from ``results`` (or None)."""
+        return choose_k(
+            results,
+            criterion,
+            rule=self.rule,
+            se_factor=self.se_factor,
+            cutoff=self.ps_cutoff,
+        )
+
+    def _choices(self, results, ks, constant, computed):
+        """``choices_``: the K every computed criterion chooses, in CRITERIA order."""
+        choices = {}
+        for criterion in CRITERIA:
+            if criterion not in computed:
+                continue
+            index = 0 if constant else self._choose_index(results, criterion)
+            if index is not None:
+                choices[criterion] = int(ks[index])
+        return choices
+
+    def _bootstrap(
+        self, X, sample_weight, ks, rng, estimator, computed, log_w, ref_log_w
+    ):
+        """Repeat the selection on bootstrap resamples: set ``k_frequencies_``."""
+        boot_seeds = rng.randint(_SEED_MAX, size=self.n_bootstrap)
+        reference_seed = rng.randint(_SEED_MAX)
+        chosen = {criterion: [] for criterion in CRITERIA if criterion in computed}
+        for boot_seed in boot_seeds:
+            boot_rng = np.random.RandomState(boot_seed)
+            rows = bootstrap_indices(X.shape[0], boot_rng, sample_weight)
+            boot_seeds_k = boot_rng.randint(_SEED_MAX, size=ks.size)
+            results, _, constant = self._select(
+                X[rows], None, ks, boot_seeds_k, boot_rng, estimator, computed
+            )
+            for criterion, indices in chosen.items():
+                indices.append(
+                    0 if constant else self._choose_index(results, criterion)
+                )
+        self.k_frequencies_ = {
+            criterion: choice_frequencies(indices, ks.size)
+            for criterion, indices in chosen.items()
+        }
+        if ref_log_w is not None:
+            self.reference_k_frequencies_ = reference_choice_frequencies(
+                log_w,
+                ref_log_w,
+                rule=self.rule,
+                se_factor=self.se_factor,
+                n_resamples=self.n_bootstrap,
+                random_state=np.random.RandomState(reference_seed),
+            )
 
     def _choose(self, results, constant):
         """Index into ``results`` of the chosen K."""
         if constant:
             return 0
-        if self.criterion == "gap":
-            return max_se(
-                results["gap"],
-                results["gap_se"],
-                method=self.rule,
-                se_factor=self.se_factor,
+        index = self._choose_index(results, self.criterion)
+        if index is not None:
+            return index
+        if self.criterion == "prediction_strength":
+            warnings.warn(
+                f"No K of k_range={self.k_range!r} has a mean prediction strength "
+                f"above ps_cutoff={self.ps_cutoff} (R's fpc would answer K=1, "
+                "which is not a candidate); choosing the smallest K.",
+                UserWarning,
+                stacklevel=3,
             )
-        values = results[self.criterion]
-        if np.isnan(values).all():
-            raise ValueError(
-                f"criterion={self.criterion!r} is undefined for every K of "
-                f"k_range: each fit found fewer than 2 or as many clusters as "
-                "samples."
-            )
-        if self.criterion == "davies_bouldin":
-            return int(np.nanargmin(values))
-        return int(np.nanargmax(values))
+            return 0
+        raise ValueError(
+            f"criterion={self.criterion!r} is undefined for every K of "
+            f"k_range: each fit found fewer than 2 or as many clusters as "
+            "samples."
+        )
 
     def _print_results(self, chosen):
         """One line per K, then the choice."""
         shown = ["inertia"]
         shown += ["log_w", "gap", "gap_se"] if self.criterion == "gap" else []
         shown += ["silhouette"] if self.criterion == "silhouette" else []
-        shown += ["calinski_harabasz", "davies_bouldin"]
+        shown += ["calinski_harabasz", "davies_bouldin", "jump"]
+        if self.criterion == "prediction_strength":
+            shown += ["prediction_strength", "prediction_strength_se"]
         for i, k in enumerate(self.results_["k"]):
             values = ", ".join(f"{name}={self.results_[name][i]:.6g}" for name in shown)
             print(f"[KSelector] K={k}: {values}")
         how = f" with rule={self.rule!r}" if self.criterion == "gap" else ""
-        print(f"[KSelector] chose K={self.n_clusters_} by {self.criterion}{how}")
+        print(
+            f"[KSelector] chose K={self.n_clusters_} by {self.criterion}{how} "
+            f"(every computed criterion's choice: {self.choices_})"
+        )
 
     @property
     def cluster_centers_(self):

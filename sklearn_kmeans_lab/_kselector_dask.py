@@ -25,6 +25,8 @@ from sklearn.utils import check_random_state
 from sklearn_kmeans_lab._kmeans import LloydKMeans
 
 _SEED_MAX = np.iinfo(np.int32).max
+# Fitted attributes the selector takes from X itself, not from the scan.
+_OWN = {"best_estimator_", "labels_", "n_features_in_", "feature_names_in_"}
 
 
 def uniform_sample(X, sample_weight, size, random_state):
@@ -79,9 +81,12 @@ def fit_on_dask(selector, X, sample_weight):
             "clusterers."
         )
     X = dask_backend._check_dask_array(selector, X, reset=True)
-    weights = dask_backend._check_dask_weights(sample_weight, X)
+    # (weights divided by 2**exponent: the sample's get their scale back)
+    weights, exponent = dask_backend._check_dask_weights(sample_weight, X)
     rng = check_random_state(selector.random_state)
     rows, row_weights = uniform_sample(X, weights, selector.sample_size, rng)
+    if row_weights is not None:
+        row_weights = np.ldexp(row_weights.astype(np.float64), exponent)
 
     scan = clone(selector).set_params(random_state=int(rng.randint(_SEED_MAX)))
     scan.fit(rows, sample_weight=row_weights)
@@ -92,10 +97,13 @@ def fit_on_dask(selector, X, sample_weight):
         n_init=1,
         random_state=int(rng.randint(_SEED_MAX)),
     )
-    best.fit(X, sample_weight=weights)
+    best.fit(X, sample_weight=sample_weight)
 
-    selector.n_clusters_ = scan.n_clusters_
-    selector.results_ = scan.results_
+    # What the scan found (n_clusters_, results_, choices_, ...) describes
+    # the sample; the fit at K and its labels are the whole array's.
+    for name, value in vars(scan).items():
+        if name.endswith("_") and not name.startswith("_") and name not in _OWN:
+            setattr(selector, name, value)
     selector.best_estimator_ = best
     selector.labels_ = best.labels_
     return selector

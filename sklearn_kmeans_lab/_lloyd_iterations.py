@@ -2,13 +2,70 @@
 
 ``lloyd_iterations`` is the one loop of Lloyd's algorithm in the package: the
 in-memory run (``_lloyd_run.LloydRun``) and the Dask backend's run both go
-through it, so the stopping rules, the handling of empty clusters and the
+through it, so the stopping rules, the handling of empty clusters
+(``relocate_empty_clusters``, which both runs call on in-memory rows) and the
 verbose lines exist once.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from sklearn_kmeans_lab._kernels import lloyd as kernels
+from sklearn_kmeans_lab._kernels.common import (
+    csr_squared_distances_to_assigned,
+    squared_distances_to_assigned,
+)
+
+
+def distances_to_assigned(X, centers, labels, x_offset=None):
+    """Unweighted ``||x_i - c_{labels_i}||^2`` (float64) for every sample."""
+    out = np.empty(X.shape[0])
+    if sp.issparse(X):
+        csr_squared_distances_to_assigned(
+            X.data, X.indices, X.indptr, centers, labels, out
+        )
+        return out
+    if x_offset is None:
+        x_offset = np.zeros(X.shape[1], dtype=X.dtype)
+    squared_distances_to_assigned(X, x_offset, centers, labels, out)
+    return out
+
+
+def relocate_empty_clusters(
+    X, sample_weight, centers_old, sums, weights, labels, x_offset=None
+):
+    """Give each empty cluster the sample farthest from its centre (in place).
+
+    A cluster is empty when its total weight is 0, members of zero weight
+    included.  The j-th empty cluster takes the j-th farthest sample of
+    positive weight (unweighted distance to its assigned old centre), which
+    leaves its old cluster, as scikit-learn does; scikit-learn also moves
+    zero-weight samples, which leaves the cluster empty.  Nothing moves when
+    every sample sits on its centre.  ``sample_weight`` None means ones.
+    """
+    empty = np.flatnonzero(weights == 0)
+    if empty.size == 0:
+        return
+    distances = distances_to_assigned(X, centers_old, labels, x_offset)
+    if sample_weight is not None:
+        # a sample of zero weight cannot make a cluster non-empty
+        distances[np.asarray(sample_weight) == 0] = -1.0
+    if distances.max() <= 0:
+        return
+    n_empty = min(empty.size, X.shape[0])
+    far = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
+    far = far[distances[far] >= 0]  # fewer positive weights than empty clusters
+    for new_id, idx in zip(empty[: far.size], far, strict=True):
+        old_id = labels[idx]
+        if sp.issparse(X):
+            row = X[idx].toarray().ravel()
+        else:
+            row = X[idx] if x_offset is None else X[idx] - x_offset
+        weight = 1.0 if sample_weight is None else sample_weight[idx]
+        sums[old_id] -= row * weight
+        sums[new_id] = row * weight
+        weights[new_id] = weight
+        weights[old_id] -= weight
 
 
 def average_centers(sums, weights):

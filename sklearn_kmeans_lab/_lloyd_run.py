@@ -38,9 +38,11 @@ from sklearn_kmeans_lab._kernels.common import (
     GEMM_CHUNK_ROWS,
     CsrRows,
     DenseRows,
-    squared_distances_to_assigned,
 )
-from sklearn_kmeans_lab._lloyd_iterations import lloyd_iterations
+from sklearn_kmeans_lab._lloyd_iterations import (
+    lloyd_iterations,
+    relocate_empty_clusters,
+)
 from sklearn_kmeans_lab._parallel import blas_single_thread, thread_pool
 
 # Up to this many features a compiled loop vectorised over the rows of a
@@ -393,10 +395,48 @@ def lloyd_pass(
     return sums.astype(X.dtype), weights.astype(X.dtype), n_changed, total_inertia
 
 
+def centring_offset(mean, spread):
+    """``mean`` rounded to a multiple of the largest power of two not above
+    ``spread``, per feature (``mean`` itself where the spread is 0).
+
+    Centring on it is as accurate as centring on the mean (it is off by less
+    than the spread), and it keeps integer-valued data on a coarse binary
+    grid: their centred values, and the squared distances and dot products
+    with integer centres, are exact, whatever the order of the additions.  An
+    exact tie then stays an exact tie in every kernel, and the lowest centre
+    index wins it, as in ``argmin``.
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    spread = np.asarray(spread, dtype=np.float64)
+    coarse = (spread > 0) & np.isfinite(spread) & np.isfinite(mean)
+    step = np.frexp(np.where(coarse, spread, 1.0))[1] - 1  # 2**step <= spread
+    rounded = np.ldexp(np.round(np.ldexp(mean, -step)), step)
+    return np.where(coarse, rounded, mean)
+
+
+def prediction_offset(centers):
+    """The offset ``predict``, ``score`` and the end of ``fit`` centre dense
+    data on: a function of the centres alone, near the data as fit's mean is
+    (centres far from the origin would otherwise lose the distances in the
+    rounding of ||c||^2 - 2<x, c>)."""
+    centers64 = centers.astype(np.float64)
+    return centring_offset(centers64.mean(axis=0), centers64.std(axis=0)).astype(
+        centers.dtype
+    )
+
+
 def assign_labels(
     X, centers, *, n_threads=1, sample_weight=None, want_inertia=False, x_offset=None
 ):
-    """Nearest-centre labels (int32) and, optionally, the weighted inertia."""
+    """Nearest-centre labels (int32) and, optionally, the weighted inertia.
+
+    Dense ``X`` is used as ``X - x_offset`` and ``centers`` are in those
+    coordinates; without ``x_offset``, both are centred on
+    ``prediction_offset(centers)`` (on the fly, ``X`` is not copied).
+    """
+    if x_offset is None and not sp.issparse(X):
+        x_offset = prediction_offset(centers)
+        centers = centers - x_offset
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     _, _, _, inertia = lloyd_pass(
         X,
@@ -411,51 +451,17 @@ def assign_labels(
     return labels, inertia
 
 
-def distances_to_assigned(X, centers, labels, x_offset=None):
-    """Unweighted ``||x_i - c_{labels_i}||^2`` (float64) for every sample."""
-    if sp.issparse(X):
-        diff = X - sp.csr_matrix(centers[labels])
-        return np.asarray(diff.multiply(diff).sum(axis=1)).ravel()
-    if x_offset is None:
-        x_offset = np.zeros(X.shape[1], dtype=X.dtype)
-    out = np.empty(X.shape[0])
-    squared_distances_to_assigned(X, x_offset, centers, labels, out)
-    return out
-
-
-def relocate_empty_clusters(
-    X, sample_weight, centers_old, sums, weights, labels, x_offset=None
-):
-    """Give each empty cluster the sample farthest from its centre (in place).
-
-    A cluster is empty when its total weight is 0.  The j-th empty cluster
-    takes the j-th farthest sample (unweighted distance to its assigned old
-    centre), which leaves its old cluster, as scikit-learn does.  Nothing moves
-    when every sample sits on its centre.  ``sample_weight`` None means ones.
-    """
-    empty = np.flatnonzero(weights == 0)
-    if empty.size == 0:
-        return
-    distances = distances_to_assigned(X, centers_old, labels, x_offset)
-    if distances.max() == 0:
-        return
-    n_empty = empty.size
-    far = np.argpartition(distances, -n_empty)[: -n_empty - 1 : -1]
-    for new_id, idx in zip(empty, far, strict=True):
-        old_id = labels[idx]
-        if sp.issparse(X):
-            row = X[idx].toarray().ravel()
-        else:
-            row = X[idx] if x_offset is None else X[idx] - x_offset
-        weight = 1.0 if sample_weight is None else sample_weight[idx]
-        sums[old_id] -= row * weight
-        sums[new_id] = row * weight
-        weights[new_id] = weight
-        weights[old_id] -= weight
-
-
 def lloyd_single_run(
-    X, sample_weight, centers_init, *, max_iter, tol, verbose, n_threads, x_offset=None
+    X,
+    sample_weight,
+    centers_init,
+    *,
+    max_iter,
+    tol,
+    verbose,
+    n_threads,
+    x_offset=None,
+    final_pass=True,
 ):
     """One run of Lloyd's algorithm from ``centers_init``, in memory.
 
@@ -466,7 +472,9 @@ def lloyd_single_run(
 
     ``sample_weight`` None means unit weights (a faster pass).  Dense ``X`` is
     used as ``X - x_offset``; ``centers_init`` and the returned centres are in
-    those centred coordinates.
+    those centred coordinates.  Without ``final_pass`` (for a caller that
+    recomputes them) the labels are those of the last iteration and the
+    inertia is None.
 
     Returns
     -------
@@ -481,5 +489,8 @@ def lloyd_single_run(
         centers, n_iter = lloyd_iterations(
             run, centers, max_iter=max_iter, tol=tol, verbose=verbose
         )
-        labels, inertia = run.finish(centers)
+        if final_pass:
+            labels, inertia = run.finish(centers)
+        else:
+            labels, inertia = run.labels, None
     return labels, inertia, centers, n_iter

@@ -18,7 +18,11 @@ _CRITERION_LABELS = {
     "silhouette": "Silhouette score",
     "calinski_harabasz": "Calinski-Harabasz index",
     "davies_bouldin": "Davies-Bouldin index (lower is better)",
+    "prediction_strength": "Prediction strength",
+    "jump": "Jump in transformed distortion",
 }
+# The results_ column holding each criterion's standard error, drawn as bars.
+_ERROR_COLUMNS = {"gap": "gap_se", "prediction_strength": "prediction_strength_se"}
 
 
 def _check_matplotlib_support(caller):
@@ -422,6 +426,10 @@ class KSelectorDisplay:
     se_factor : float, default=1.0
         The multiplier of ``gap_se`` in ``rule``.
 
+    k_frequencies : ndarray of shape (n_k,), default=None
+        How often each K was chosen (``KSelector.k_frequencies_`` of the
+        criterion), drawn by :meth:`plot_stability`.
+
     Attributes
     ----------
     line_ : matplotlib Line2D
@@ -439,6 +447,12 @@ class KSelectorDisplay:
     rule_line_ : matplotlib Line2D or None
         The threshold of ``rule`` (markers, or a horizontal segment), None
         when no rule threshold is drawn.
+
+    stability_bars_ : matplotlib BarContainer
+        The bars of :meth:`plot_stability`; set by that method only.
+
+    stability_ax_ : matplotlib Axes
+        Axes of the bars; set by :meth:`plot_stability` only.
 
     ax_ : matplotlib Axes
         Axes with the plot.
@@ -474,6 +488,7 @@ class KSelectorDisplay:
         best_k=None,
         rule=None,
         se_factor=1.0,
+        k_frequencies=None,
     ):
         self.k_values = k_values
         self.scores = scores
@@ -482,6 +497,7 @@ class KSelectorDisplay:
         self.best_k = best_k
         self.rule = rule
         self.se_factor = se_factor
+        self.k_frequencies = k_frequencies
 
     def plot(self, ax=None, *, line_kwargs=None, best_k_kwargs=None):
         """Draw the plot.
@@ -663,7 +679,8 @@ class KSelectorDisplay:
                 f"criterion must be one of {sorted(_CRITERION_LABELS)}; "
                 f"got {criterion!r}."
             )
-        needed = ["k", criterion] + (["gap_se"] if criterion == "gap" else [])
+        error_column = _ERROR_COLUMNS.get(criterion)
+        needed = ["k", criterion] + ([error_column] if error_column else [])
         missing = [key for key in needed if key not in results]
         if missing:
             raise ValueError(
@@ -672,7 +689,7 @@ class KSelectorDisplay:
         k_values = np.asarray(results["k"])
         scores = np.asarray(results[criterion], dtype=float)
         errors = (
-            np.asarray(results["gap_se"], dtype=float) if criterion == "gap" else None
+            np.asarray(results[error_column], dtype=float) if error_column else None
         )
         if any(len(a) != len(k_values) for a in (scores, errors) if a is not None):
             raise ValueError(
@@ -703,8 +720,15 @@ class KSelectorDisplay:
         ax=None,
         line_kwargs=None,
         best_k_kwargs=None,
+        stability_ax=None,
     ):
         """Plot the criterion of a fitted ``KSelector``, marking its chosen K.
+
+        When the selector was fitted with ``n_bootstrap > 0``, the share of
+        the bootstrap resamples choosing each K is drawn as bars beside the
+        curve (see :meth:`plot_stability`): on ``stability_ax``, or, when
+        neither ``ax`` nor ``stability_ax`` is given, on the right of a new
+        figure of two axes.
 
         Parameters
         ----------
@@ -728,6 +752,9 @@ class KSelectorDisplay:
         best_k_kwargs : dict, default=None
             Passed to :meth:`plot`.
 
+        stability_ax : matplotlib Axes, default=None
+            Axes for the bootstrap frequencies of ``criterion``; see above.
+
         Returns
         -------
         display : KSelectorDisplay
@@ -739,7 +766,14 @@ class KSelectorDisplay:
             criterion = selector.criterion
         own_criterion = criterion == selector.criterion
         best_k = selector.n_clusters_ if own_criterion else None
-        return cls.from_results(
+        frequencies = getattr(selector, "k_frequencies_", {}).get(criterion)
+        if frequencies is not None and ax is None and stability_ax is None:
+            import matplotlib.pyplot as plt
+
+            _, (ax, stability_ax) = plt.subplots(
+                1, 2, figsize=(10, 4), layout="constrained"
+            )
+        display = cls.from_results(
             selector.results_,
             criterion,
             best_k,
@@ -749,3 +783,76 @@ class KSelectorDisplay:
             line_kwargs=line_kwargs,
             best_k_kwargs=best_k_kwargs,
         )
+        display.k_frequencies = frequencies
+        if frequencies is not None and stability_ax is not None:
+            display.plot_stability(stability_ax)
+        return display
+
+    def plot_stability(self, ax=None, *, bar_kwargs=None):
+        """Draw how often each K was chosen, one bar per K.
+
+        The bars are ``k_frequencies`` (for a ``KSelector``, the share of its
+        bootstrap resamples in which the criterion chose each K); the bar of
+        ``best_k`` is drawn in the colour of its mark on the curve.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on. A new figure and axes are created if None.
+
+        bar_kwargs : dict, default=None
+            Keyword arguments for :meth:`~matplotlib.axes.Axes.bar`,
+            overriding the defaults.
+
+        Returns
+        -------
+        display : KSelectorDisplay
+            The display, with ``stability_bars_`` and ``stability_ax_`` set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_kmeans_lab import KSelectorDisplay
+        >>> display = KSelectorDisplay(
+        ...     k_values=np.array([3, 4, 5, 6]),
+        ...     scores=np.array([0.5, 1.2, 1.25, 1.26]),
+        ...     best_k=5, k_frequencies=np.array([0.0, 0.58, 0.40, 0.02]))
+        >>> bars = display.plot_stability().stability_bars_
+        >>> [float(bar.get_height()) for bar in bars]
+        [0.0, 0.58, 0.4, 0.02]
+        """
+        _check_matplotlib_support(f"{type(self).__name__}.plot_stability")
+        from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+        if self.k_frequencies is None:
+            raise ValueError(
+                "k_frequencies is None: there is no stability to plot; fit the "
+                "KSelector with n_bootstrap > 0."
+            )
+        ax = _get_ax(ax)
+        k_values = np.asarray(self.k_values)
+        frequencies = np.asarray(self.k_frequencies, dtype=float)
+        if frequencies.shape != k_values.shape:
+            raise ValueError(
+                f"k_frequencies has shape {frequencies.shape}; it needs one value "
+                f"per K, shape {k_values.shape}."
+            )
+        colors = np.where(k_values == self.best_k, "tab:red", "tab:gray")
+        bar_kwargs = {"color": colors, "width": 0.7, **(bar_kwargs or {})}
+        self.stability_bars_ = ax.bar(k_values, frequencies, **bar_kwargs)
+        for bar, share in zip(self.stability_bars_, frequencies, strict=True):
+            if share > 0:
+                ax.annotate(
+                    f"{share:.0%}",
+                    (bar.get_x() + bar.get_width() / 2, share),
+                    ha="center",
+                    va="bottom",
+                    fontsize="small",
+                )
+        ax.set_ylim(0, 1.08)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("Number of clusters K")
+        ax.set_ylabel("Chosen in bootstrap resamples")
+        self.stability_ax_ = ax
+        return self

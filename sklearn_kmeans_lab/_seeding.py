@@ -89,9 +89,13 @@ class _CanonicalOrder:
         exponent = math.frexp(largest)[1] if largest > 0 else 0
         self.unit = math.ldexp(1.0, exponent - 3) if largest > 0 else 1.0
 
-    def last(self, X):
-        """The last sample in canonical order (largest key, then index)."""
-        members = np.flatnonzero(self.buckets == self.buckets.max())
+    def last(self, X, candidates=None):
+        """The last sample in canonical order (largest key, then index), among
+        the ``candidates`` (a boolean mask) if given."""
+        buckets = self.buckets if candidates is None else self.buckets[candidates]
+        members = np.flatnonzero(self.buckets == buckets.max())
+        if candidates is not None:
+            members = members[candidates[members]]
         keys = self.keys(X, members)
         return int(members[np.lexsort((members, keys))[-1]])
 
@@ -151,7 +155,10 @@ def _mass_scale(total):
     """A power of two, so the quantisation depends on the masses only; total
     a hair high, so that rounding cannot push the sum past 2**_MASS_BITS."""
     exponent = math.frexp(total * (1 + 1e-6))[1] if total > 0 else 0
-    return math.ldexp(1.0, _MASS_BITS - exponent)
+    # A total below 2**-962 (the masses left are all subnormal-sized, the
+    # weights being at most 1) is quantised as if it were 2**-962: masses that
+    # round to 0 are those of samples within 2**-1023 of a centre.
+    return math.ldexp(1.0, min(_MASS_BITS - exponent, 1023))
 
 
 class _Masses:
@@ -239,12 +246,34 @@ def _rows(X, indices, x_offset):
     return rows if x_offset is None else rows - x_offset
 
 
+def weight_exponent(largest):
+    """The exponent ``e`` such that weights divided by ``2**e`` have their
+    largest in [0.5, 1); 0 when the largest is already of moderate size
+    (2**-64 to 2**64), so that no subnormal weight loses its bits for nothing.
+    """
+    exponent = math.frexp(largest)[1] if largest > 0 else 0
+    return 0 if -64 <= exponent <= 64 else exponent
+
+
+def unit_max_weights(sample_weight):
+    """Float64 weights divided by ``2**weight_exponent(largest)``, and ``e``.
+
+    Exact (a power of two), and it changes no draw (masses are quantised
+    relative to their total); it keeps every sum of weights, masses and
+    potentials in range whatever the scale of the weights, from subnormal to
+    near overflow.
+    """
+    w = np.asarray(sample_weight, dtype=np.float64)
+    exponent = weight_exponent(float(w.max())) if w.size else 0
+    return np.ldexp(w, -exponent), exponent
+
+
 def _weights(X, sample_weight):
-    """The weights in float64 (or a placeholder), whether weighted, and their
-    total."""
+    """The weights in float64, scaled to a largest near 1 (or a placeholder),
+    whether weighted, and their total."""
     if sample_weight is None:
         return np.ones(1), False, float(X.shape[0])
-    w = np.asarray(sample_weight, dtype=np.float64)
+    w = unit_max_weights(sample_weight)[0]
     return w, True, float(w.sum())
 
 
@@ -358,8 +387,10 @@ def kmeans_plusplus_centers(
             uniforms = random_state.uniform(size=n_local_trials)
             if masses.total == 0:
                 # every sample sits on a centre: an inverse-CDF draw over zero
-                # masses runs to the end, the last sample in canonical order
-                candidate_ids = np.full(n_local_trials, order.last(X))
+                # masses runs to the end, the last sample (of positive
+                # weight: zero-weight samples are never drawn) in canonical order
+                last = order.last(X, w > 0 if weighted else None)
+                candidate_ids = np.full(n_local_trials, last)
             else:
                 candidate_ids = masses.draw(uniforms)
             candidates = _rows(X, candidate_ids, x_offset).astype(X.dtype)
@@ -390,8 +421,8 @@ def random_centers(X, n_clusters, sample_weight, random_state, order, *, x_offse
     """``n_clusters`` distinct samples drawn with probability proportional to weight.
 
     Sequential draws without replacement, each an inverse-CDF draw over the
-    not-yet-drawn samples in canonical order.  Centres are in the coordinates
-    ``X - x_offset``.
+    not-yet-drawn samples in canonical order.  Zero-weight samples are never
+    drawn.  Centres are in the coordinates ``X - x_offset``.
     """
     if order is None:
         order = canonical_order(X)
@@ -399,6 +430,13 @@ def random_centers(X, n_clusters, sample_weight, random_state, order, *, x_offse
     masses = _Masses(X, order, w, weighted, None, total)
     seeds = np.empty(n_clusters, dtype=np.intp)
     for c in range(n_clusters):
+        if masses.total == 0:
+            # The weights left are all below the quantisation step of the
+            # first total (2**-61 of it): quantise them afresh, on their own.
+            left = w.copy()
+            left[seeds[:c]] = 0.0
+            left = unit_max_weights(left)[0]
+            masses = _Masses(X, order, left, True, None, float(left.sum()))
         seeds[c] = masses.draw(random_state.uniform())[0]
         masses.exclude(seeds[c])
     return _rows(X, seeds, x_offset)

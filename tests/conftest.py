@@ -25,6 +25,17 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# "edges" is the long fuzz run of the numerical-edge strategies (extreme
+# weights, large offsets, integer data with exact ties, wide sparse data):
+#   HYPOTHESIS_PROFILE=edges pytest tests/test_properties.py
+# about ten minutes on two shared cores (the edge tests run 8000 examples each,
+# the others 300); "ci" runs the same strategies, fewer times.
+settings.register_profile(
+    "edges",
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -6,6 +6,7 @@ chunking.
 """
 
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -14,11 +15,13 @@ import textwrap
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import dask  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_blobs  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
@@ -58,7 +61,9 @@ def assert_same_fit(dask_fit, numpy_fit, rtol=1e-10):
     )
     assert dask_fit.n_iter_ == numpy_fit.n_iter_
     assert dask_fit.inertia_ == pytest.approx(numpy_fit.inertia_, rel=rtol)
-    np.testing.assert_array_equal(dask_fit.labels_.compute(), numpy_fit.labels_)
+    assert type(dask_fit.labels_) is np.ndarray
+    assert dask_fit.labels_.dtype == np.int32
+    np.testing.assert_array_equal(dask_fit.labels_, numpy_fit.labels_)
 
 
 # -- same iterates as the in-memory estimator ---------------------------------
@@ -165,7 +170,7 @@ def test_kmeans_parallel_is_reproducible_and_finds_separated_blobs(threads):
     first = LloydKMeans(6, random_state=0).fit(Xd)
     second = LloydKMeans(6, random_state=0).fit(Xd)
     np.testing.assert_array_equal(first.cluster_centers_, second.cluster_centers_)
-    assert adjusted_rand_score(y, first.labels_.compute()) == 1.0
+    assert adjusted_rand_score(y, first.labels_) == 1.0
 
 
 def test_kmeans_parallel_does_not_depend_on_the_scheduler(blobs):
@@ -241,7 +246,7 @@ def test_predict_transform_score_are_the_in_memory_ones(blobs, threads):
     distances = fitted.transform(Xd)
     assert isinstance(labels, da.Array) and isinstance(distances, da.Array)
     np.testing.assert_array_equal(labels.compute(), fitted.predict(X))
-    np.testing.assert_array_equal(fitted.labels_.compute(), fitted.predict(X))
+    np.testing.assert_array_equal(fitted.labels_, fitted.predict(X))
     np.testing.assert_allclose(distances.compute(), fitted.transform(X), rtol=1e-12)
     assert fitted.score(Xd) == pytest.approx(fitted.score(X), rel=1e-12)
     assert fitted.score(
@@ -249,14 +254,16 @@ def test_predict_transform_score_are_the_in_memory_ones(blobs, threads):
     ) == pytest.approx(fitted.score(X, sample_weight=weights), rel=1e-12)
 
 
-def test_fit_predict_and_fit_transform_return_dask_arrays(blobs, threads):
+def test_fit_predict_gives_the_computed_labels_and_fit_transform_a_dask_array(
+    blobs, threads
+):
     X, _ = blobs
     Xd = da.from_array(X, chunks=500)
     labels = LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS]).fit_predict(Xd)
     distances = LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS]).fit_transform(Xd)
     expected = LloydKMeans(N_CLUSTERS, init=X[:N_CLUSTERS]).fit(X)
-    assert isinstance(labels, da.Array) and isinstance(distances, da.Array)
-    np.testing.assert_array_equal(labels.compute(), expected.labels_)
+    assert type(labels) is np.ndarray and isinstance(distances, da.Array)
+    np.testing.assert_array_equal(labels, expected.labels_)
     np.testing.assert_allclose(distances.compute(), expected.transform(X), rtol=1e-9)
 
 
@@ -273,6 +280,14 @@ def test_prediction_of_bad_data_fails_when_computed(blobs, threads):
 
 
 # -- validation ---------------------------------------------------------------
+
+
+SPARSE = "does not support dask arrays with scipy.sparse chunks"
+
+
+def sparse_blocks_behind_numpy_meta(X):
+    """Blocks that are scipy.sparse while the array's meta says NumPy."""
+    return da.from_array(X, chunks=500).map_blocks(sp.csr_matrix, meta=np.empty((0, 0)))
 
 
 def _with(value, where=(5, 1)):
@@ -300,6 +315,8 @@ def _with(value, where=(5, 1)):
             "unknown chunk sizes",
         ),
         (lambda X: dask.delayed(X), TypeError, "accepts dask arrays"),
+        (lambda X: da.from_array(sp.csr_matrix(X), chunks=500), TypeError, SPARSE),
+        (sparse_blocks_behind_numpy_meta, TypeError, SPARSE),
     ],
     ids=[
         "nan",
@@ -311,6 +328,8 @@ def _with(value, where=(5, 1)):
         "str",
         "unknown-chunks",
         "delayed",
+        "sparse-chunks",
+        "sparse-chunks-numpy-meta",
     ],
 )
 def test_invalid_data_is_rejected_with_a_clear_error(
@@ -318,6 +337,22 @@ def test_invalid_data_is_rejected_with_a_clear_error(
 ):
     with pytest.raises(error, match=match):
         LloydKMeans(N_CLUSTERS).fit(make_x(blobs[0]))
+
+
+@pytest.mark.parametrize(
+    "make_x",
+    [lambda X: da.from_array(sp.csr_matrix(X)), sparse_blocks_behind_numpy_meta],
+)
+def test_predict_transform_score_reject_sparse_chunks(blobs, threads, make_x):
+    X, _ = blobs
+    fitted = LloydKMeans(N_CLUSTERS, random_state=0).fit(X)
+    Xs = make_x(X)
+    with pytest.raises(TypeError, match=SPARSE):
+        fitted.predict(Xs).compute()
+    with pytest.raises(TypeError, match=SPARSE):
+        fitted.transform(Xs).compute()
+    with pytest.raises(TypeError, match=SPARSE):
+        fitted.score(Xs)
 
 
 @pytest.mark.parametrize(
@@ -421,9 +456,40 @@ def test_fit_on_a_local_cluster_equals_the_threaded_fit(blobs, local_client):
     np.testing.assert_array_equal(
         on_cluster.cluster_centers_, threaded.cluster_centers_
     )
-    np.testing.assert_array_equal(
-        on_cluster.predict(Xd).compute(), threaded.labels_.compute(scheduler="threads")
-    )
+    np.testing.assert_array_equal(on_cluster.predict(Xd).compute(), threaded.labels_)
+
+
+@pytest.mark.parametrize("persisted", [True, False])
+def test_a_fitted_model_outlives_its_cluster_and_holds_no_data(local_client, persisted):
+    X, _ = make_blobs(2000, n_features=20, centers=N_CLUSTERS, random_state=0)
+    # Persisted on the cluster, X's blocks live only as long as the cluster;
+    # a graph over a NumPy array holds the array itself.
+    Xd = da.from_array(X, chunks=400)
+    if persisted:
+        Xd = local_client.persist(Xd)
+    fitted = LloydKMeans(N_CLUSTERS, random_state=0).fit(Xd)
+    local_client.close()
+
+    for name, value in vars(fitted).items():
+        assert not dask.is_dask_collection(value), name
+    assert type(fitted.labels_) is np.ndarray
+    np.testing.assert_array_equal(fitted.labels_, fitted.predict(X))
+    with dask.config.set(scheduler="threads"):
+        Xd_local = da.from_array(X, chunks=500)
+        np.testing.assert_array_equal(
+            fitted.predict(Xd_local).compute(), fitted.labels_
+        )
+        assert fitted.score(Xd_local) == pytest.approx(-fitted.inertia_, rel=1e-9)
+    assert fitted.transform(X).shape == (2000, N_CLUSTERS)
+    assert fitted.score(X) == pytest.approx(-fitted.inertia_, rel=1e-9)
+
+    # The pickle holds the centres and labels, not the 320 kB of X.
+    payload = pickle.dumps(fitted)
+    assert len(payload) < X.nbytes / 10
+    restored = pickle.loads(payload)
+    np.testing.assert_array_equal(restored.predict(X), fitted.labels_)
+    refitted = clone(fitted).fit(X)
+    assert refitted.labels_.shape == (2000,)
 
 
 def test_kselector_on_dask_backend_equals_serial_run(local_client):

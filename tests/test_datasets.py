@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
 
@@ -179,6 +181,16 @@ def test_as_frame_returns_named_pandas_objects_with_the_same_values():
         ({"age_range": (30, 30)}, ValueError, "age_range must satisfy low < high"),
         ({"age_range": (1, 2, 3)}, ValueError, "age_range must be a tuple"),
         ({"income_range": (0, np.inf)}, ValueError, "two finite numbers"),
+        # finite bounds whose difference or reach overflows float64
+        ({"income_range": (-1e308, 1e308)}, ValueError, "high - low must not"),
+        ({"age_range": (-1.7e308, 1.7e308)}, ValueError, "narrower than the float64"),
+        ({"income_std": 1e308}, ValueError, r"income_std=1e\+308 can draw values"),
+        (
+            {"age_range": (1.7e308, 1.79e308), "age_std": 1e307},
+            ValueError,
+            r"max\(\|low\|, \|high\|\) \+ 40 \* age_std must be at most",
+        ),
+        ({"income_std": np.inf}, InvalidParameterError, "'income_std'"),
         ({"income_range": [0, 1]}, InvalidParameterError, "'income_range'"),
         ({"income_std": -1}, InvalidParameterError, "'income_std'"),
         ({"age_std": -0.5}, InvalidParameterError, "'age_std'"),
@@ -197,3 +209,30 @@ def test_generator_validates_at_generate_time_naming_the_class():
     generator = ClusteredIncomeAgeGenerator(income_std=-1)  # no error yet
     with pytest.raises(InvalidParameterError, match="ClusteredIncomeAgeGenerator"):
         generator.generate()
+
+
+FLOAT_MAX = np.finfo(np.float64).max
+any_finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@given(
+    bounds=st.tuples(any_finite, any_finite),
+    std=st.floats(0, FLOAT_MAX),
+    feature=st.sampled_from(["income", "age"]),
+)
+def test_any_finite_recipe_gives_finite_data_or_a_value_error(bounds, std, feature):
+    low, high = bounds
+    params = {f"{feature}_range": bounds, f"{feature}_std": std}
+    usable = (
+        low < high
+        and high - low <= FLOAT_MAX
+        and max(abs(low), abs(high)) + 40 * std <= FLOAT_MAX
+    )
+    if not usable:
+        with pytest.raises(ValueError, match=f"{feature}_range"):
+            make_income_age_clusters(6, 3, random_state=0, **params)
+        return
+    X, _, centers = make_income_age_clusters(
+        6, 3, random_state=0, return_centers=True, **params
+    )
+    assert np.isfinite(X).all() and np.isfinite(centers).all()

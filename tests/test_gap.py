@@ -187,6 +187,44 @@ def test_box_ignores_samples_of_zero_weight():
     assert_allclose(box.high, X.max(axis=0) - X.mean(axis=0))
 
 
+def with_canonical_axes(box):
+    """``box`` with each principal axis signed so that its largest entry is
+    positive: an SVD fixes its axes only up to sign."""
+    if box.rotation is None:
+        return box
+    largest = np.argmax(np.abs(box.rotation), axis=0)
+    signs = np.sign(box.rotation[largest, np.arange(box.rotation.shape[1])])
+    return _gap.ReferenceBox(
+        box.center,
+        box.rotation * signs,
+        np.where(signs > 0, box.low, -box.high),
+        np.where(signs > 0, box.high, -box.low),
+    )
+
+
+@pytest.mark.parametrize("reference", ["uniform", "pca"])
+def test_box_with_integer_weights_is_the_box_of_repeated_rows(reference):
+    rng = np.random.RandomState(13)
+    # Off-centre and elongated, so the centre and every axis are telling.
+    X = rng.normal(size=(30, 3)) @ [[3.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0, 0.2, 0.5]]
+    X += [5.0, -2.0, 1.0]
+    weights = rng.randint(0, 6, size=30)
+    weighted = with_canonical_axes(
+        reference_box(X, reference=reference, sample_weight=weights.astype(float))
+    )
+    repeated = with_canonical_axes(
+        reference_box(np.repeat(X, weights, axis=0), reference=reference)
+    )
+    # the weights move the centre: an unweighted mean would not pass
+    assert np.abs(X.mean(axis=0) - repeated.center).max() > 0.1
+    for a, b in zip(weighted, repeated, strict=True):
+        if a is not None:
+            assert_allclose(a, b, rtol=1e-10, atol=1e-10 * np.abs(X).max())
+    draws_weighted = draw_reference_sets(weighted, 30, 4, random_state=0)
+    draws_repeated = draw_reference_sets(repeated, 30, 4, random_state=0)
+    assert_allclose(draws_weighted, draws_repeated, rtol=1e-10, atol=1e-9)
+
+
 def test_draws_are_reproducible_and_take_the_dtype():
     X = np.random.RandomState(12).normal(size=(20, 2))
     box = reference_box(X)

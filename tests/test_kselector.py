@@ -3,9 +3,13 @@
 import hashlib
 import pickle
 import re
+import sys
+import warnings
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.cluster import AgglomerativeClustering
@@ -27,6 +31,10 @@ RESULT_KEYS = [
     "silhouette",
     "calinski_harabasz",
     "davies_bouldin",
+    "jump",
+    "prediction_strength",
+    "prediction_strength_se",
+    "k_frequency",
 ]
 
 
@@ -116,6 +124,60 @@ def test_silhouette_on_a_sample_is_reproducible_and_close_to_the_full_one():
     assert_array_equal(a, b)
     assert_allclose(a[1:], full[1:], atol=0.1)
     assert sampled.n_clusters_ == 4
+
+
+def test_silhouette_is_computed_on_the_subsample(monkeypatch):
+    from sklearn.metrics import silhouette_score
+
+    from sklearn_kmeans_lab import _kselector
+
+    sizes = []
+
+    def spy(X, labels, **kwargs):
+        # the samples it scores, whether the caller or the metric subsamples
+        sizes.append(min(kwargs.get("sample_size") or len(X), len(X)))
+        return silhouette_score(X, labels, **kwargs)
+
+    monkeypatch.setattr(_kselector, "silhouette_score", spy)
+    X = four_blobs()
+    sel = selector(criterion="silhouette", silhouette_sample_size=50).fit(X)
+    assert sizes == [50] * 5  # one call per K of 2..6, each on 50 of 160 samples
+
+    # The subsample of each K is silhouette_score's own draw with that K's
+    # seed: the first draws of the selector's random_state, one per K.
+    seeds = np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=6)
+    chosen = sel.n_clusters_ - 1
+    expected = silhouette_score(
+        X, sel.labels_, sample_size=50, random_state=seeds[chosen]
+    )
+    assert sel.results_["silhouette"][chosen] == expected
+    full = silhouette_score(X, sel.labels_)
+    assert sel.results_["silhouette"][chosen] != full
+
+
+@pytest.mark.parametrize("size", [2, 3, 6])
+def test_silhouette_subsample_smaller_than_the_largest_k_is_rejected(size):
+    sel = selector(criterion="silhouette", silhouette_sample_size=size)
+    with pytest.raises(ValueError, match=f"silhouette_sample_size={size} is too small"):
+        sel.fit(four_blobs(n_per=5))
+
+
+def test_silhouette_subsample_of_a_single_cluster_is_reported():
+    # 200 samples in one tight blob and 2 far away: 3 random samples are
+    # almost surely all from the blob.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(0.0, 0.01, size=(200, 2)), [[10, 10], [10, 11]]])
+    sel = selector(criterion="silhouette", k_range=[2], silhouette_sample_size=3)
+    with pytest.raises(ValueError, match="drawn at K=2 holds samples of a single"):
+        sel.fit(X)
+
+
+def test_silhouette_sample_size_of_at_least_n_samples_uses_all_samples():
+    X = four_blobs(n_per=5)
+    full = selector(criterion="silhouette").fit(X).results_["silhouette"]
+    for size in (20, 1000):  # n_samples is 20
+        sel = selector(criterion="silhouette", silhouette_sample_size=size).fit(X)
+        assert_array_equal(sel.results_["silhouette"], full)
 
 
 def test_gaussian_mixture_works_through_param_name():
@@ -267,11 +329,63 @@ def test_duplicate_points_give_a_finite_gap_and_their_number_of_clusters():
 
 @pytest.mark.parametrize(
     "k_range, match",
-    [([], "non-empty"), ([0, 1, 2], "ints >= 1"), ([1.5, 2.5], "ints >= 1")],
+    [
+        ([], "non-empty"),
+        ([0, 1, 2], "ints >= 1"),
+        ([1.5, 2.5], "ints >= 1"),
+        ([True, 2], "ints >= 1"),
+        ([[2, 3]], "ints >= 1"),
+        # above 2**63: a cast to int64 would wrap them to negative K
+        (np.array([2, 2**63 + 5], dtype=np.uint64), "ints <= 9223372036854775807"),
+        ([np.uint64(2**64 - 1), 2], "got K=18446744073709551615"),
+        ([2, 2**70], "k_range must contain ints <="),
+    ],
 )
 def test_bad_k_range_is_rejected(k_range, match):
     with pytest.raises(ValueError, match=match):
         selector(k_range=k_range).fit(four_blobs(n_per=5))
+
+
+@given(
+    values=st.lists(
+        st.one_of(
+            st.integers(1, 50),
+            st.integers(2**63 - 2, 2**64 + 2),  # around the int64/uint64 limits
+            st.integers(-(2**65), 2**65),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    as_uint64=st.booleans(),
+)
+def test_any_int_k_range_is_kept_exactly_or_rejected_naming_it(values, as_uint64):
+    n_samples = 2**40  # only the candidate list is computed: no data of this size
+    if as_uint64:
+        values = [v for v in values if 0 <= v < 2**64]
+        assume(values)
+        values = np.array(values, dtype=np.uint64)
+    sel = KSelector(k_range=values)
+    if min(values) < 1:
+        with pytest.raises(ValueError, match="k_range must contain ints >= 1"):
+            sel._candidate_ks(n_samples)
+    elif max(values) > np.iinfo(np.int64).max:
+        with pytest.raises(ValueError, match="k_range must contain ints <="):
+            sel._candidate_ks(n_samples)
+    elif min(values) > n_samples:
+        with pytest.raises(ValueError, match="exceeds n_samples"):
+            sel._candidate_ks(n_samples)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # K above n_samples
+            ks = sel._candidate_ks(n_samples)
+        assert ks.tolist() == sorted({int(v) for v in values if v <= n_samples})
+
+
+def test_k_range_of_unsigned_or_numpy_ints_is_used_as_given():
+    k_range = np.array([4, 2, 3, 2], dtype=np.uint64)
+    sel = selector(k_range=k_range).fit(four_blobs(n_per=10))
+    assert_array_equal(sel.results_["k"], [2, 3, 4])
+    assert sel.results_["k"].dtype == np.int64
 
 
 def test_k_above_n_samples_is_dropped_with_a_warning_naming_it():
@@ -299,10 +413,62 @@ def test_estimator_without_the_k_parameter_is_rejected():
         selector(estimator=GaussianMixture()).fit(four_blobs(n_per=5))
 
 
-def test_a_failing_fit_names_its_k_and_chains_the_cause():
-    with pytest.raises(RuntimeError, match="n_clusters=3 on X") as info:
+def test_a_failing_fit_keeps_its_class_names_its_k_and_chains_the_cause():
+    with pytest.raises(ValueError) as info:
         selector(estimator=FailsAtThree(n_init=1)).fit(four_blobs(n_per=5))
-    assert isinstance(info.value.__cause__, ValueError)
+    assert type(info.value) is ValueError
+    assert str(info.value) == (
+        "Fitting FailsAtThree with n_clusters=3 on X failed: cannot fit three clusters"
+    )
+    assert str(info.value.__cause__) == "cannot fit three clusters"
+
+
+def test_an_invalid_parameter_of_the_clusterer_stays_an_invalid_parameter_error():
+    sel = selector(estimator=LloydKMeans(tol=-1), k_range=range(1, 4))
+    with pytest.raises(InvalidParameterError) as info:
+        sel.fit(four_blobs(n_per=5))
+    # the first fit (K=1 needs none) fails, naming the parameter and the value
+    assert str(info.value).startswith(
+        "Fitting LloydKMeans with n_clusters=2 on X failed: The 'tol' parameter "
+        "of LloydKMeans must be a float in the range [0.0, inf). Got -1 instead."
+    )
+
+
+class PairError(Exception):
+    """An exception whose constructor does not take a lone message."""
+
+    def __init__(self, left, right):
+        super().__init__(f"{left} and {right} clash")
+
+
+@pytest.mark.parametrize(
+    "error", [PairError("n_clusters", "data"), KeyError("no such column")]
+)
+def test_an_error_that_cannot_be_rebuilt_is_raised_itself_with_a_note(error):
+    class FailsWith(LloydKMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            raise error
+
+    with pytest.raises(type(error)) as info:
+        selector(estimator=FailsWith(), k_range=[2, 3]).fit(four_blobs(n_per=5))
+    assert info.value is error
+    if sys.version_info >= (3, 11):  # exceptions have notes from 3.11 on
+        assert info.value.__notes__ == [
+            "Fitting FailsWith with n_clusters=2 on X failed"
+        ]
+
+
+def test_a_failing_fit_of_a_reference_set_names_it():
+    X = four_blobs(n_per=5)
+
+    class FailsOnReferences(LloydKMeans):
+        def fit(self, X_fit, y=None, sample_weight=None):
+            if not np.array_equal(X_fit, X):
+                raise ArithmeticError("not the data")
+            return super().fit(X_fit, y, sample_weight=sample_weight)
+
+    with pytest.raises(ArithmeticError, match="n_clusters=2 on reference set 0"):
+        selector(estimator=FailsOnReferences(n_init=1)).fit(X)
 
 
 def test_sample_weight_for_an_estimator_without_it_is_rejected():

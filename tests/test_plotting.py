@@ -429,3 +429,109 @@ def test_chosen_k_star_is_not_clipped_in_a_small_panel(
     box = display.ax_.bbox
     assert box.x0 <= x - half_size and x + half_size <= box.x1
     assert box.y0 <= y - half_size and y + half_size <= box.y1
+
+
+# The chosen K is marked at its K, not its position (issue 9) -----------------
+
+
+@pytest.fixture
+def results_from_k3():
+    """Results of k_range=range(3, 9): positions and K values differ."""
+    return {
+        "k": np.arange(3, 9),
+        "gap": np.array([0.2, 0.4, 0.9, 0.6, 0.5, 0.3]),
+        "gap_se": np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06]),
+        "calinski_harabasz": np.array([80.0, 95.0, 150.0, 120.0, 110.0, 90.0]),
+    }
+
+
+def assert_marks_k(display, k, score):
+    assert_array_equal(display.best_k_marker_.get_xdata(), [k])
+    assert_array_equal(display.best_k_marker_.get_ydata(), [score])
+    assert_array_equal(display.best_k_line_.get_xdata(), [k, k])
+
+
+@pytest.mark.parametrize("best_k", [3, 5, 8])
+def test_chosen_k_is_marked_at_its_k_when_k_does_not_start_at_one(
+    pyplot, results_from_k3, best_k
+):
+    display = KSelectorDisplay.from_results(results_from_k3, "gap", best_k=best_k)
+    assert_marks_k(display, best_k, results_from_k3["gap"][best_k - 3])
+
+    selector = StubSelector(results_from_k3, "gap", best_k).fit()
+    display = KSelectorDisplay.from_estimator(selector)
+    assert_marks_k(display, best_k, results_from_k3["gap"][best_k - 3])
+
+
+def test_chosen_k_of_a_kselector_from_k_three_is_marked_at_its_k(pyplot):
+    X, _ = make_income_age_clusters(60, 5, random_state=10)
+    X = StandardScaler().fit_transform(X)
+    selector = KSelector(
+        LloydKMeans(n_init=2),
+        k_range=range(3, 9),
+        criterion="calinski_harabasz",
+        random_state=0,
+    ).fit(X)
+    display = KSelectorDisplay.from_estimator(selector)
+    chosen = selector.n_clusters_
+    position = list(selector.results_["k"]).index(chosen)
+    assert_marks_k(display, chosen, selector.results_["calinski_harabasz"][position])
+
+
+# Stability panel -------------------------------------------------------------
+
+
+def test_a_bootstrapped_selector_gets_a_bar_per_k_beside_its_curve(pyplot):
+    X = np.random.RandomState(0).normal(size=(40, 2)) + [[0, 0], [6, 0]] * 20
+    selector = KSelector(
+        LloydKMeans(n_init=2),
+        k_range=range(1, 5),
+        n_refs=3,
+        n_bootstrap=3,
+        random_state=0,
+    ).fit(X)
+    display = KSelectorDisplay.from_estimator(selector)
+    frequencies = selector.k_frequencies_["gap"]
+    heights = [bar.get_height() for bar in display.stability_bars_]
+    assert_allclose(heights, frequencies)
+    assert_array_equal(
+        [bar.get_x() + 0.35 for bar in display.stability_bars_], [1, 2, 3, 4]
+    )
+    # beside the curve, on the same figure
+    assert display.stability_ax_ is not display.ax_
+    assert display.stability_ax_.figure is display.figure_
+    chosen = list(selector.results_["k"]).index(selector.n_clusters_)
+    red = display.stability_bars_[chosen].get_facecolor()
+    assert all(
+        bar.get_facecolor() != red
+        for i, bar in enumerate(display.stability_bars_)
+        if i != chosen
+    )
+
+
+def test_no_stability_panel_without_bootstrap(pyplot, income_age):
+    X = StandardScaler().fit_transform(income_age[0])
+    selector = KSelector(k_range=range(1, 4), n_refs=3, random_state=0).fit(X)
+    display = KSelectorDisplay.from_estimator(selector)
+    assert display.k_frequencies is None and not hasattr(display, "stability_ax_")
+    with pytest.raises(ValueError, match="n_bootstrap > 0"):
+        display.plot_stability()
+
+
+def test_stability_needs_one_frequency_per_k(pyplot):
+    display = KSelectorDisplay(
+        k_values=np.array([1, 2, 3]), scores=np.zeros(3), k_frequencies=[0.5, 0.5]
+    )
+    with pytest.raises(ValueError, match="one value per K"):
+        display.plot_stability()
+
+
+def test_prediction_strength_plot_has_error_bars_of_its_se(pyplot):
+    results = {
+        "k": np.array([1, 2, 3]),
+        "prediction_strength": np.array([1.0, 0.9, 0.5]),
+        "prediction_strength_se": np.array([0.0, 0.02, 0.05]),
+    }
+    display = KSelectorDisplay.from_results(results, "prediction_strength", best_k=2)
+    assert display.errorbar_ is not None
+    assert display.ax_.get_ylabel() == "Prediction strength"

@@ -6,10 +6,11 @@ fixed, derandomised example budget (``tests/conftest.py``); run
 ``HYPOTHESIS_PROFILE=fuzz pytest tests/test_properties.py`` to fuzz longer.
 """
 
+import os
 import warnings
 
 import numpy as np
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.exceptions import ConvergenceWarning
@@ -205,3 +206,164 @@ def test_as_many_clusters_as_distinct_points_gives_zero_inertia(X, seed):
     n_distinct = len(np.unique(X, axis=0))
     km = _fit(X, n_distinct, random_state=seed)
     assert km.inertia_ <= 1e-12 * _scale(X) ** 2
+
+
+# --------------------------------------------------------------------------
+# Numerical edges (issue: extreme weights, large offsets, exact ties, wide
+# sparse data).  The CI profile runs them a quarter as often as the others.
+
+EDGE_EXAMPLES = (
+    8000
+    if os.environ.get("HYPOTHESIS_PROFILE") == "edges"
+    else max(5, settings().max_examples // 4)
+)
+
+
+@st.composite
+def extreme_weights(draw, n_samples):
+    """Weights from subnormal to near overflow, zeros among tiny positives."""
+    elements = st.one_of(
+        st.just(0.0),
+        st.sampled_from([5e-324, 1e-320, 2.2250738585072014e-308, 1e-300]),
+        st.floats(1e-300, 1e300),
+        st.sampled_from([1e300, 1e306, 1.7e308]),
+    )
+    w = draw(arrays(np.float64, n_samples, elements=elements))
+    if not np.any(w > 0):
+        w[draw(st.integers(0, n_samples - 1))] = draw(st.floats(5e-324, 1.7e308))
+    return w
+
+
+@st.composite
+def offset_data(draw):
+    """Small clusters far from the origin: 1e9 in float64, lat/lon in float32."""
+    n_samples = draw(st.integers(8, 60))
+    n_features = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.RandomState(seed)
+    if draw(st.booleans()):
+        spread = draw(st.sampled_from([1e-2, 1.0, 100.0]))
+        offset = draw(st.sampled_from([1e9, -1e9, 3.7e12]))
+        X = offset + spread * rng.normal(size=(n_samples, n_features))
+        return X.astype(np.float64)
+    centre = np.array([48.8, 2.35, -33.9])[:n_features]
+    return (centre + 0.01 * rng.uniform(-1, 1, (n_samples, n_features))).astype(
+        np.float32
+    )
+
+
+@st.composite
+def integer_data(draw):
+    """Integer grids: binary or 0..4, so that distances tie exactly."""
+    n_features = draw(st.integers(1, 12))
+    high = draw(st.sampled_from([1, 4]))
+    n_samples = draw(st.integers(10, 80))
+    return draw(
+        arrays(np.int64, (n_samples, n_features), elements=st.integers(0, high))
+    ).astype(np.float64)
+
+
+@st.composite
+def wide_sparse_data(draw):
+    """CSR with many more columns than rows and a few non-zeros a row."""
+    import scipy.sparse as sp
+
+    n_samples = draw(st.integers(6, 40))
+    n_features = draw(st.integers(500, 50_000))
+    nnz = draw(st.integers(1, 5))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.RandomState(seed)
+    width = n_features // nnz
+    cols = (rng.randint(0, width, (n_samples, nnz)) + width * np.arange(nnz)).ravel()
+    values = rng.randint(1, 4, size=cols.size).astype(np.float64)
+    indptr = np.arange(0, n_samples * nnz + 1, nnz)
+    return sp.csr_matrix((values, cols, indptr), shape=(n_samples, n_features))
+
+
+@settings(max_examples=EDGE_EXAMPLES)
+@given(datasets(min_samples=4), st.data())
+def test_extreme_weights_give_finite_fits_invariant_to_power_of_two_scaling(X, data):
+    w = data.draw(extreme_weights(len(X)))
+    n_positive = int(np.count_nonzero(w))
+    init = data.draw(st.sampled_from(["k-means++", "random"]))
+    k = data.draw(st.integers(1, min(3, n_positive)))
+    seed = data.draw(st.integers(0, 2**16))
+    # a power of two that neither overflows nor loses a positive weight's bits
+    largest = np.frexp(w.max())[1]
+    smallest = np.frexp(w[w > 0].min())[1]
+    low = max(-60, min(0, -1021 - smallest))
+    exponent = data.draw(st.integers(low, max(low, min(60, 1024 - largest))))
+    scaled = np.ldexp(w, exponent)
+    assert np.all(np.isfinite(scaled)) and np.all(np.ldexp(scaled, -exponent) == w)
+    # the smallest positive weight relative to the largest: below 2**-900,
+    # products with it are subnormal (their rounding is not scale-invariant)
+    # and below 2**-1074 it is not representable at all
+    ratio = float(w[w > 0].min()) / float(w.max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # inertia beyond range
+        try:
+            a = _fit(X, k, w, init=init, random_state=seed)
+        except ValueError as exc:  # only where a weight is lost to the range
+            assert ratio < 2.0**-1000 and "non-zero sample_weight" in str(exc)
+            return
+        b = _fit(X, k, scaled, init=init, random_state=seed)
+    assert np.all(np.isfinite(a.cluster_centers_))
+    assert not np.isnan(a.inertia_)
+    np.testing.assert_array_equal(a.labels_, a.predict(X))
+    if ratio < 2.0**-900:
+        return
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    weight_per_cluster = np.bincount(a.labels_, weights=w, minlength=k)
+    distinct_positive = len(np.unique(X[w > 0], axis=0))
+    if distinct_positive >= k:  # no cluster of zero-weight members only
+        assert np.all(weight_per_cluster > 0)
+
+
+@settings(max_examples=EDGE_EXAMPLES)
+@given(offset_data(), st.integers(1, 4), st.integers(0, 2**16))
+def test_far_from_the_origin_predict_and_score_agree_with_fit(X, k, seed):
+    km = _fit(X, k, random_state=seed)
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    assert abs(km.score(X) + km.inertia_) <= 1e-6 * km.inertia_ + 1e-300
+    diff = X.astype(np.float64) - km.cluster_centers_.astype(np.float64)[km.labels_]
+    exact = float(np.einsum("ij,ij->", diff, diff))
+    rtol = 1e-6 if X.dtype == np.float32 else 1e-12
+    assert abs(km.inertia_ - exact) <= rtol * exact + 1e-300
+
+
+@settings(max_examples=EDGE_EXAMPLES)
+@given(integer_data(), st.data())
+def test_exact_ties_go_to_the_lowest_centre_index(X, data):
+    import scipy.sparse as sp
+
+    distinct = np.unique(X, axis=0)
+    k = data.draw(st.integers(1, min(6, len(distinct))))
+    rows = data.draw(st.permutations(range(len(distinct))))[:k]
+    init = distinct[rows]
+    d = ((X[:, None, :] - init[None]) ** 2).sum(axis=2)  # exact: small integers
+    expected = np.argmin(d, axis=1)
+    means = np.array([X[expected == j].mean(axis=0) for j in range(k)])
+    sparse = data.draw(st.booleans())
+    dtype = data.draw(st.sampled_from([np.float64, np.float32]))
+    Xf = X.astype(dtype)
+    km = _fit(sp.csr_matrix(Xf) if sparse else Xf, k, init=init, max_iter=1, tol=0)
+    np.testing.assert_allclose(km.cluster_centers_, means, rtol=1e-6, atol=1e-6)
+    km.cluster_centers_ = init.astype(dtype)
+    np.testing.assert_array_equal(km.predict(Xf), expected)
+
+
+@settings(max_examples=EDGE_EXAMPLES)
+@given(wide_sparse_data(), st.integers(2, 4), st.booleans())
+def test_wide_sparse_fits_with_an_empty_cluster(X, k, weighted):
+    assume(X.shape[0] > k)
+    dense = X.toarray()
+    init = dense[[0] * 2 + list(range(1, k - 1))]  # duplicated: a cluster empty
+    w = np.linspace(0.5, 2.0, X.shape[0]) if weighted else None
+    km = _fit(X, k, w, init=init)
+    assert np.all(np.isfinite(km.cluster_centers_))
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    expected = np.average(
+        ((dense - km.cluster_centers_[km.labels_]) ** 2).sum(axis=1), weights=w
+    ) * (X.shape[0] if w is None else w.sum())
+    assert abs(km.inertia_ - expected) <= 1e-9 * (expected + 1)

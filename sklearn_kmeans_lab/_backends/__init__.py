@@ -9,12 +9,14 @@ backend does only what touches the data; ``backend_for(X)`` picks it:
     ``n_features_in_`` and ``feature_names_in_``) and the weights; return the
     training data as an object with ``X`` (what a callable ``init`` is
     given), ``n_samples``, ``n_positive_weights``, ``offset`` (the centring,
-    or None), ``feature_variances()``, ``seed(...)``, ``lloyd_run(...)``,
-    ``same_clustering(a, b)``, ``n_distinct_clusters(run)`` and
-    ``labels(run)``.
+    or None), ``weight_exponent`` (the weights were divided by 2**it),
+    ``feature_variances()``, ``seed(...)``, ``lloyd_run(...)``,
+    ``same_clustering(a, b)``, ``final_labels_and_inertia(run, centers)``
+    and ``n_distinct_clusters(run, labels)``.
 ``check_test_data(estimator, X)``, ``predict(X, centers)``,
 ``transform(X, centers)``, ``inertia(X, centers, sample_weight)``
-    The methods of a fitted estimator, on data of the backend's kind.
+    The methods of a fitted estimator, on data of the backend's kind
+    (``inertia`` returns the inertia of the scaled weights and the exponent).
 
 The Dask backend is imported only for a dask collection: importing the
 package never imports dask.

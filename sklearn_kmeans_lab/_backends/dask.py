@@ -38,6 +38,7 @@ from sklearn_kmeans_lab._backends import (
 from sklearn_kmeans_lab._backends.dask_blocks import (
     Blocks,
     candidate_weights_block,
+    check_numpy_block,
     concat_parts,
     farthest_block,
     inertia_block,
@@ -56,9 +57,20 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     transform_block,
 )
 from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops
-from sklearn_kmeans_lab._lloyd_iterations import lloyd_iterations
-from sklearn_kmeans_lab._lloyd_run import lloyd_single_run, relocate_empty_clusters
-from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
+from sklearn_kmeans_lab._lloyd_iterations import (
+    lloyd_iterations,
+    relocate_empty_clusters,
+)
+from sklearn_kmeans_lab._lloyd_run import (
+    centring_offset,
+    lloyd_single_run,
+    prediction_offset,
+)
+from sklearn_kmeans_lab._seeding import (
+    canonical_order,
+    kmeans_plusplus_centers,
+    weight_exponent,
+)
 
 # k-means||: each round (one pass) samples about OVERSAMPLING * n_clusters
 # points, and the start is the best of LOCAL_RUNS weighted k-means++ runs on
@@ -86,6 +98,9 @@ def _check_dask_array(estimator, X, *, reset):
             f"collections; got {type(X).__name__}.  Convert a dask DataFrame "
             "with .to_dask_array(lengths=True)."
         )
+    # The per-block kernels need NumPy blocks; a block's type is known from
+    # the array's meta (a block that lies about it is caught on the workers).
+    check_numpy_block(X._meta, name)
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2-D dask array, got a {X.ndim}-D one with shape "
@@ -121,9 +136,10 @@ def _check_dask_array(estimator, X, *, reset):
 
 
 def _check_dask_weights(sample_weight, X):
-    """``sample_weight`` as a dask array chunked like X's rows, or None."""
+    """``sample_weight`` as a dask array chunked like X's rows, or None, and the
+    exponent of the power of two it was divided by (``_scaled_dask_weights``)."""
     if sample_weight is None:
-        return None
+        return None, 0
     if not is_dask_collection(sample_weight):
         sample_weight = np.asarray(sample_weight)
         if sample_weight.ndim == 0:
@@ -146,7 +162,24 @@ def _check_dask_weights(sample_weight, X):
             sample_weight = sample_weight.rechunk((X.chunks[0],))
     else:
         sample_weight = da.from_array(sample_weight, chunks=(X.chunks[0],))
-    return sample_weight.astype(X.dtype)
+    return _scaled_dask_weights(sample_weight.astype(np.float64), X.dtype)
+
+
+def _scaled_dask_weights(sample_weight, dtype):
+    """The weights divided by ``2**weight_exponent(largest)``, in ``dtype``,
+    and that exponent.
+
+    As in memory (``unit_max_weights``): weights of any scale in the float
+    range give the results of weights of order one.  One pass over the
+    weights (not over X) for their maximum; weights that the validation pass
+    will reject (non-finite, or none positive) are left as they are.
+    """
+    largest = float(da.max(sample_weight).compute())
+    exponent = 0
+    if np.isfinite(largest) and largest > 0:
+        exponent = weight_exponent(largest)
+        sample_weight = da.map_blocks(np.ldexp, sample_weight, -exponent)
+    return sample_weight.astype(dtype), exponent
 
 
 # --------------------------------------------------------------------------
@@ -350,8 +383,9 @@ class FitData:
     checks of ``sample_weight``.  The array is never pulled to the client.
     """
 
-    def __init__(self, X, sample_weight):
+    def __init__(self, X, sample_weight, weight_exponent=0):
         self.X = X
+        self.weight_exponent = weight_exponent
         self.n_samples = X.shape[0]
         self.blocks = Blocks(X, sample_weight)
         n, mean, m2, bad_x, bad_w, negative_w, positive_w = self.blocks.reduce(
@@ -367,7 +401,9 @@ class FitData:
                 raise ValueError("Input sample_weight contains NaN or infinity.")
             check_weight_counts(negative_w, positive_w)
         self.n_positive_weights = positive_w
-        self.blocks.mean = self.offset = mean.astype(self.blocks.dtype)
+        # rounded to a coarse grid as in memory: exact ties stay exact
+        self.offset = centring_offset(mean, np.sqrt(m2 / n)).astype(self.blocks.dtype)
+        self.blocks.mean = self.offset
         self._variances = m2 / n
 
     def feature_variances(self):
@@ -387,7 +423,7 @@ class FitData:
             self.blocks, n_clusters, entropy, max_iter=max_iter, tol=tol
         )
 
-    def lloyd_run(self, centers_init, *, max_iter, tol, verbose):
+    def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
         run = _Run(self.blocks, centers_init.shape[0])
         centers = np.array(centers_init, dtype=self.blocks.dtype, order="C")
         centers, n_iter = lloyd_iterations(
@@ -407,15 +443,21 @@ class FitData:
         )
         return bool(np.all(np.count_nonzero(pairs, axis=1) <= 1))
 
-    def n_distinct_clusters(self, run):
+    def n_distinct_clusters(self, run, labels):
         return int(np.count_nonzero(run.kept))
 
-    def labels(self, run):
-        """The labels as the fit computed them (centred data), lazily; from
-        the caller's X, so the fit's persisted copy is released."""
-        return self.X.map_blocks(
+    def final_labels_and_inertia(self, run, centers):
+        return self._labels(run), run.inertia
+
+    def _labels(self, run):
+        """The labels as the fit computed them (centred data), brought to the
+        client: n_samples small ints, and a fitted model that holds no graph
+        over X nor futures of a cluster, so it pickles small and outlives
+        ``client.close()``.  From the fit's (persisted) copy of X."""
+        X_fit = self.blocks.arrays[0]
+        return X_fit.map_blocks(
             predict_block, run.centers, self.blocks.mean, dtype=np.int32, drop_axis=1
-        )
+        ).compute()
 
 
 # --------------------------------------------------------------------------
@@ -424,7 +466,7 @@ class FitData:
 
 def check_fit_data(estimator, X, sample_weight):
     X = _check_dask_array(estimator, X, reset=True)
-    return FitData(X, _check_dask_weights(sample_weight, X))
+    return FitData(X, *_check_dask_weights(sample_weight, X))
 
 
 def check_test_data(estimator, X):
@@ -432,8 +474,12 @@ def check_test_data(estimator, X):
 
 
 def predict(X, centers):
-    """Lazy int32 labels."""
-    return X.map_blocks(predict_block, centers, None, dtype=np.int32, drop_axis=1)
+    """Lazy int32 labels, centred as in memory (``assign_labels``), so as
+    accurate as the fit."""
+    offset = prediction_offset(centers)
+    return X.map_blocks(
+        predict_block, centers - offset, offset, dtype=np.int32, drop_axis=1
+    )
 
 
 def transform(X, centers):
@@ -449,8 +495,9 @@ def transform(X, centers):
 def inertia(X, centers, sample_weight):
     """Weighted inertia in one pass, nothing persisted: the blocks check the
     data and the weights."""
-    sample_weight = _check_dask_weights(sample_weight, X)
+    sample_weight, exponent = _check_dask_weights(sample_weight, X)
+    # (assign_labels centres each block as predict does.)
     blocks = Blocks(X.astype(centers.dtype), sample_weight, persist=False)
     total, _, total_weight = blocks.reduce(inertia_block, centers=centers, mean=None)
     check_weight_counts(0, total_weight)
-    return total
+    return total, exponent

@@ -11,13 +11,11 @@ import operator
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 
 from sklearn_kmeans_lab._backends import memory
-from sklearn_kmeans_lab._lloyd_run import (
-    LloydRun,
-    assign_labels,
-    distances_to_assigned,
-)
+from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
+from sklearn_kmeans_lab._lloyd_run import LloydRun, assign_labels
 
 # Fan-in of the tree reductions (dask's own default for reductions).
 _SPLIT_EVERY = 8
@@ -50,13 +48,32 @@ def _block_weights(w_b, n_rows, dtype):
     return np.ones(n_rows, dtype=dtype) if w_b is None else np.asarray(w_b)
 
 
+def check_numpy_block(X_b, name="LloydKMeans"):
+    """Raise a TypeError unless ``X_b`` is a NumPy array (not scipy.sparse)."""
+    if isinstance(X_b, np.ndarray):
+        return
+    if sp.issparse(X_b):
+        raise TypeError(
+            f"{name} does not support dask arrays with scipy.sparse chunks, "
+            "but dense chunks are required. Use "
+            "X.map_blocks(lambda block: block.toarray()) to convert the chunks, "
+            "or fit the scipy.sparse matrix in memory."
+        )
+    raise TypeError(
+        f"{name} needs dask arrays with NumPy chunks; got chunks of type "
+        f"{type(X_b).__name__}."
+    )
+
+
 def _check_finite_block(X_b):
+    check_numpy_block(X_b)
     if not np.isfinite(X_b).all():
         raise ValueError("Input X contains NaN or infinity.")
 
 
 def moments_block(X_b, w_b):
     """Counts, mean and sum of squared deviations (float64) of one block."""
+    check_numpy_block(X_b)
     bad_x = int(X_b.size - np.count_nonzero(np.isfinite(X_b)))
     n = X_b.shape[0]
     if bad_x or n == 0:
@@ -169,6 +186,7 @@ def farthest_block(X_b, w_b, previous, centers, mean, n_far):
     X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
     distances = distances_to_assigned(X, centers, labels_b, x_offset=mean)
+    distances[w == 0] = -1.0  # never relocated: they cannot fill a cluster
     if distances.shape[0] > n_far:
         keep = np.argpartition(distances, -n_far)[-n_far:]
     else:
@@ -473,7 +491,7 @@ class Blocks:
             X, sample_weight = persist_if_cheap([X, sample_weight])
         # Holding the arrays holds their futures: without them a cluster
         # would forget the persisted blocks the delayed objects point to.
-        self._arrays = (X, sample_weight)
+        self.arrays = (X, sample_weight)
         self.dtype = X.dtype
         self.n_rows = X.chunks[0]
         self.weighted = sample_weight is not None

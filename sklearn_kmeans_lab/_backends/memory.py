@@ -18,12 +18,17 @@ from sklearn_kmeans_lab._kernels.common import (
     count_distinct,
     distances,
 )
-from sklearn_kmeans_lab._lloyd_run import assign_labels, lloyd_single_run
+from sklearn_kmeans_lab._lloyd_run import (
+    assign_labels,
+    centring_offset,
+    lloyd_single_run,
+)
 from sklearn_kmeans_lab._parallel import effective_n_threads
 from sklearn_kmeans_lab._seeding import (
     canonical_order,
     kmeans_plusplus_centers,
     random_centers,
+    unit_max_weights,
 )
 
 # Up to this size, the mean and variance of X are numpy's (as in scikit-learn);
@@ -39,66 +44,83 @@ _CHECK_X = {
 }
 
 
-def check_sample_weight(sample_weight, X):
+def check_sample_weight(sample_weight, X, *, dtype=None):
     """Validate ``sample_weight`` for ``X``: finite, non-negative, not all zero.
 
     Unlike scikit-learn's ``KMeans`` (which accepts negative weights and then
     fails inside numpy's sampling), negative weights are rejected up front:
-    a negative mass has no meaning for a cluster mean.
+    a negative mass has no meaning for a cluster mean.  Returned in ``dtype``
+    (default: ``X``'s).
     """
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    dtype = X.dtype if dtype is None else dtype
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
     check_weight_counts(
         int(np.sum(sample_weight < 0)), int(np.count_nonzero(sample_weight > 0))
     )
     return sample_weight
 
 
-def column_means(X):
-    """Mean of each column of dense ``X``, in X's dtype.
+def scaled_sample_weight(sample_weight, X):
+    """Validated weights in ``X``'s dtype, divided by a power of two that
+    brings the largest near 1 when it is far from it, and that exponent.
 
-    numpy's up to ``_NUMPY_STATS_BYTES`` (as in scikit-learn); above it one
-    compiled pass accumulated in float64 (numpy's ``X.mean(axis=0)`` is
-    several times slower on arrays of few columns).
+    Validated and scaled in float64, so weights of any scale in the float
+    range (subnormal, or with a total that overflows) give the results of
+    weights of order one: the centres and labels do not depend on the scale,
+    and the estimator scales the inertia back.
     """
-    if X.nbytes <= _NUMPY_STATS_BYTES:
-        return X.mean(axis=0)
-    out = np.empty(X.shape[1])
-    column_sums(X, out)
-    return (out / X.shape[0]).astype(X.dtype)
+    sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64)
+    sample_weight, exponent = unit_max_weights(sample_weight)
+    return sample_weight.astype(X.dtype, copy=False), exponent
 
 
-def column_variances(X):
-    """Variance of each column of ``X`` (np.var's up to _NUMPY_STATS_BYTES;
-    above it in float64 without a copy of X)."""
+def column_stats(X):
+    """Mean (in X's dtype) and variance of each column; the variances as
+    scikit-learn computes them for its tolerance.
+
+    numpy's up to ``_NUMPY_STATS_BYTES``; above it compiled passes in
+    float64 without a copy of X (np.var makes one) and faster on few columns.
+    """
     if sp.issparse(X):
-        return mean_variance_axis(X, axis=0)[1]
-    if X.nbytes <= _NUMPY_STATS_BYTES:
-        return np.var(X, axis=0)
-    mean = np.empty(X.shape[1])
-    column_sums(X, mean)
-    mean /= X.shape[0]
-    out = np.empty(X.shape[1])
-    column_squares(X, mean, out)
-    return out / X.shape[0]
+        means, variances = mean_variance_axis(X, axis=0)
+    elif X.nbytes <= _NUMPY_STATS_BYTES:
+        means, variances = X.mean(axis=0), np.var(X, axis=0)
+    else:
+        means = np.empty(X.shape[1])
+        column_sums(X, means)
+        means /= X.shape[0]
+        variances = np.empty(X.shape[1])
+        column_squares(X, means, variances)
+        variances /= X.shape[0]
+    return means.astype(X.dtype), variances
 
 
 class FitData:
     """Validated training data in memory and the operations a fit runs on it."""
 
-    def __init__(self, X, sample_weight):
+    def __init__(self, X, sample_weight, weight_exponent):
         self.X = X
         # None stays None: the kernels' unweighted path, and no array of ones
         self.sample_weight = sample_weight
+        self.weight_exponent = weight_exponent
         self.n_samples = X.shape[0]
         self.n_positive_weights = (
             X.shape[0] if sample_weight is None else np.count_nonzero(sample_weight)
         )
-        self.offset = None if sp.issparse(X) else column_means(X)
+        means, self._variances = column_stats(X)
+        # Centring makes ||c||^2 - 2<x, c> accurate for data far from 0; the
+        # mean is rounded to a coarse binary grid (``centring_offset``): as
+        # accurate, and exact ties in integer data stay exact.
+        self.offset = None
+        if not sp.issparse(X):
+            self.offset = centring_offset(means, np.sqrt(self._variances)).astype(
+                X.dtype
+            )
         self.n_threads = effective_n_threads()
         self._order = None
 
     def feature_variances(self):
-        return column_variances(self.X)
+        return self._variances
 
     def seed(self, init, n_clusters, random_state, *, max_iter, tol, last):
         """Centred initial centres by ``init`` ('k-means++' or 'random').
@@ -116,7 +138,10 @@ class FitData:
             return kmeans_plusplus_centers(*args, x_offset=self.offset)[0]
         return random_centers(*args, x_offset=self.offset)
 
-    def lloyd_run(self, centers_init, *, max_iter, tol, verbose):
+    def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
+        # Dense data's labels and inertia are recomputed from the returned
+        # centres (final_labels_and_inertia); a run's own final pass is
+        # needed only to compare runs.
         labels, inertia, centers, n_iter = lloyd_single_run(
             self.X,
             self.sample_weight,
@@ -126,6 +151,7 @@ class FitData:
             verbose=verbose,
             n_threads=self.n_threads,
             x_offset=self.offset,
+            final_pass=self.offset is None or several_runs,
         )
         return RunResult(inertia, centers, n_iter, labels)
 
@@ -136,19 +162,35 @@ class FitData:
         mapping[labels_a] = labels_b
         return bool(np.array_equal(mapping[labels_a], labels_b))
 
-    def n_distinct_clusters(self, run):
-        present = np.zeros(run.centers.shape[0], dtype=np.bool_)
-        return int(count_distinct(run.kept, present))
+    def final_labels_and_inertia(self, run, centers):
+        """Labels and (scaled) inertia of the returned ``centers``.
 
-    def labels(self, run):
-        return run.kept
+        Adding the offset back rounds dense centres: the labels and inertia
+        are then those of the returned centres, computed as ``predict`` and
+        ``score`` compute them, so that ``labels_ == predict(X)`` and
+        ``inertia_ == -score(X)`` on any data.
+        """
+        if self.offset is None:
+            return run.kept, run.inertia
+        return assign_labels(
+            self.X,
+            centers,
+            sample_weight=self.sample_weight,
+            want_inertia=True,
+            n_threads=self.n_threads,
+        )
+
+    def n_distinct_clusters(self, run, labels):
+        present = np.zeros(run.centers.shape[0], dtype=np.bool_)
+        return int(count_distinct(labels, present))
 
 
 def check_fit_data(estimator, X, sample_weight):
     X = validate_data(estimator, X, copy=False, **_CHECK_X)  # never written to
+    exponent = 0
     if sample_weight is not None:
-        sample_weight = check_sample_weight(sample_weight, X)
-    return FitData(X, sample_weight)
+        sample_weight, exponent = scaled_sample_weight(sample_weight, X)
+    return FitData(X, sample_weight, exponent)
 
 
 def check_test_data(estimator, X):
@@ -177,7 +219,7 @@ def transform(X, centers):
 
 def inertia(X, centers, sample_weight):
     X = X.astype(centers.dtype, copy=False)
-    sample_weight = check_sample_weight(sample_weight, X)
+    sample_weight, exponent = scaled_sample_weight(sample_weight, X)
     _, total = assign_labels(
         X,
         centers,
@@ -185,4 +227,4 @@ def inertia(X, centers, sample_weight):
         want_inertia=True,
         n_threads=effective_n_threads(),
     )
-    return total
+    return total, exponent

@@ -149,6 +149,21 @@ def distances(X, centers, out):
 
 
 @numba.njit(nogil=True, cache=True)
+def csr_squared_distances_to_assigned(data, indices, indptr, centers, labels, out):
+    """``out[i] = ||x_i - centers[labels[i]]||^2`` of CSR rows, in float64:
+    O(nnz + n_clusters * n_features), X is never densified.
+    centers : (k, d); labels, out : (n,)."""
+    n_clusters, n_features = centers.shape
+    c_sqnorm = np.zeros(n_clusters)
+    for j in range(n_clusters):
+        for f in range(n_features):
+            c_sqnorm[j] += float(centers[j, f]) * float(centers[j, f])
+    for i in range(len(indptr) - 1):
+        a = labels[i]
+        out[i] = csr_squared_distance(data, indices, indptr, i, centers[a], c_sqnorm[a])
+
+
+@numba.njit(nogil=True, cache=True)
 def squared_distances_to_assigned(X, x_offset, centers, labels, out):
     """``out[i] = ||(X[i] - x_offset) - centers[labels[i]]||^2`` in float64.
     X : (n, d); x_offset : (d,); centers : (k, d); labels, out : (n,)."""

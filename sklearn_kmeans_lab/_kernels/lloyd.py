@@ -286,7 +286,9 @@ def dense_pass(samples, centers, bounds, labels, out, gaps, options, g_start, g_
                     labels[i] = new
                     if not options.from_scratch:
                         wi = weight(samples, i)
-                        lane = q % n_lanes
+                        # the row's lane, not its rank among the computed
+                        # rows: the same additions with the bounds on or off
+                        lane = rows[q] % n_lanes
                         wsums[lane, old] -= wi
                         wsums[lane, new] += wi
                         counts[old] -= wi > 0
@@ -432,8 +434,12 @@ def average_in_place(sums, weights):
             heaviest = j
         if weights[j] > 0:
             inverse = 1.0 / weights[j]
-            for f in range(sums.shape[1]):
-                sums[j, f] *= inverse
+            if inverse < np.inf:
+                for f in range(sums.shape[1]):
+                    sums[j, f] *= inverse
+            else:  # a subnormal weight: its inverse overflows, a quotient not
+                for f in range(sums.shape[1]):
+                    sums[j, f] /= weights[j]
         else:
             any_empty = True
     if any_empty:
