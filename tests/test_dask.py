@@ -651,3 +651,19 @@ def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
     rounds = dask_backend.INIT_ROUNDS
     # the first centre (one block), one per round, the candidates' weights
     assert calls == {"keep": rounds, "fetch": rounds + 2}
+
+
+def test_kselector_on_a_dask_array_keeps_the_scale_of_the_weights(threads):
+    X = _clear_k_blobs(1000)
+    Xd = da.from_array(X, chunks=250)
+    plain = _small_selector(sample_size=300, k_range=range(1, 5)).fit(Xd)
+    weighted = _small_selector(sample_size=300, k_range=range(1, 5)).fit(
+        Xd, sample_weight=np.full(1000, 3.0)
+    )
+    assert weighted.n_clusters_ == plain.n_clusters_
+    np.testing.assert_allclose(
+        weighted.results_["inertia"], 3 * plain.results_["inertia"], rtol=1e-6
+    )
+    assert weighted.best_estimator_.inertia_ == pytest.approx(
+        3 * plain.best_estimator_.inertia_, rel=1e-6
+    )
