@@ -227,7 +227,7 @@ sphinx_gallery_conf = {
     "show_memory": False,
     # A plot call's return value (Text, Legend, a Display) is no output worth
     # showing; tables, arrays and printed results still are.
-    "ignore_repr_types": r"matplotlib\.|_plotting\.\w+Display",
+    "ignore_repr_types": r"matplotlib\.|_(cluster|kselector)_display\.\w+Display",
 }
 
 # -- myst (the changelog is Markdown) -------------------------------------------

@@ -18,14 +18,12 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sklearn_kmeans_lab._cluster_display import ClusterScatterDisplay
 from sklearn_kmeans_lab._datasets import make_income_age_clusters
 from sklearn_kmeans_lab._kmeans import LloydKMeans
 from sklearn_kmeans_lab._kselector import KSelector
-from sklearn_kmeans_lab._plotting import (
-    ClusterScatterDisplay,
-    KSelectorDisplay,
-    _check_matplotlib_support,
-)
+from sklearn_kmeans_lab._kselector_display import KSelectorDisplay
+from sklearn_kmeans_lab._plotting import _check_matplotlib_support
 
 # The lesson's data: its np.random.seed(10), 100 people, 5 clusters.
 DATA_SEED = 10

@@ -227,7 +227,7 @@ class LloydKMeans(
                 f" one init in {self.__class__.__name__} instead of "
                 f"n_init={self._n_init}.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             self._n_init = 1
         if isinstance(self.init, str) and self.init == "random":
@@ -304,7 +304,14 @@ class LloydKMeans(
         self : object
             Fitted estimator.
         """
-        data = backend_for(X).check_fit_data(self, X, sample_weight)
+        return self._fit(backend_for(X).check_fit_data(self, X, sample_weight))
+
+    def _fit(self, data):
+        """The body of ``fit``, on data a backend has validated.
+
+        ``KSelector``'s engine (``_engine.py``) calls it with data prepared
+        once for many fits.
+        """
         self._check_params_vs_input(data)
         random_state = check_random_state(self.random_state)
         # Array and callable inits are read in the caller's coordinates, so
@@ -354,7 +361,7 @@ class LloydKMeans(
                 f"than n_clusters ({self.n_clusters}). Possibly due to duplicate "
                 "points in X.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self.labels_ = labels
         self.cluster_centers_ = centers

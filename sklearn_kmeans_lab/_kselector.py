@@ -8,6 +8,7 @@ It uses only the public API of the clusterer (``set_params``, ``fit_predict``,
 work as well as ``LloydKMeans``.
 """
 
+import time
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -36,9 +37,9 @@ from sklearn_kmeans_lab._compat import (
     _wrap_data_with_container,
 )
 from sklearn_kmeans_lab._criteria import CRITERIA, choose_k, jump_statistic
+from sklearn_kmeans_lab._engine import ManyFits, ReferenceSets, many_fits
 from sklearn_kmeans_lab._gap import (
     MAX_SE_METHODS,
-    draw_reference_sets,
     gap_statistic,
     reference_box,
     within_dispersion,
@@ -139,6 +140,26 @@ def _raise_with_context(exc, context):
     raise exc
 
 
+def _fit_at(estimator, X, sample_weight, k, seed, settings, where, keep=True):
+    """The clusterer fitted at K with ``seed``, and its labels.
+
+    ``estimator`` is the clusterer (the general path: a configured clone) or
+    the engine's ``ManyFits`` (the same fit without the per-fit overhead,
+    which keeps ``X`` prepared for the next K if ``keep``).
+    """
+    if isinstance(estimator, ManyFits):
+        try:
+            est = estimator.fit(X, sample_weight, k, seed, keep)
+        except Exception as exc:
+            context = (
+                f"Fitting LloydKMeans with {settings.param_name}={k} on {where} failed"
+            )
+            _raise_with_context(exc, context)
+        return est, est.labels_
+    est = _configured(estimator, settings.param_name, k, seed)
+    return est, _fit_labels(est, X, sample_weight, settings.param_name, k, where)
+
+
 def _log_w(est, X, labels, sample_weight, settings):
     """``log W_k`` of a fitted partition, floored at the rounding level of X.
 
@@ -164,8 +185,7 @@ def _fit_data(estimator, X, sample_weight, k, seed, settings):
         est, labels = None, np.zeros(X.shape[0], dtype=np.int32)
         row["inertia"] = 2.0 * within_dispersion(X, labels, sample_weight=sample_weight)
     else:
-        est = _configured(estimator, settings.param_name, k, seed)
-        labels = _fit_labels(est, X, sample_weight, settings.param_name, k, "X")
+        est, labels = _fit_at(estimator, X, sample_weight, k, seed, settings, "X")
         row["inertia"] = float(getattr(est, "inertia_", np.nan))
     # The jump method needs the within-cluster sum of squares of every fit;
     # a clusterer without inertia_ gets it from its labels.
@@ -186,6 +206,8 @@ def _fit_data(estimator, X, sample_weight, k, seed, settings):
             row["silhouette"] = _silhouette(
                 X, labels, settings.silhouette_sample_size, seed, k
             )
+    # the engine's fit is kept: it is the selector's fit if K is chosen
+    row["fitted"] = est if isinstance(estimator, ManyFits) else None
     return row
 
 
@@ -209,13 +231,15 @@ def _silhouette(X, labels, sample_size, seed, k):
     return silhouette_score(X, labels)
 
 
-def _fit_reference(estimator, Z, sample_weight, k, seed, settings, b):
-    """``log W*_k`` of reference set ``b``."""
+def _fit_reference(estimator, references, sample_weight, k, seed, settings, b):
+    """``log W*_k`` of reference set ``b`` of ``references``."""
+    Z = references[b]
     if k == 1:
         return _log_w(None, Z, np.zeros(Z.shape[0]), sample_weight, settings)
-    est = _configured(estimator, settings.param_name, k, seed)
     where = f"reference set {b}"
-    labels = _fit_labels(est, Z, sample_weight, settings.param_name, k, where)
+    est, labels = _fit_at(
+        estimator, Z, sample_weight, k, seed, settings, where, references.keeps
+    )
     return _log_w(est, Z, labels, sample_weight, settings)
 
 
@@ -382,7 +406,10 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         backend).  Use an int for reproducible results.
 
     verbose : int, default=0
-        If positive, print one line per K and the choice.
+        If positive, print one line per K as soon as its fits (on X and on
+        the reference sets) have finished, with its scores so far, how many
+        K are done and the time elapsed, then the choice; from 2, also the
+        table of every score per K at the end.
 
     Attributes
     ----------
@@ -459,9 +486,14 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     (``n - 1`` denominator).  K=1 needs no fit.  Each reference set is fitted
     with a clone of ``estimator`` (with its own ``n_init``).  Cost: ``n_k``
     fits of the data and ``n_k * n_refs`` fits of reference sets of the same
-    size (one fewer each when K=1 is a candidate); the reference sets are
-    drawn up front and held in memory, ``n_refs * n_samples * n_features``
-    values.
+    size (one fewer each when K=1 is a candidate).  A reference set is drawn
+    by the task that fits it, from the generator state it starts at: small
+    sets are kept for the next K, large ones drawn again, so that the memory
+    is about one set per running task, not ``n_refs * n_samples *
+    n_features`` values.  With the default ``LloydKMeans`` the fits run
+    without the per-fit overhead of a clone, and the fit at the chosen K is
+    kept rather than repeated (see "What a KSelector fit computes" in the
+    User Guide).
 
     Sample weights are frequency weights: a pair of samples counts
     ``w_i * w_j`` times in ``D_r`` and ``n_r`` is the weight of the cluster
@@ -724,8 +756,8 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         # cannot depend on n_jobs or on the order the backend runs tasks in;
         # the data's seeds come first so that they do not depend on criterion.
         seeds = rng.randint(_SEED_MAX, size=ks.size)
-        results, ref_log_w, constant = self._select(
-            X, sample_weight, ks, seeds, rng, estimator, computed
+        results, ref_log_w, constant, fitted = self._select(
+            X, sample_weight, ks, seeds, rng, estimator, computed, report=True
         )
         if constant:
             warnings.warn(
@@ -736,12 +768,17 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             )
         chosen = self._choose(results, constant)
 
-        self.best_estimator_ = _configured(
-            estimator, self.param_name, ks[chosen], seeds[chosen]
-        )
-        self.labels_ = _fit_labels(
-            self.best_estimator_, X, sample_weight, self.param_name, ks[chosen], "X"
-        )
+        if fitted[chosen] is not None:
+            # the engine's fit at the chosen K: the fit a refit would repeat
+            self.best_estimator_ = fitted[chosen]
+            self.labels_ = fitted[chosen].labels_
+        else:
+            self.best_estimator_ = _configured(
+                estimator, self.param_name, ks[chosen], seeds[chosen]
+            )
+            self.labels_ = _fit_labels(
+                self.best_estimator_, X, sample_weight, self.param_name, ks[chosen], "X"
+            )
         if not hasattr(self.best_estimator_, "inertia_"):
             results["inertia"][:] = np.nan
         self.n_clusters_ = int(ks[chosen])
@@ -788,16 +825,20 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return computed
 
-    def _select(self, X, sample_weight, ks, seeds, rng, estimator, computed):
-        """``results_`` of X, the references' ``log W*`` and whether X is constant."""
+    def _select(
+        self, X, sample_weight, ks, seeds, rng, estimator, computed, report=False
+    ):
+        """``results_`` of X, the references' ``log W*``, whether X is constant
+        and, per K, the engine's fit of X (None where there is none); with
+        ``report`` (and ``verbose``) a line per K as its fits finish."""
         positive = slice(None) if sample_weight is None else sample_weight > 0
         spread = float(np.ptp(X[positive], axis=0).max())
         if spread == 0:
-            return self._constant_results(ks, computed), None, True
-        results, ref_log_w = self._scan(
-            X, sample_weight, ks, seeds, rng, spread, estimator, computed
+            return self._constant_results(ks, computed), None, True, [None] * ks.size
+        results, ref_log_w, fitted = self._scan(
+            X, sample_weight, ks, seeds, rng, spread, estimator, computed, report
         )
-        return results, ref_log_w, False
+        return results, ref_log_w, False, fitted
 
     def _constant_results(self, ks, computed):
         """``results_`` for data without spread: every W_k is 0."""
@@ -810,10 +851,14 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             results["ref_log_w_mean"][:] = -np.inf
         return results
 
-    def _scan(self, X, sample_weight, ks, seeds, rng, spread, estimator, computed):
+    def _scan(
+        self, X, sample_weight, ks, seeds, rng, spread, estimator, computed, report
+    ):
         """Fit every K on X (on the reference sets, on the splits): ``results_``.
 
-        Also returns the references' ``log W*`` (None without the gap).
+        Also returns the references' ``log W*`` (None without the gap) and,
+        per K, the fit of X the engine kept (None on the general path, whose
+        chosen fit is refitted).
         """
         total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
         eps = np.finfo(X.dtype).eps
@@ -826,27 +871,31 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             computed=computed,
             silhouette_sample_size=self.silhouette_sample_size,
         )
-        tasks = [
-            delayed(_fit_data)(estimator, X, sample_weight, k, seed, settings)
-            for k, seed in zip(ks, seeds, strict=True)
-        ]
+        # LloydKMeans: the engine fits without the per-fit overhead, the same
+        # fits bit for bit; any other clusterer takes the general path.
+        fitter = many_fits(estimator, self.param_name) or estimator
         gap = "gap" in computed
+        n_refs = self.n_refs if gap else 0
+        ref_seeds = references = None
         if gap:
             ref_seeds = rng.randint(_SEED_MAX, size=(self.n_refs, ks.size))
             box = reference_box(
                 X, reference=self.reference, sample_weight=sample_weight
             )
-            references = draw_reference_sets(
-                box, X.shape[0], self.n_refs, random_state=rng, dtype=X.dtype
+            # drawn by the tasks that fit them, not held all at once
+            references = ReferenceSets(box, X.shape[0], self.n_refs, rng, X.dtype)
+        # K by K, so that K's fits finish together (and are reported so)
+        tasks = []
+        for i, (k, seed) in enumerate(zip(ks, seeds, strict=True)):
+            tasks.append(
+                delayed(_fit_data)(fitter, X, sample_weight, k, seed, settings)
             )
             tasks += [
                 delayed(_fit_reference)(
-                    estimator, references[b], sample_weight, k, seed, settings, b
+                    fitter, references, sample_weight, k, ref_seeds[b, i], settings, b
                 )
-                for b in range(self.n_refs)
-                for k, seed in zip(ks, ref_seeds[b], strict=True)
+                for b in range(n_refs)
             ]
-        n_gap_tasks = len(tasks)
         strength = "prediction_strength" in computed
         if strength:
             # Fresh splits for every K, as fpc::prediction.strength draws them.
@@ -856,9 +905,17 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 for s in range(self.n_splits)
                 for k, seed in zip(ks, split_seeds[s], strict=True)
             ]
-        outputs = Parallel(n_jobs=self.n_jobs)(tasks)
-
-        rows = outputs[: ks.size]
+        start = time.perf_counter()
+        outputs = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
+        rows, ref_log_w = [], np.empty((n_refs, ks.size))
+        for i in range(ks.size):
+            rows.append(next(outputs))
+            for b in range(n_refs):
+                ref_log_w[b, i] = next(outputs)
+            if report and self.verbose:
+                self._print_progress(
+                    i, ks, rows[i], ref_log_w[:, i], time.perf_counter() - start
+                )
         results = {"k": ks}
         for name in _RESULT_COLUMNS:
             results[name] = np.array([row.get(name, np.nan) for row in rows], float)
@@ -869,22 +926,18 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             total_weight=total_weight,
             power=self.jump_power,
         )
-        ref_log_w = None
         if gap:
-            ref_log_w = np.reshape(
-                outputs[ks.size : n_gap_tasks], (self.n_refs, ks.size)
-            )
             results["gap"], results["ref_log_w_mean"], results["gap_se"] = (
                 gap_statistic(results["log_w"], ref_log_w)
             )
+        else:
+            ref_log_w = None
         if strength:
-            split_strengths = np.reshape(
-                outputs[n_gap_tasks:], (self.n_splits, ks.size)
-            )
+            split_strengths = np.reshape(list(outputs), (self.n_splits, ks.size))
             results["prediction_strength"], results["prediction_strength_se"] = (
                 strength_summary(split_strengths)
             )
-        return results, ref_log_w
+        return results, ref_log_w, [row["fitted"] for row in rows]
 
     def _choose_index(self, results, criterion):
         """Index of the K ``criterion`` chooses from ``results`` (or None)."""
@@ -918,7 +971,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             boot_rng = np.random.RandomState(boot_seed)
             rows = bootstrap_indices(X.shape[0], boot_rng, sample_weight)
             boot_seeds_k = boot_rng.randint(_SEED_MAX, size=ks.size)
-            results, _, constant = self._select(
+            results, _, constant, _ = self._select(
                 X[rows], None, ks, boot_seeds_k, boot_rng, estimator, computed
             )
             for criterion, indices in chosen.items():
@@ -961,15 +1014,33 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
             "samples."
         )
 
+    def _print_progress(self, i, ks, row, ref_log_w, elapsed):
+        """The line of the ``i``-th K, as soon as its fits (on X and on every
+        reference set) have finished: its scores so far and the time."""
+        values = dict(row)
+        shown = ["inertia"]
+        if self.criterion == "gap":
+            shown += ["log_w", "gap", "gap_se"]
+            gap, _, gap_se = gap_statistic([row["log_w"]], ref_log_w[:, None])
+            values["gap"], values["gap_se"] = gap[0], gap_se[0]
+        shown += ["silhouette"] if self.criterion == "silhouette" else []
+        shown += ["calinski_harabasz", "davies_bouldin"]
+        scores = ", ".join(f"{name}={values[name]:.6g}" for name in shown)
+        print(
+            f"[KSelector] K={ks[i]}: {scores}; {i + 1}/{ks.size} K done, "
+            f"{1 + ref_log_w.size} data sets, elapsed: {elapsed:.1f}s",
+            flush=True,
+        )
+
     def _print_results(self, chosen):
-        """One line per K, then the choice."""
+        """With ``verbose >= 2``, one line per K of every score; the choice."""
         shown = ["inertia"]
         shown += ["log_w", "gap", "gap_se"] if self.criterion == "gap" else []
         shown += ["silhouette"] if self.criterion == "silhouette" else []
         shown += ["calinski_harabasz", "davies_bouldin", "jump"]
         if self.criterion == "prediction_strength":
             shown += ["prediction_strength", "prediction_strength_se"]
-        for i, k in enumerate(self.results_["k"]):
+        for i, k in enumerate(self.results_["k"] if self.verbose >= 2 else ()):
             values = ", ".join(f"{name}={self.results_[name][i]:.6g}" for name in shown)
             print(f"[KSelector] K={k}: {values}")
         how = f" with rule={self.rule!r}" if self.criterion == "gap" else ""

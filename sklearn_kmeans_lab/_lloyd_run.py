@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklearn_kmeans_lab._kernels import lloyd as kernels
+from sklearn_kmeans_lab._kernels import run as run_kernels
 from sklearn_kmeans_lab._kernels.common import (
     CHUNK_ROWS,
     GEMM_CHUNK_ROWS,
@@ -66,6 +67,9 @@ _MIN_WORK_PER_THREAD = 4_000_000
 _USE_BOUNDS = True
 # Passes between two recomputations of the cluster totals from scratch.
 _REFRESH_EVERY = 32
+# A quiet dense run on one thread is one compiled call (``_kernels/run.py``,
+# the same iterates; switched off only to test that it changes nothing).
+_USE_COMPILED_RUN = True
 
 
 def _group_bounds(n_samples, n_clusters, n_features, n_lanes):
@@ -164,6 +168,47 @@ class LloydRun:
             * max(1, X.nnz // max(n_samples, 1) if self.sparse else n_features)
         )
         self.n_threads = max(1, min(n_threads, n_groups, work // _MIN_WORK_PER_THREAD))
+
+    def compiled_run(self, centers, max_iter, tol, final_pass=True):
+        """The whole run in one compiled call: ``(labels, inertia, centers,
+        n_iter)``, or None where it cannot run (sparse data, threads, a
+        cluster left empty: the Python run then starts again).  Without
+        ``final_pass``, the last iteration's labels and no inertia."""
+        if (
+            self.sparse
+            or self.n_threads > 1
+            or centers.shape[0] > run_kernels.MAX_SUMMED
+            or len(self.bounds) - 1 > run_kernels.MAX_SUMMED
+        ):
+            return None
+        centers = centers.copy()
+        labels = np.full(self.X.shape[0], -1, dtype=np.int32)
+        settings = run_kernels.RunSettings(
+            int(max_iter),
+            float(tol),
+            self.use_bounds,
+            self.use_gemm,
+            GEMM_CHUNK_ROWS if self.use_gemm else CHUNK_ROWS,
+            self.noise_coef,
+            _REFRESH_EVERY,
+            bool(final_pass),
+        )
+        n_iter, inertia, empty = run_kernels.lloyd_run(
+            self.samples,
+            centers,
+            labels,
+            self.bounds,
+            self.partials,
+            self.gaps,
+            self.gap_drop,
+            (self.sums, self.weights, self.counts),
+            self._delta,
+            settings,
+        )
+        if empty:
+            return None
+        inertia = float(inertia) if final_pass else None
+        return labels, inertia, centers, int(n_iter)
 
     def blas_limit(self):
         return blas_single_thread(self.use_gemm)
@@ -485,6 +530,13 @@ def lloyd_single_run(
     """
     centers = np.array(centers_init, dtype=X.dtype, order="C", copy=True)
     run = LloydRun(X, sample_weight, centers.shape[0], x_offset, n_threads, True)
+    if _USE_COMPILED_RUN and not verbose:
+        with run.blas_limit():
+            result = run.compiled_run(centers, max_iter, tol, final_pass)
+        if result is not None:
+            return result
+        # a fresh state for the Python run
+        run = LloydRun(X, sample_weight, centers.shape[0], x_offset, n_threads, True)
     with run.blas_limit():
         centers, n_iter = lloyd_iterations(
             run, centers, max_iter=max_iter, tol=tol, verbose=verbose

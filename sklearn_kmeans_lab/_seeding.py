@@ -62,8 +62,8 @@ class _CanonicalOrder:
         Equal-width key ranges between the smallest and the largest key.
     direction : ndarray of shape (n_features,)
     unit : float
-        A power of two at least the squared norm of every row, divided by 8:
-        distances are stored in this unit.
+        A power of two at least the squared norm of every row, divided by 8
+        (and at least 2**-1000): distances are stored in this unit.
     """
 
     n_buckets = _N_BUCKETS
@@ -87,7 +87,8 @@ class _CanonicalOrder:
                 X, self.direction, low, self.scale, _N_BUCKETS, self.buckets
             )
         exponent = math.frexp(largest)[1] if largest > 0 else 0
-        self.unit = math.ldexp(1.0, exponent - 3) if largest > 0 else 1.0
+        # never subnormal: distances are multiplied by its inverse
+        self.unit = math.ldexp(1.0, max(exponent - 3, -1000)) if largest > 0 else 1.0
 
     def last(self, X, candidates=None):
         """The last sample in canonical order (largest key, then index), among

@@ -466,3 +466,13 @@ def test_kmeans_plus_plus_evaluates_two_plus_log_k_candidates(
     X = _blobs(200)
     LloydKMeans(n_clusters, random_state=0).fit(sp.csr_matrix(X) if sparse else X)
     assert n_candidates == [2 + int(np.log(n_clusters))] * (n_clusters - 1)
+
+
+def test_seeding_data_whose_squared_norms_are_subnormal():
+    # found by the edges fuzz profile: the distance unit was subnormal and
+    # its inverse infinite, so the masses were NaN
+    X = np.full((5, 1), 4.49009711e-162)
+    for w in (None, np.full(5, 5e-324)):
+        km = _quiet_fit(LloydKMeans(2, random_state=0), X, sample_weight=w)
+        np.testing.assert_array_equal(km.cluster_centers_, X[:2])
+        assert km.inertia_ == 0.0

@@ -303,10 +303,10 @@ def test_extreme_weights_give_finite_fits_invariant_to_power_of_two_scaling(X, d
         warnings.simplefilter("ignore", RuntimeWarning)  # inertia beyond range
         try:
             a = _fit(X, k, w, init=init, random_state=seed)
+            b = _fit(X, k, scaled, init=init, random_state=seed)
         except ValueError as exc:  # only where a weight is lost to the range
             assert ratio < 2.0**-1000 and "non-zero sample_weight" in str(exc)
             return
-        b = _fit(X, k, scaled, init=init, random_state=seed)
     assert np.all(np.isfinite(a.cluster_centers_))
     assert not np.isnan(a.inertia_)
     np.testing.assert_array_equal(a.labels_, a.predict(X))

@@ -3,8 +3,9 @@
 The compiled passes of an in-memory fit spread over a thread pool of their
 own, sized from ``OMP_NUM_THREADS`` or the usable CPUs; threadpoolctl and
 numba's thread setting do not limit it; on a Dask array every block runs on
-one thread.  The threads a pass uses are read with a spy on ``_Pass._run``,
-the one place that hands a pass to the pool.  The environment variable is set
+one thread.  The threads a pass uses are read with a spy on ``LloydRun._run``,
+the one place that hands a pass to the pool, and on ``LloydRun.compiled_run``
+(a whole run on one thread).  The environment variable is set
 before the interpreter starts, in a subprocess, as the guide tells users to.
 """
 
@@ -37,6 +38,16 @@ _SPY = textwrap.dedent(
         return original(self, *args)
 
     _lloyd_run.LloydRun._run = spy
+    compiled = _lloyd_run.LloydRun.compiled_run
+
+    def spy_compiled(self, *args):
+        # a run in one compiled call, on one thread, hands nothing to the pool
+        result = compiled(self, *args)
+        if result is not None:
+            used.append(self.n_threads)
+        return result
+
+    _lloyd_run.LloydRun.compiled_run = spy_compiled
     rng = np.random.default_rng(0)
     X, k = {_PROBLEM}
 

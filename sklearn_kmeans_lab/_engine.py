@@ -1,0 +1,197 @@
+"""``KSelector``'s engine: many fits of ``LloydKMeans`` on a few data sets.
+
+A gap-statistic scan is ``1 + n_refs`` data sets times ``len(k_range)``
+values of K, each fitted with ``n_init`` starts: hundreds of small,
+independent fits.  The general path (any clusterer) pays for each of them a
+clone, ``set_params``, the parameter and data validation, the column means
+and variances of the data and the canonical order of its rows.  For
+``LloydKMeans`` the engine pays these once per data set:
+
+``ManyFits``
+    Fits ``LloydKMeans`` at any K on a data set prepared once
+    (``PreparedData``): the parameters are validated once, each fit is a
+    ``LloydKMeans`` built directly (no clone, no ``set_params``) that runs
+    the estimator's own orchestration (``LloydKMeans._fit``) on the prepared
+    data.  The same seeds reach the same code, so every fit is bit for bit
+    the fit of the general path.
+
+``ReferenceSets``
+    The reference sets of the gap statistic, drawn on demand from the
+    generator state each set starts at, instead of all ``n_refs * n_samples
+    * n_features`` values up front: bit for bit the sets that
+    ``_gap.draw_reference_sets`` draws at once, with at most one set (per
+    running task) in memory when they are large.
+"""
+
+import numpy as np
+
+from sklearn_kmeans_lab._backends.memory import FitData, check_fit_data
+from sklearn_kmeans_lab._kmeans import LloydKMeans
+
+# Reference sets (and their prepared data) are kept between the tasks of a
+# scan while they take at most this many bytes in all; larger ones are drawn
+# and prepared again by each task, so that the memory stays about one set.
+_CACHE_BYTES = 2**26
+# Uniform values drawn per call when a reference set is drawn in row chunks
+# (8 MiB of float64), and the fewest rows of a chunk: a matrix product of a
+# few rows may take another BLAS path (a vector product) than the whole set's,
+# whereas the rows of one general product do not depend on each other.
+_DRAW_CHUNK_VALUES = 2**20
+_DRAW_MIN_ROWS = 64
+
+
+class PreparedData(FitData):
+    """Validated in-memory data that serves many fits.
+
+    The column means (the centring) and the feature variances (the
+    tolerance), which the backend computes once per data set, and the
+    canonical order of the rows (the seeding), kept here, are shared by every
+    K and every start.
+    """
+
+    def __init__(self, data):
+        # the validated data, its centring and moments, as the backend
+        # computed them
+        self.__dict__.update(vars(data))
+
+    def seed(self, *args, **kwargs):
+        # the canonical order serves every K: never released after a fit
+        return super().seed(*args, **{**kwargs, "last": False})
+
+
+def many_fits(estimator, param_name):
+    """A ``ManyFits`` for ``estimator``, or None where the general path is
+    needed.
+
+    Taken for ``LloydKMeans`` itself (not a subclass, which may override
+    ``fit``) with a string ``init``: an array init has one K, a callable one
+    is the caller's code.
+    """
+    if type(estimator) is not LloydKMeans or param_name != "n_clusters":
+        return None
+    if not isinstance(estimator.init, str):
+        return None
+    return ManyFits(estimator)
+
+
+class ManyFits:
+    """Fits ``LloydKMeans`` with the parameters of ``estimator`` at any K.
+
+    Parameters
+    ----------
+    estimator : LloydKMeans
+        Its parameters are validated once, by the first fit; it is not
+        modified.
+    """
+
+    def __init__(self, estimator):
+        self.params = estimator.get_params(deep=False)
+        # a private template validates the data (validate_data records
+        # n_features_in_ on it): the caller's estimator is left untouched
+        self.template = LloydKMeans(**self.params)
+        self.params_checked = False
+        self._prepared = {}
+
+    def __getstate__(self):
+        # a task in another process prepares its own data
+        return {**self.__dict__, "_prepared": {}}
+
+    def prepare(self, X, sample_weight, keep):
+        """``X`` validated and prepared once; kept for the next fits if
+        ``keep`` (the data set will be fitted again, as this very array)."""
+        entry = self._prepared.get(id(X))
+        if entry is not None and entry[0] is X and entry[1] is sample_weight:
+            return entry[2]
+        data = PreparedData(check_fit_data(self.template, X, sample_weight))
+        if keep:
+            # the entry holds X itself: its id cannot be reused meanwhile
+            self._prepared[id(X)] = (X, sample_weight, data)
+        return data
+
+    def fit(self, X, sample_weight, k, seed, keep=True):
+        """``LloydKMeans`` fitted at ``n_clusters=k, random_state=seed``.
+
+        The same fit, bit for bit, as ``clone(estimator).set_params(...)
+        .fit(X, sample_weight=sample_weight)``.  ``keep``: keep the prepared
+        data for the next fits of this array.
+        """
+        if not self.params_checked:
+            # in the first fit, so that an error names the fit it stopped
+            self.template._validate_params()
+            self.params_checked = True
+        data = self.prepare(X, sample_weight, keep)
+        est = LloydKMeans(
+            **{**self.params, "n_clusters": int(k), "random_state": int(seed)}
+        )
+        est.n_features_in_ = self.template.n_features_in_
+        est._fit(data)
+        return est
+
+
+class ReferenceSets:
+    """The ``n_refs`` reference sets of a gap scan, drawn on demand.
+
+    Records the state of ``random_state`` at the start of every set (and
+    leaves it where drawing all of them leaves it), so that set ``b`` is
+    drawn, in row chunks, by whichever task needs it: the values of
+    ``draw_reference_sets(box, n_samples, n_refs, random_state=...)[b]``.
+
+    Parameters
+    ----------
+    box : ReferenceBox
+    n_samples, n_refs : int
+    random_state : RandomState
+    dtype : numpy dtype
+    """
+
+    def __init__(self, box, n_samples, n_refs, random_state, dtype):
+        self.box = box
+        self.n_samples = n_samples
+        self.dtype = np.dtype(dtype)
+        n_values = n_samples * box.low.shape[0]
+        self.states = []
+        for _ in range(n_refs):
+            self.states.append(random_state.get_state())
+            for start in range(0, n_values, _DRAW_CHUNK_VALUES):
+                random_state.uniform(size=min(_DRAW_CHUNK_VALUES, n_values - start))
+        n_features = box.center.shape[0]
+        set_bytes = n_samples * n_features * self.dtype.itemsize
+        # whether a set, once drawn, is kept (and the same array returned)
+        self.keeps = n_refs * set_bytes <= _CACHE_BYTES
+        self._kept = {}
+
+    def __len__(self):
+        return len(self.states)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_kept": {}}
+
+    def __getitem__(self, b):
+        if b in self._kept:
+            return self._kept[b]
+        Z = self.draw(b)
+        if self.keeps:
+            self._kept[b] = Z
+        return Z
+
+    def draw(self, b):
+        """Reference set ``b``, of shape (n_samples, n_features)."""
+        box = self.box
+        rng = np.random.RandomState()
+        rng.set_state(self.states[b])
+        n_components = box.low.shape[0]
+        span = box.high - box.low
+        out = np.empty((self.n_samples, box.center.shape[0]), dtype=self.dtype)
+        rows = max(_DRAW_MIN_ROWS, _DRAW_CHUNK_VALUES // n_components)
+        # chunks of about equal size: no last chunk of a few rows
+        n_chunks = -(-self.n_samples // rows)
+        rows = -(-self.n_samples // n_chunks)
+        for start in range(0, self.n_samples, rows):
+            stop = min(start + rows, self.n_samples)
+            # the arithmetic of draw_reference_sets, row by row the same
+            chunk = box.low + span * rng.uniform(size=(stop - start, n_components))
+            if box.rotation is not None:
+                chunk = chunk @ box.rotation.T
+            chunk += box.center
+            out[start:stop] = chunk
+        return out

@@ -1,0 +1,220 @@
+"""A whole Lloyd run in one compiled call, for dense data on one thread.
+
+The in-memory run of ``_lloyd_run`` (``LloydRun`` driven by
+``_lloyd_iterations.lloyd_iterations``) costs a Python round trip per
+iteration, larger than the arithmetic of a pass on small data.  ``lloyd_run``
+makes the same calls to the same kernels in the same order, and reproduces
+numpy's own arithmetic where the Python run uses numpy: the centres' squared
+norms are numpy's ``einsum`` itself (called back in object mode: einsum's
+summation order is not specified), and ``ndarray.sum`` is numpy's pairwise
+summation (``numpy_sum``).  The labels, centres, inertia and number of
+iterations are therefore bit for bit those of the Python run.
+
+A run that meets an empty cluster stops and says so: relocation is the
+Python run's (it then runs from the start).
+"""
+
+import math
+from collections import namedtuple
+
+import numba
+import numpy as np
+
+from sklearn_kmeans_lab._kernels.lloyd import (
+    CenterTerms,
+    GapBounds,
+    PassOptions,
+    add_gap_drops,
+    average_in_place,
+    center_shifts,
+    copy_totals,
+    dense_inertia,
+    dense_pass,
+    reduce_and_add,
+    reduce_partials,
+)
+
+# numpy's pairwise summation adds up to this many values with eight
+# accumulators, and splits larger arrays in two: ``numpy_sum`` does the first
+# only, so a compiled run takes at most this many clusters and groups.
+MAX_SUMMED = 128
+
+RunSettings = namedtuple(
+    "RunSettings",
+    [
+        "max_iter",
+        "tol",
+        "use_bounds",
+        "use_gemm",
+        "chunk",
+        "noise_coef",
+        "refresh",
+        "final_pass",
+    ],
+)
+RunSettings.__doc__ = """What a compiled run needs besides its buffers.
+
+max_iter : int
+tol : float, the absolute tolerance on the squared centre shift
+use_bounds : bool, keep gap bounds between passes
+use_gemm : bool, distances by a GEMM
+chunk : int, rows per chunk
+noise_coef : float, rounding noise of a distance per unit of norm
+refresh : int, passes between two recomputations of the totals from scratch
+final_pass : bool, relabel against the final centres and compute the inertia
+"""
+
+
+@numba.njit(nogil=True, cache=True)
+def numpy_sum(a):
+    """``a.sum()`` of a 1-D array of at most ``MAX_SUMMED`` values, as numpy
+    adds them (pairwise summation).
+
+    Under 8 values, in order from 0; else eight interleaved partial sums
+    combined pairwise, then the tail in order.  a : (n,).
+    """
+    n = a.shape[0]
+    res = np.zeros(1, dtype=a.dtype)[0]
+    if n < 8:
+        for i in range(n):
+            res += a[i]
+        return res
+    r = a[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@numba.njit(cache=True)  # object mode inside: holds the GIL
+def _squared_norms(centers, out):
+    """``out = einsum("ij,ij->i", centers, centers)``: numpy's own."""
+    with numba.objmode():
+        np.einsum("ij,ij->i", centers, centers, out=out)
+
+
+@numba.njit(cache=True)  # object mode inside: holds the GIL
+def _assign(
+    samples, centers, labels, bounds, out, stored, drop, totals, deltas, s, state
+):
+    """One pass, as ``LloydRun.assign``: the labels in place, the running
+    totals (from scratch when ``state[4]``).
+
+    state : (5,) float64, the run's scalars: ``x_norm_max`` (-1 before the
+    first pass), ``c_norm_max``, whether the stored gaps are valid, passes
+    since the last pass from scratch, whether this pass is from scratch.
+    Returns the number of labels changed.
+    """
+    n_clusters = centers.shape[0]
+    from_scratch = state[4] != 0
+    c_sqnorm = np.empty(n_clusters, dtype=centers.dtype)
+    _squared_norms(centers, c_sqnorm)
+    minus_2 = np.empty_like(centers)
+    largest = 0.0
+    for j in range(n_clusters):
+        largest = max(largest, float(c_sqnorm[j]))
+        for f in range(centers.shape[1]):
+            minus_2[j, f] = centers[j, f] * -2.0  # exact, as numpy's -2 * c
+    state[1] = max(state[1], math.sqrt(largest))
+    read = s.use_bounds and state[2] != 0
+    threshold = 0.0
+    if read:
+        threshold = 4.0 * (s.noise_coef * (state[0] + state[1]))
+    gaps = GapBounds(stored, drop, threshold, read, s.use_bounds)
+    options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
+    terms = CenterTerms(centers, minus_2, c_sqnorm)
+    dense_pass(samples, terms, bounds, labels, out, gaps, options, 0, len(bounds) - 1)
+    state[2] = 1.0 if s.use_bounds else 0.0
+    drop[:] = 0.0
+    sums, weights, counts = totals
+    if from_scratch:
+        reduce_partials(out.sums, out.wsums, out.counts, sums, weights, counts)
+        state[3] = 0.0
+    else:
+        d_sums, d_weights, d_counts = deltas
+        reduce_and_add(
+            out.sums,
+            out.wsums,
+            out.counts,
+            d_sums,
+            d_weights,
+            d_counts,
+            sums,
+            weights,
+            counts,
+        )
+        state[3] += 1.0
+    if s.use_bounds and state[0] < 0:
+        state[0] = math.sqrt(out.largest_sq_norm.max())
+    return out.changed.sum()
+
+
+@numba.njit(cache=True)  # object mode inside: holds the GIL
+def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, deltas, s):
+    """Lloyd's iterations from ``centers``, then the final labels and inertia.
+
+    samples : ``DenseRows``; centers : (k, d), X's dtype, overwritten with
+    the final centres (k <= 128); labels : (n,) int32, all -1; bounds : the
+    groups' row offsets (at most 128 groups); out : ``Partials``; stored :
+    (n,) uint16 gap bounds, or (1,); drop : (k,) float64; totals : the
+    running totals (sums (k, d) float64, weights (k,), counts (k,) int64);
+    deltas : buffers of the same shapes; s : ``RunSettings``.
+
+    Returns ``(n_iter, inertia, empty)``: ``empty`` is True when a pass left
+    a cluster without weight; the run stopped there (relocation is the
+    Python run's).  Without ``s.final_pass`` the labels are those of the last
+    iteration and the inertia is NaN.
+    """
+    n_clusters = centers.shape[0]
+    state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0])
+    sums, weights, counts = totals
+    n_iter = 0
+    for i in range(s.max_iter):
+        n_changed = _assign(
+            samples,
+            centers,
+            labels,
+            bounds,
+            out,
+            stored,
+            drop,
+            totals,
+            deltas,
+            s,
+            state,
+        )
+        new_sums = np.empty_like(sums)
+        new_weights = np.empty_like(weights)
+        any_empty = copy_totals(sums, weights, counts, new_sums, new_weights)
+        # the totals are refreshed from scratch every s.refresh passes
+        state[4] = 1.0 if state[3] + 1 >= s.refresh else 0.0
+        if any_empty:
+            return i + 1, 0.0, True
+        average_in_place(new_sums, new_weights)
+        centers_new = new_sums.astype(centers.dtype)
+        if s.use_bounds:
+            add_gap_drops(centers, centers_new, drop)
+        done = n_changed == 0
+        if not done:
+            shifts = np.empty(n_clusters, dtype=centers.dtype)
+            center_shifts(centers, centers_new, shifts)
+            done = numpy_sum(shifts * shifts) <= s.tol
+        centers[:] = centers_new
+        n_iter = i + 1
+        if done:
+            break
+    if not s.final_pass:
+        return n_iter, np.nan, False
+    # LloydRun.finish: labels against the final centres, then their inertia
+    state[4] = 0.0
+    _assign(
+        samples, centers, labels, bounds, out, stored, drop, totals, deltas, s, state
+    )
+    dense_inertia(samples, centers, labels, bounds, out.inertia, 0, len(bounds) - 1)
+    return n_iter, numpy_sum(out.inertia), False

@@ -1,0 +1,258 @@
+"""KSelector's engine: the fast path for LloydKMeans gives the general path's
+results bit for bit; reference sets drawn on demand are the sets drawn at once."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.datasets import make_blobs
+
+from sklearn_kmeans_lab import KSelector, LloydKMeans, _engine
+from sklearn_kmeans_lab._gap import draw_reference_sets, reference_box
+
+
+class GeneralPathKMeans(LloydKMeans):
+    """LloydKMeans under another type: KSelector takes the general path."""
+
+
+def blobs(n_samples=240, n_features=2, centers=3, seed=0):
+    X, _ = make_blobs(
+        n_samples, n_features=n_features, centers=centers, random_state=seed
+    )
+    return X
+
+
+def weights(n_samples, seed=1):
+    return np.random.RandomState(seed).uniform(0.2, 3.0, size=n_samples)
+
+
+def fit_both(X, sample_weight=None, estimator_params=None, **params):
+    """The same selection by the fast path and by the general path."""
+    estimator_params = {"n_init": 3, **(estimator_params or {})}
+    params = {"k_range": range(1, 7), "n_refs": 4, "random_state": 0, **params}
+    fast = KSelector(LloydKMeans(**estimator_params), **params)
+    general = KSelector(GeneralPathKMeans(**estimator_params), **params)
+    return (
+        fast.fit(X, sample_weight=sample_weight),
+        general.fit(X, sample_weight=sample_weight),
+    )
+
+
+def assert_same_selection(fast, general):
+    assert fast.results_.keys() == general.results_.keys()
+    for name in fast.results_:
+        assert_array_equal(fast.results_[name], general.results_[name], err_msg=name)
+    assert fast.n_clusters_ == general.n_clusters_
+    assert_array_equal(fast.labels_, general.labels_)
+    assert_array_equal(fast.cluster_centers_, general.cluster_centers_)
+    assert fast.best_estimator_.inertia_ == general.best_estimator_.inertia_
+    assert fast.best_estimator_.n_iter_ == general.best_estimator_.n_iter_
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "dense",
+        "float32",
+        "weighted",
+        "weighted_float32_uniform",
+        "many_features",
+        "random_init",
+        "index_criterion",
+    ],
+)
+def test_fast_path_equals_general_path_bit_for_bit(case, monkeypatch):
+    fits = []
+    fit = _engine.ManyFits.fit
+    monkeypatch.setattr(
+        _engine.ManyFits, "fit", lambda self, *a: fits.append(a[2]) or fit(self, *a)
+    )
+    X, w, params, estimator_params = blobs(), None, {}, {}
+    if case == "float32":
+        X = X.astype(np.float32)
+    elif case == "weighted":
+        w = weights(X.shape[0])
+    elif case == "weighted_float32_uniform":
+        X, w = X.astype(np.float32), weights(X.shape[0])
+        params = {"reference": "uniform"}
+    elif case == "many_features":
+        X = blobs(n_samples=150, n_features=12, centers=4, seed=3)
+    elif case == "random_init":
+        estimator_params = {"init": "random", "max_iter": 20, "tol": 0.0}
+    elif case == "index_criterion":
+        params = {"criterion": "calinski_harabasz", "k_range": range(2, 7)}
+    fast, general = fit_both(X, w, estimator_params, **params)
+    assert_same_selection(fast, general)
+    assert fast.results_["inertia"].dtype == np.float64
+    # the engine fitted every K >= 2 on every data set, and nothing more:
+    # the chosen fit was kept, not refitted
+    n_sets = 1 + (4 if fast.criterion == "gap" else 0)
+    assert sorted(fits) == sorted(
+        int(k) for k in fast.results_["k"] if k >= 2 for _ in range(n_sets)
+    )
+
+
+def test_fast_path_equals_general_path_with_two_jobs():
+    fast, general = fit_both(blobs(), n_jobs=2)
+    assert_same_selection(fast, general)
+
+
+def test_uncached_reference_sets_give_the_same_selection(monkeypatch):
+    # Large sets are drawn again by every task that fits them, in chunks.
+    small = KSelector(LloydKMeans(n_init=2), k_range=range(1, 5), n_refs=3)
+    X = blobs(n_samples=120)
+    kept = small.set_params(random_state=0).fit(X).results_
+    monkeypatch.setattr(_engine, "_CACHE_BYTES", 0)
+    monkeypatch.setattr(_engine, "_DRAW_CHUNK_VALUES", 30)  # 2 chunks of 60 rows
+    drawn = small.fit(X).results_
+    for name in kept:
+        assert_array_equal(kept[name], drawn[name], err_msg=name)
+
+
+@pytest.mark.parametrize("reference", ["pca", "uniform"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(200, 3), (5, 8)])
+def test_reference_sets_drawn_on_demand_are_those_drawn_at_once(
+    reference, dtype, shape, monkeypatch
+):
+    monkeypatch.setattr(_engine, "_DRAW_CHUNK_VALUES", 7)  # 4 chunks of 50 rows
+    X = np.random.RandomState(0).normal(size=shape) @ np.diag(
+        np.arange(1.0, shape[1] + 1)
+    )
+    box = reference_box(X, reference=reference)
+    at_once_rng, lazy_rng = np.random.RandomState(4), np.random.RandomState(4)
+    at_once = draw_reference_sets(
+        box, shape[0], 3, random_state=at_once_rng, dtype=dtype
+    )
+    lazy = _engine.ReferenceSets(box, shape[0], 3, lazy_rng, dtype)
+    assert len(lazy) == 3
+    for b in (2, 0, 1):  # any order
+        assert lazy[b].dtype == dtype
+        assert_array_equal(lazy[b], at_once[b])
+    # the generator is left where drawing every set leaves it
+    assert at_once_rng.randint(2**31) == lazy_rng.randint(2**31)
+
+
+def test_the_callers_estimator_is_not_modified():
+    estimator = LloydKMeans(n_init=2)
+    KSelector(estimator, k_range=range(1, 4), n_refs=2, random_state=0).fit(blobs())
+    assert not hasattr(estimator, "n_features_in_")
+    assert not hasattr(estimator, "labels_")
+
+
+def test_subclasses_and_callable_inits_take_the_general_path():
+    assert _engine.many_fits(LloydKMeans(), "n_clusters") is not None
+    assert _engine.many_fits(GeneralPathKMeans(), "n_clusters") is None
+    assert (
+        _engine.many_fits(
+            LloydKMeans(init=lambda X, k, random_state: X[:k]), "n_clusters"
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_verbose_prints_each_k_as_its_fits_finish_with_the_time(capsys, n_jobs):
+    KSelector(
+        LloydKMeans(n_init=2),
+        k_range=range(1, 5),
+        n_refs=3,
+        random_state=0,
+        verbose=1,
+        n_jobs=n_jobs,
+    ).fit(blobs(n_samples=90))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    for i, line in enumerate(lines[:4]):
+        assert line.startswith(f"[KSelector] K={i + 1}: inertia=")
+        assert f"; {i + 1}/4 K done, 4 data sets, elapsed: " in line
+        assert line.endswith("s")
+    elapsed = [float(line.rsplit("elapsed: ", 1)[1][:-1]) for line in lines[:4]]
+    assert elapsed == sorted(elapsed)
+    assert lines[4].startswith("[KSelector] chose K=")
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features, n_clusters, dtype, weighted, max_iter, tol",
+    [
+        (300, 2, 3, np.float64, False, 300, 1e-4),
+        (300, 2, 8, np.float32, True, 300, 0.0),
+        (5000, 5, 6, np.float64, True, 40, 1e-6),  # refreshes from scratch
+        (400, 12, 5, np.float32, False, 300, 1e-4),  # GEMM distances
+        (9000, 3, 4, np.float64, False, 3, 1e-4),  # stops at max_iter
+        (40, 2, 20, np.float64, False, 300, 0.0),  # an empty cluster: Python run
+        (200, 1, 128, np.float32, True, 300, 0.0),  # numpy's 8-way sums
+    ],
+)
+@pytest.mark.parametrize("final_pass", [True, False])
+def test_compiled_run_is_the_python_run_bit_for_bit(
+    n_samples,
+    n_features,
+    n_clusters,
+    dtype,
+    weighted,
+    max_iter,
+    tol,
+    final_pass,
+    monkeypatch,
+):
+    from sklearn_kmeans_lab import _lloyd_run
+
+    rng = np.random.RandomState(n_samples + n_clusters)
+    X = (rng.normal(size=(n_samples, n_features)) * 3 + 50).astype(dtype)
+    w = rng.uniform(0.0, 2.0, n_samples).astype(dtype) if weighted else None
+    offset = X.mean(axis=0)
+    init = X[rng.choice(n_samples, n_clusters, replace=False)] - offset
+    if n_clusters == 20:
+        init[1] = init[0]  # the lower index wins every tie: cluster 1 is empty
+    runs = []
+    for compiled in (True, False):
+        monkeypatch.setattr(_lloyd_run, "_USE_COMPILED_RUN", compiled)
+        runs.append(
+            _lloyd_run.lloyd_single_run(
+                X,
+                w,
+                init,
+                max_iter=max_iter,
+                tol=tol * X.var(axis=0).mean(),
+                verbose=0,
+                n_threads=1,
+                x_offset=offset,
+                final_pass=final_pass,
+            )
+        )
+    (labels, inertia, centers, n_iter), python = runs
+    assert_array_equal(labels, python[0])
+    assert inertia == python[1]
+    assert_array_equal(centers, python[2])
+    assert centers.dtype == dtype
+    assert n_iter == python[3]
+
+
+def test_numpy_sum_adds_as_numpy_does():
+    from sklearn_kmeans_lab._kernels.run import MAX_SUMMED, numpy_sum
+
+    rng = np.random.RandomState(0)
+    for n in range(1, MAX_SUMMED + 1):
+        for dtype in (np.float64, np.float32):
+            a = (rng.uniform(size=n) * 10.0 ** rng.randint(-6, 6, size=n)).astype(dtype)
+            assert numpy_sum(a) == a.sum()
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_each_data_set_is_prepared_once_while_kept(kept, monkeypatch):
+    from sklearn_kmeans_lab._backends import memory
+
+    orders = []
+    canonical_order = memory.canonical_order
+    monkeypatch.setattr(
+        memory, "canonical_order", lambda X: orders.append(X) or canonical_order(X)
+    )
+    if not kept:
+        monkeypatch.setattr(_engine, "_CACHE_BYTES", 0)
+    selector = KSelector(
+        LloydKMeans(n_init=3), k_range=range(1, 6), n_refs=4, random_state=0
+    ).fit(blobs())
+    # X always once; each reference set once if kept, else once per K >= 2;
+    # no refit at the chosen K
+    assert selector.n_clusters_ == 3
+    assert len(orders) == 1 + 4 * (1 if kept else 4)
