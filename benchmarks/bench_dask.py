@@ -3,7 +3,8 @@
     python -m benchmarks.bench_dask [--quick] [--n-samples 1e8] [--n-features 10]
         [--n-clusters 8] [--chunk-rows 1e6] [--memory-limit 1.5GB]
         [--max-iter 10] [--in-memory-samples N] [--dask-ml-samples N [N ...]]
-        [--seeds S] [--no-dask-ml] [--baseline OLD.json] [--out FILE.json]
+        [--seeds S] [--no-dask-ml] [--kselector-rows N] [--no-kselector-in-memory]
+        [--baseline OLD.json] [--out FILE.json]
 
 ``--quick`` (a few minutes on an idle 2-vCPU machine, most of it dask-ml's):
 10^6 rows in blocks of 1.25 x 10^5, dask-ml at 2 x 10^5 rows with 2 seeds.
@@ -40,8 +41,9 @@ one, ``LloydKMeans`` at least 10x faster than dask-ml (ratio of median
 times) to an equal or better inertia (mean over seeds at most 0.1% above
 dask-ml's), and, with ``--baseline`` (the JSON of an earlier run with the
 same settings), the mean final inertia over seeds at most 0.5% above the
-baseline's.  ``KSelector`` on a Dask array is not implemented yet: its row
-says so.
+baseline's; ``KSelector`` on a ``--kselector-rows`` Dask array (default 10^7,
+quick 10^5) with a clear K chooses the K the in-memory selector chooses on
+the same data (``kselector_on_dask``).
 """
 
 import argparse
@@ -241,6 +243,7 @@ SPEED_UP_OVER_DASK_ML = 10.0  # dask-ml median seconds / LloydKMeans's
 # minimum can differ in the last digits; 0.1% tells a different one apart.
 INERTIA_TOLERANCE = 1e-3
 BASELINE_INERTIA_TOLERANCE = 5e-3  # mean over seeds vs an earlier run's
+KSELECTOR_CLUSTERS = 5  # the clear K of the KSelector row's blobs
 
 
 def dask_ml_version():
@@ -332,17 +335,60 @@ def run_against_dask_ml(args, n_samples):
     return summary
 
 
-def kselector_on_dask():
-    """Issue 14, item 4: KSelector on a Dask array -- NOT IMPLEMENTED YET.
+def _kselector(**params):
+    from sklearn_kmeans_lab import KSelector, LloydKMeans
 
-    ``KSelector().fit(X_dask)`` has no Dask path in the package today (it
-    would pull the data into one process), so nothing is timed here.  When
-    the package has one: fit ``KSelector(k_range=range(1, 11), n_refs=10,
-    random_state=0)`` on the persisted array of ``run_against_dask_ml``,
-    report its seconds and chosen K, and check that K equals the in-memory
-    selection's on the same data.
+    return KSelector(
+        LloydKMeans(n_init=3), k_range=range(1, 11), n_refs=10, random_state=0, **params
+    )
+
+
+def kselector_on_dask(args):
+    """Issue 14, item 4: ``KSelector().fit(X_dask)`` against the in-memory choice.
+
+    Blobs with a clear K (``KSELECTOR_CLUSTERS`` well separated centres,
+    ``std=1`` in a box of side 20), ``--kselector-rows`` rows generated
+    lazily in blocks of ``--chunk-rows``, on a ``LocalCluster`` of two workers
+    x one thread: the selector (gap statistic, K in 1..10, 10 reference
+    sets, ``LloydKMeans(n_init=3)``, default ``sample_size``) chooses K on
+    its sample and fits it on the Dask array.  Then the in-memory selector
+    with the same settings on the same data, materialised (skipped with
+    ``--no-kselector-in-memory``: it fits 110 times on all rows).
     """
-    return {"status": "not supported yet"}
+    import distributed
+
+    n, chunk = args.kselector_rows, min(args.chunk_rows, args.kselector_rows)
+    X = lazy_blobs(n, args.n_features, KSELECTOR_CLUSTERS, chunk, std=1.0, seed=1)
+    result = {"n_samples": n, "true_k": KSELECTOR_CLUSTERS}
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=args.memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        _kselector(sample_size=1000).fit(X.blocks[0])  # warm the workers
+        start = time.perf_counter()
+        selector = _kselector().fit(X)
+        result["seconds"] = time.perf_counter() - start
+        result["sample_size"] = selector.sample_size
+        result["chosen_k"] = selector.n_clusters_
+        result["inertia"] = selector.best_estimator_.inertia_
+    result["status"] = f"K={result['chosen_k']} in {result['seconds']:.3g} s"
+    if args.no_kselector_in_memory:
+        return result
+    X_local = X.compute(scheduler="threads")
+    start = time.perf_counter()
+    in_memory = _kselector().fit(X_local)
+    result["in_memory_seconds"] = time.perf_counter() - start
+    result["in_memory_k"] = in_memory.n_clusters_
+    result["status"] += (
+        f"; in memory K={in_memory.n_clusters_} in {result['in_memory_seconds']:.3g} s"
+    )
+    return result
 
 
 def _check(target, value, limit, met, factor):
@@ -355,7 +401,7 @@ def _check(target, value, limit, met, factor):
     }
 
 
-def issue14_targets(comparison, dask_ml_runs, baseline):
+def issue14_targets(comparison, dask_ml_runs, baseline, kselector):
     checks = []
     dask = comparison["dask"]
     per_iteration = dask["seconds_per_iteration_median"]
@@ -402,6 +448,17 @@ def issue14_targets(comparison, dask_ml_runs, baseline):
                 f"<= {1 + INERTIA_TOLERANCE:g}",
                 inertia <= 1 + INERTIA_TOLERANCE,
                 inertia,
+            )
+        )
+    if "in_memory_k" in kselector:
+        same = kselector["chosen_k"] == kselector["in_memory_k"]
+        checks.append(
+            _check(
+                f"KSelector on Dask: K as in memory, {kselector['n_samples']:.2g} rows",
+                kselector["chosen_k"],
+                f"== {kselector['in_memory_k']}",
+                same,
+                1.0 if same else float("inf"),
             )
         )
     for summary in dask_ml_runs:
@@ -462,14 +519,16 @@ def print_summary(comparison, dask_ml_runs, kselector, checks):
             )
         if "dask-ml" not in summary:
             print(f"| dask-ml, {summary['n_samples']:.2g} rows | not installed |")
-    print(f"| KSelector on a Dask array | {kselector['status']} |")
+    print(
+        f"| KSelector on a Dask array, {kselector['n_samples']:.2g} rows "
+        f"| {kselector['status']} |"
+    )
     print("\ntargets (issue 14):")
     for c in checks:
         verdict = "met" if c["met"] else f"missed by a factor {c['factor']:.2f}"
         if "inertia" in c["target"] and not c["met"]:
             verdict = f"missed ({(c['value'] - 1) * 100:.2f}% above)"
         print(f"- {c['target']}: {c['value']:.4g} ({c['limit']}): {verdict}")
-    print(f"- KSelector on a Dask array: {kselector['status']}")
 
 
 def main(argv=None):
@@ -492,15 +551,20 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=None, help="default 5; quick 2")
     parser.add_argument("--no-dask-ml", action="store_true")
     parser.add_argument(
+        "--kselector-rows", type=float, default=None, help="default 1e7; quick 1e5"
+    )
+    parser.add_argument("--no-kselector-in-memory", action="store_true")
+    parser.add_argument(
         "--baseline", help="JSON of an earlier run: compare the mean final inertia"
     )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    defaults = (1e6, 1.25e5, [2e5], 2) if args.quick else (1e8, 1e6, [2e6], 5)
+    defaults = (1e6, 1.25e5, [2e5], 2, 1e5) if args.quick else (1e8, 1e6, [2e6], 5, 1e7)
     args.n_samples = int(args.n_samples or defaults[0])
     args.chunk_rows = int(args.chunk_rows or defaults[1])
     args.dask_ml_samples = [int(n) for n in args.dask_ml_samples or defaults[2]]
     args.seeds = args.seeds or defaults[3]
+    args.kselector_rows = int(args.kselector_rows or defaults[4])
     in_memory_samples = int(args.in_memory_samples or args.n_samples)
     baseline = _load_baseline(args.baseline, args.seeds)
 
@@ -534,8 +598,10 @@ def main(argv=None):
         for n in args.dask_ml_samples:
             print(f"against dask-ml {dask_ml_version()}: {n:.2g} x {args.n_features}")
             dask_ml_runs.append(run_against_dask_ml(args, n))
-    kselector = kselector_on_dask()
-    checks = issue14_targets(comparison, dask_ml_runs, baseline)
+    print(f"KSelector on a Dask array: {args.kselector_rows:.2g} x {args.n_features}")
+    kselector = kselector_on_dask(args)
+    print(json.dumps(kselector, indent=1), flush=True)
+    checks = issue14_targets(comparison, dask_ml_runs, baseline, kselector)
     print_summary(comparison, dask_ml_runs, kselector, checks)
 
     if args.out:

@@ -26,6 +26,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
+from sklearn_kmeans_lab._backends import is_dask_collection
 from sklearn_kmeans_lab._backends.memory import check_sample_weight
 from sklearn_kmeans_lab._compat import (
     HasMethods,
@@ -44,6 +45,7 @@ from sklearn_kmeans_lab._gap import (
     within_dispersion,
 )
 from sklearn_kmeans_lab._kmeans import LloydKMeans
+from sklearn_kmeans_lab._kselector_dask import check_dask_test_data, fit_on_dask
 from sklearn_kmeans_lab._prediction_strength import (
     half_strength,
     split_halves,
@@ -385,6 +387,13 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         ``k_frequencies_``.  It multiplies the cost of ``fit`` by about
         ``1 + n_bootstrap``.  0 (the default) does no resampling.
 
+    sample_size : int, default=100_000
+        For a Dask array ``X`` only: K is chosen on a uniform sample of this
+        many rows (drawn without replacement in one pass over the blocks),
+        then ``LloydKMeans`` is fitted at that K on all of ``X``,
+        distributed; see :ref:`dask_kselector`.  In-memory ``X`` is always
+        used whole.
+
     n_jobs : int, default=None
         Number of jobs running the fits (every (K, reference set) pair is
         one task) in parallel with joblib.  None means 1 unless in a
@@ -574,6 +583,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         "d_power": [Interval(Real, 0, None, closed="neither")],
         "param_name": [str],
         "silhouette_sample_size": [Interval(Integral, 2, None, closed="left"), None],
+        "sample_size": [Interval(Integral, 2, None, closed="left")],
         "extra_criteria": [StrOptions({"all"}), "array-like", None],
         "n_splits": [Interval(Integral, 1, None, closed="left")],
         "ps_cutoff": [Interval(Real, 0, 1, closed="both")],
@@ -597,6 +607,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         d_power=2,
         param_name="n_clusters",
         silhouette_sample_size=None,
+        sample_size=100_000,
         extra_criteria=None,
         n_splits=50,
         ps_cutoff=0.8,
@@ -616,6 +627,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self.d_power = d_power
         self.param_name = param_name
         self.silhouette_sample_size = silhouette_sample_size
+        self.sample_size = sample_size
         self.extra_criteria = extra_criteria
         self.n_splits = n_splits
         self.ps_cutoff = ps_cutoff
@@ -716,6 +728,8 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         self : object
             Fitted selector.
         """
+        if is_dask_collection(X):  # choose K on a sample, fit K on all of X
+            return fit_on_dask(self, X, sample_weight)
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         estimator = self._estimator()
@@ -1055,6 +1069,8 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _validated(self, X):
         check_is_fitted(self)
+        if is_dask_collection(X):  # stays lazy: best_estimator_ predicts on it
+            return check_dask_test_data(self, X)
         return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
 
     @available_if(_estimator_has("predict"))

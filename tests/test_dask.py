@@ -514,21 +514,21 @@ def test_killing_a_worker_mid_fit_still_gives_the_right_fit(
     X, _ = blobs
     init = X[:N_CLUSTERS]
     expected = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(X)
-    persist = dask.persist
+    keep = dask_blocks.Blocks.keep
     calls = []
 
     client = dask_cluster(processes=True)
     pids = client.run(os.getpid)
 
-    def persist_then_kill(*collections, **kwargs):
+    def keep_then_kill(blocks, *values):
         # On the third Lloyd pass, kill a worker that holds the data and
         # the labels of the previous pass.
         calls.append(None)
         if len(calls) == 3:
             os.kill(next(iter(pids.values())), signal.SIGKILL)
-        return persist(*collections, **kwargs)
+        return keep(blocks, *values)
 
-    monkeypatch.setattr(dask, "persist", persist_then_kill)
+    monkeypatch.setattr(dask_blocks.Blocks, "keep", keep_then_kill)
     Xd = da.from_array(X, chunks=250)
     try:
         fitted = LloydKMeans(N_CLUSTERS, init=init, tol=0).fit(Xd)
@@ -543,3 +543,127 @@ def test_killing_a_worker_mid_fit_still_gives_the_right_fit(
     )
     assert fitted.n_iter_ == expected.n_iter_
     assert fitted.inertia_ == pytest.approx(expected.inertia_, rel=1e-10)
+
+
+# -- KSelector on a Dask array ------------------------------------------------
+
+
+def _clear_k_blobs(n_samples):
+    centers = 12.0 * np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    X, _ = make_blobs(n_samples, centers=centers, cluster_std=1.0, random_state=0)
+    return X
+
+
+def _small_selector(**params):
+    from sklearn_kmeans_lab import KSelector
+
+    params = dict(k_range=range(1, 7), n_refs=5, random_state=0) | params
+    return KSelector(LloydKMeans(n_init=3), **params)
+
+
+def test_kselector_on_a_dask_array_on_a_cluster_chooses_the_in_memory_k(
+    local_client,
+):
+    X = _clear_k_blobs(3000)
+    Xd = da.from_array(X, chunks=600)
+    on_dask = _small_selector(sample_size=1000).fit(Xd)
+    in_memory = _small_selector().fit(X)
+    assert on_dask.n_clusters_ == in_memory.n_clusters_ == 4
+    # the fit at K is distributed, over all of X: its inertia is that of X
+    assert on_dask.best_estimator_.n_features_in_ == 3
+    assert on_dask.best_estimator_.inertia_ == pytest.approx(
+        on_dask.best_estimator_.score(X) * -1, rel=1e-9
+    )
+    # it predicts on Dask (lazily) and NumPy arrays alike
+    lazy = on_dask.predict(Xd)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_array_equal(lazy.compute(), on_dask.predict(X))
+    assert adjusted_rand_score(on_dask.predict(X), in_memory.predict(X)) == 1.0
+
+
+def test_kselector_on_a_dask_array_is_reproducible_and_scans_a_sample(threads):
+    Xd = da.from_array(_clear_k_blobs(2000), chunks=500)
+    first = _small_selector(sample_size=400).fit(Xd)
+    second = _small_selector(sample_size=400).fit(Xd)
+    assert first.n_clusters_ == 4
+    for name, values in first.results_.items():
+        np.testing.assert_array_equal(second.results_[name], values, err_msg=name)
+    np.testing.assert_array_equal(first.cluster_centers_, second.cluster_centers_)
+    # results_ come from the sample: at K=1 the inertia of 400 rows, not 2000
+    total = LloydKMeans(1).fit(Xd).inertia_
+    assert first.results_["inertia"][0] < 0.3 * total
+
+
+def test_kselector_on_a_dask_array_never_pulls_x_to_the_client(threads, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the dask array was converted to numpy")
+
+    Xd = da.from_array(_clear_k_blobs(1000), chunks=250)
+    monkeypatch.setattr(da.Array, "__array__", refuse)
+    selector = _small_selector(sample_size=300, k_range=range(1, 5)).fit(Xd)
+    selector.predict(Xd).compute()
+
+
+def test_kselector_sample_size_is_validated(threads):
+    Xd = da.from_array(_clear_k_blobs(100), chunks=50)
+    with pytest.raises(ValueError, match="sample_size"):
+        _small_selector(sample_size=1).fit(Xd)
+
+
+def test_kselector_on_a_dask_array_needs_lloyd_kmeans(threads):
+    from sklearn.mixture import GaussianMixture
+
+    from sklearn_kmeans_lab import KSelector
+
+    Xd = da.from_array(_clear_k_blobs(100), chunks=50)
+    selector = KSelector(GaussianMixture(), param_name="n_components")
+    with pytest.raises(TypeError, match="LloydKMeans"):
+        selector.fit(Xd)
+
+
+# -- what a pass costs ---------------------------------------------------------
+
+
+def test_passes_over_persisted_data_on_a_cluster_are_futures(blobs, local_client):
+    Xd = da.from_array(blobs[0], chunks=500).persist()
+    blocks = dask_backend.FitData(Xd, None).blocks
+    assert blocks.client is local_client
+    assert all(isinstance(x, distributed.Future) for x in blocks.x)
+
+
+def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
+    blobs, threads, monkeypatch
+):
+    calls = {"keep": 0, "fetch": 0}
+    keep, fetch = dask_blocks.Blocks.keep, dask_blocks.Blocks.fetch
+
+    def counting(name, method):
+        def wrapper(self, *values):
+            calls[name] += 1
+            return method(self, *values)
+
+        return wrapper
+
+    blocks = _blocks(blobs[0])
+    monkeypatch.setattr(dask_blocks.Blocks, "keep", counting("keep", keep))
+    monkeypatch.setattr(dask_blocks.Blocks, "fetch", counting("fetch", fetch))
+    dask_backend.kmeans_parallel_candidates(blocks, N_CLUSTERS, entropy=[4])
+    rounds = dask_backend.INIT_ROUNDS
+    # the first centre (one block), one per round, the candidates' weights
+    assert calls == {"keep": rounds, "fetch": rounds + 2}
+
+
+def test_kselector_on_a_dask_array_keeps_the_scale_of_the_weights(threads):
+    X = _clear_k_blobs(1000)
+    Xd = da.from_array(X, chunks=250)
+    plain = _small_selector(sample_size=300, k_range=range(1, 5)).fit(Xd)
+    weighted = _small_selector(sample_size=300, k_range=range(1, 5)).fit(
+        Xd, sample_weight=np.full(1000, 3.0)
+    )
+    assert weighted.n_clusters_ == plain.n_clusters_
+    np.testing.assert_allclose(
+        weighted.results_["inertia"], 3 * plain.results_["inertia"], rtol=1e-6
+    )
+    assert weighted.best_estimator_.inertia_ == pytest.approx(
+        3 * plain.best_estimator_.inertia_, rel=1e-6
+    )

@@ -7,6 +7,7 @@ module-level (picklable) and never modify their inputs (dask may reuse them).
 dask itself is imported inside the functions that build graphs.
 """
 
+import operator
 import sys
 
 import numpy as np
@@ -14,7 +15,7 @@ import scipy.sparse as sp
 
 from sklearn_kmeans_lab._backends import memory
 from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
-from sklearn_kmeans_lab._lloyd_run import assign_labels, lloyd_pass
+from sklearn_kmeans_lab._lloyd_run import LloydRun, assign_labels
 
 # Fan-in of the tree reductions (dask's own default for reductions).
 _SPLIT_EVERY = 8
@@ -30,6 +31,17 @@ def _centred(X_b, mean):
     out = np.array(X_b, dtype=mean.dtype, order="C", copy=True)
     out -= mean
     return out
+
+
+def _rows(X_b, mean):
+    """The block as the kernels read it, centred on the fly by ``mean``.
+
+    No copy when the block is already C-contiguous in the working dtype (a
+    persisted block is): the kernels subtract ``mean`` as they read a row,
+    with the rounding of a centred copy, so a pass costs the kernel alone.
+    """
+    dtype = X_b.dtype if mean is None else mean.dtype
+    return np.ascontiguousarray(X_b, dtype=dtype)
 
 
 def _block_weights(w_b, n_rows, dtype):
@@ -110,19 +122,45 @@ def _index_dtype(n):
     return np.int64  # pragma: no cover - more than 2**31 clusters
 
 
-def lloyd_block(X_b, w_b, labels_b, centers, mean, want_inertia):
-    """One fused E+M pass on a block; returns its new labels and partial sums."""
-    X = _centred(X_b, mean)
-    w = _block_weights(w_b, X.shape[0], X.dtype)
-    if labels_b is None:
+def lloyd_block(X_b, w_b, previous, centers, gap_drop, mean, want_inertia):
+    """One fused E+M pass on a block; returns its new state and partial sums.
+
+    ``previous`` is what the block's last pass returned (None at first): a
+    pass's whole result stays on the worker, so no task splits it.
+
+    The block's state between passes is its labels and the gap bounds of
+    the in-memory run (Hamerly's bound in one number per sample, see
+    ``_lloyd_run``): with ``gap_drop``, what the centres' moves since the
+    last pass can take off a gap, the samples whose label cannot change are
+    skipped, exactly as in memory; labels and sums are bit-for-bit those of
+    a pass without bounds.  The sums are recomputed from the block's rows.
+    """
+    X = _rows(X_b, mean)
+    w = None if w_b is None else np.asarray(w_b)
+    k, dtype = centers.shape[0], X.dtype
+    if X.shape[0] == 0:  # nothing to assign (rows filtered out upstream)
+        state = (np.empty(0, _index_dtype(k)), None, None, 0.0)
+        return state, (np.zeros(centers.shape, dtype), np.zeros(k, dtype), 0, 0.0)
+    run = LloydRun(X, w, centers.shape[0], mean, 1, True)
+    if previous is None:
         labels = np.full(X.shape[0], -1, dtype=np.int32)
     else:
+        labels_b, gaps, x_norm_max, c_norm_max = previous[0]
         labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
-    sums, weights, n_changed, inertia = lloyd_pass(
-        X, w, centers, labels, want_inertia=want_inertia
-    )
+        if run.use_bounds:
+            # the run resumes where the block's last pass left it (copies:
+            # a state may be read again if a worker is lost)
+            run.gaps[:] = gaps
+            run.gaps_valid = True
+            run.x_norm_max, run.c_norm_max = x_norm_max, c_norm_max
+            run.gap_drop[:] = gap_drop
+    with run.blas_limit():
+        n_changed = run.assign(centers, labels, want_inertia=want_inertia)
+    inertia = float(run.partials.inertia.sum()) if want_inertia else 0.0
     labels = labels.astype(_index_dtype(centers.shape[0]))
-    return labels, (sums, weights, n_changed, inertia or 0.0)
+    state = (labels, run.gaps, run.x_norm_max, run.c_norm_max)
+    sums, weights = run.sums.astype(X.dtype), run.weights.astype(X.dtype)
+    return state, (sums, weights, n_changed, inertia)
 
 
 def inertia_block(X_b, w_b, centers, mean):
@@ -131,33 +169,36 @@ def inertia_block(X_b, w_b, centers, mean):
     It also checks the data, for ``score`` (whose input was never validated).
     """
     _check_finite_block(X_b)
-    X = _centred(X_b, mean)
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
     if w_b is not None and not (np.isfinite(w).all() and (w >= 0).all()):
         raise ValueError("sample_weight must be finite and non-negative.")
-    labels, inertia = assign_labels(X, centers, sample_weight=w, want_inertia=True)
+    labels, inertia = assign_labels(
+        X, centers, sample_weight=w, want_inertia=True, x_offset=mean
+    )
     sizes = np.bincount(labels, minlength=centers.shape[0])
     return inertia, sizes, float(w.sum(dtype=np.float64))
 
 
-def farthest_block(X_b, w_b, labels_b, centers, mean, n_far):
+def farthest_block(X_b, w_b, previous, centers, mean, n_far):
     """The block's ``n_far`` samples farthest from their assigned centre."""
-    X = _centred(X_b, mean)
+    labels_b = previous[0][0]
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
-    distances = distances_to_assigned(X, centers, labels_b)
+    distances = distances_to_assigned(X, centers, labels_b, x_offset=mean)
     distances[w == 0] = -1.0  # never relocated: they cannot fill a cluster
     if distances.shape[0] > n_far:
         keep = np.argpartition(distances, -n_far)[-n_far:]
     else:
         keep = np.arange(distances.shape[0])
-    return X[keep], w[keep], labels_b[keep]
+    return _centred(X[keep], mean), w[keep], labels_b[keep]
 
 
 def partition_block(X_b, w_b, centers_a, centers_b, mean):
     """Which (label under a, label under b) pairs occur in the block, (k, k)."""
-    X = _centred(X_b, mean)
-    labels_a, _ = assign_labels(X, centers_a)
-    labels_b, _ = assign_labels(X, centers_b)
+    X = _rows(X_b, mean)
+    labels_a, _ = assign_labels(X, centers_a, x_offset=mean)
+    labels_b, _ = assign_labels(X, centers_b, x_offset=mean)
     pairs = np.zeros((centers_a.shape[0], centers_b.shape[0]), dtype=np.int64)
     pairs[labels_a, labels_b] = 1
     return (pairs,)
@@ -187,14 +228,37 @@ def merge_smallest(m, *parts):
     return keys[keep], rows[keep]
 
 
-def _update_closest(X, state, new_centers, offset):
+def uniform_sample_block(X_b, w_b, seed, size):
+    """The block's ``size`` rows of smallest uniform keys, with their keys and
+    weights: over all blocks, the ``size`` smallest keys are a uniform
+    sample without replacement."""
+    keys = np.random.default_rng(seed).random(X_b.shape[0])
+    if X_b.shape[0] > size:
+        keep = np.sort(np.argpartition(keys, size - 1)[:size])
+    else:
+        keep = np.arange(X_b.shape[0])
+    weights = None if w_b is None else np.asarray(w_b)[keep]
+    return keys[keep], np.asarray(X_b[keep]), weights
+
+
+def merge_uniform_sample(size, *parts):
+    keys = np.concatenate([p[0] for p in parts])
+    keep = np.sort(np.argsort(keys, kind="stable")[:size])  # in row order
+    rows = np.concatenate([p[1] for p in parts])[keep]
+    if parts[0][2] is None:
+        return keys[keep], rows, None
+    return keys[keep], rows, np.concatenate([p[2] for p in parts])[keep]
+
+
+def _update_closest(X, mean, state, new_centers, offset):
     """Distance to, and index of, the nearest candidate after adding new ones."""
     if new_centers.shape[0] == 0:
         return state
-    labels, _ = assign_labels(X, new_centers)
+    labels, _ = assign_labels(X, new_centers, x_offset=mean)
     # Kept between rounds, so compact: float32 distances are plenty for
     # sampling probabilities, and the indices take the smallest integer type.
-    d2 = distances_to_assigned(X, new_centers, labels).astype(np.float32)
+    d2 = distances_to_assigned(X, new_centers, labels, x_offset=mean)
+    d2 = d2.astype(np.float32)
     labels = (labels + offset).astype(_index_dtype(offset + new_centers.shape[0]))
     if state is None:
         return d2, labels
@@ -203,7 +267,9 @@ def _update_closest(X, state, new_centers, offset):
     return np.where(closer, d2, min_d2), np.where(closer, labels, closest)
 
 
-def kmeans_parallel_round_block(X_b, w_b, state, seed, new_centers, mean, offset, ell):
+def kmeans_parallel_round_block(
+    X_b, w_b, previous, seed, new_centers, mean, offset, ell
+):
     """One k-means|| round on a block: update distances, then oversample.
 
     A point is kept with probability ``min(1, ell * w * d^2 / phi)``, where
@@ -211,37 +277,51 @@ def kmeans_parallel_round_block(X_b, w_b, state, seed, new_centers, mean, offset
     the draw is ``u * phi < ell * w * d^2``; since the block's own cost
     ``phi_b <= phi``, the points with ``u * phi_b < ell * w * d^2`` are a
     superset of the kept ones (about ``ell`` of them).  They stay on the
-    worker with their ratio ``u / (w * d^2)``; once ``phi`` is known the
-    client keeps those with ``ratio < ell / phi``.
+    worker with their ratio ``u / (w * d^2)`` until ``phi`` is known (a node
+    of the same graph): ``pick_block`` keeps those with ``ratio < ell / phi``.
     """
-    X = _centred(X_b, mean)
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
-    state = _update_closest(X, state, new_centers, offset)
+    state = None if previous is None else previous[0]
+    state = _update_closest(X, mean, state, new_centers, offset)
     potential = w.astype(np.float64) * state[0]
     phi = float(potential.sum())
     u = np.random.default_rng(seed).random(X.shape[0])
     superset = u * phi < ell * potential
     ratio = u[superset] / potential[superset]
-    return state, (phi, ratio, X[superset])
+    return state, (phi, ratio, _centred(X[superset], mean))
 
 
-def pick_block(sample, threshold):
-    _, ratio, rows = sample
-    return rows[ratio < threshold]
+def pick_candidates(ell, *round_results):
+    """The round's new candidates, from every block's superset.
+
+    ``phi``, the total cost, is the sum of the blocks' own; the kept points
+    are those with ``ratio < ell / phi`` (see ``kmeans_parallel_round_block``).
+    The supersets hold about ``ell`` rows per block, so one task reads them
+    all.  Returns ``(phi, rows)``.
+    """
+    samples = [result[1] for result in round_results]
+    phi = sum(sample[0] for sample in samples)
+    rows = np.concatenate([sample[2] for sample in samples])
+    if phi == 0:  # every sample sits on a candidate: nothing left to sample
+        return phi, rows[:0]
+    ratio = np.concatenate([sample[1] for sample in samples])
+    return phi, rows[ratio < ell / phi]
 
 
-def candidate_weights_block(X_b, w_b, state, new_centers, mean, offset, n_cand):
+def candidate_weights_block(X_b, w_b, previous, new_centers, mean, offset, n_cand):
     """Total weight of the block's samples nearest to each candidate."""
-    X = _centred(X_b, mean)
+    X = _rows(X_b, mean)
     w = _block_weights(w_b, X.shape[0], X.dtype)
-    _, closest = _update_closest(X, state, new_centers, offset)
+    state = None if previous is None else previous[0]
+    _, closest = _update_closest(X, mean, state, new_centers, offset)
     return (np.bincount(closest, weights=w, minlength=n_cand),)
 
 
 def predict_block(X_b, centers, mean):
     _check_finite_block(X_b)
-    X = _centred(np.asarray(X_b, dtype=centers.dtype), mean)
-    return assign_labels(X, centers)[0]
+    X = np.ascontiguousarray(X_b, dtype=centers.dtype)
+    return assign_labels(X, centers, x_offset=mean)[0]
 
 
 def transform_block(X_b, centers):
@@ -254,8 +334,14 @@ def sum_parts(*parts):
     return tuple(sum(values[1:], values[0]) for values in zip(*parts, strict=True))
 
 
-def first(part):
-    return (part[0],)
+def sum_pass_parts(*results):
+    """``sum_parts`` of the second items of ``(state, parts)`` pass results."""
+    return sum_parts(*(result[1] for result in results))
+
+
+def row_of(X_b, row, mean):
+    """One row of a block, centred, as a (1, n_features) array."""
+    return _centred(X_b[row : row + 1], mean)
 
 
 def concat(*parts):
@@ -266,13 +352,15 @@ def concat(*parts):
 # The blocked data and the passes over it
 
 
-def tree_reduce(parts, combine):
-    """Combine delayed ``parts`` in a fixed tree: deterministic, any scheduler."""
-    from dask import delayed
-
+def _tree(parts, node, leaf_node=None):
+    if leaf_node is not None:  # the first level reads the blocks' results
+        parts = [
+            leaf_node(*parts[i : i + _SPLIT_EVERY])
+            for i in range(0, len(parts), _SPLIT_EVERY)
+        ]
     while len(parts) > 1:
         parts = [
-            delayed(combine, pure=False)(*parts[i : i + _SPLIT_EVERY])
+            node(*parts[i : i + _SPLIT_EVERY])
             for i in range(0, len(parts), _SPLIT_EVERY)
         ]
     return parts[0]
@@ -283,6 +371,36 @@ def _shared(value):
     from dask import delayed
 
     return delayed(value, pure=False) if isinstance(value, np.ndarray) else value
+
+
+def _active_client():
+    """The distributed client that computes dask collections now, or None
+    (no cluster, or ``dask.config.set(scheduler=...)`` chose another)."""
+    import dask
+
+    client = _default_client()
+    if client is None:
+        return None
+    scheduler = dask.base.get_scheduler()
+    return client if getattr(scheduler, "__self__", None) is client else None
+
+
+def _futures_of_blocks(array, client):
+    """The futures of a persisted array's blocks in block order, or None when
+    some block is still a task (the array is streamed, not persisted)."""
+    future = sys.modules["distributed"].Future
+    graph = dict(array.__dask_graph__())
+    keys, pending = [], [array.__dask_keys__()]
+    while pending:  # nested lists of keys, in block order
+        item = pending.pop(0)
+        if isinstance(item, list):
+            pending[:0] = item
+        else:
+            keys.append(item)
+    values = [graph.get(key) for key in keys]
+    if all(isinstance(v, future) and v.client is client for v in values):
+        return values
+    return None
 
 
 def _default_client():
@@ -356,8 +474,12 @@ class Blocks:
     ----------
     x : list of Delayed
         The row blocks of ``X``.
+    n_rows : tuple of int
+        The number of rows of each block.
     w : list of Delayed or None
         The blocks of ``sample_weight`` (None when unweighted).
+    weighted : bool
+        Whether there are sample weights.
     mean : ndarray of shape (n_features,) or None
         The centring used by the passes, set after validation.
     """
@@ -371,28 +493,87 @@ class Blocks:
         # would forget the persisted blocks the delayed objects point to.
         self.arrays = (X, sample_weight)
         self.dtype = X.dtype
+        self.n_rows = X.chunks[0]
+        self.weighted = sample_weight is not None
+        self.mean = None
+        # Data persisted on the active cluster is passed over with futures:
+        # a task per block submitted straight to the scheduler, no graph to
+        # build or optimise (the bulk of a pass's overhead with delayed).
+        # Otherwise (local schedulers, data streamed each pass) delayed.
+        self.client = _active_client() if persist else None
+        if self.client is not None:
+            x = _futures_of_blocks(X, self.client)
+            w = (
+                None
+                if sample_weight is None
+                else (_futures_of_blocks(sample_weight, self.client))
+            )
+            if x is None or (self.weighted and w is None):
+                self.client = None
+        if self.client is not None:
+            self.x = x
+            self.w = [None] * len(x) if w is None else w
+            return
         self.x = list(X.to_delayed().ravel())
         if sample_weight is None:
             self.w = [None] * len(self.x)
         else:
             self.w = list(sample_weight.to_delayed().ravel())
-        self.mean = None
+
+    def call(self, func, *args, nout=None, **kwargs):
+        """One task ``func(*args, **kwargs)`` (a future or a delayed object);
+        with ``nout``, a tuple of that many parts of its result."""
+        if self.client is None:
+            from dask import delayed
+
+            return delayed(func, pure=False, nout=nout)(*args, **kwargs)
+        result = self.client.submit(func, *args, pure=False, **kwargs)
+        if nout is None:
+            return result
+        return tuple(
+            self.client.submit(operator.getitem, result, i, pure=False)
+            for i in range(nout)
+        )
 
     def map(self, func, *per_block, nout=None, **shared):
         """``func(x_b, w_b, *per_block[b], **shared)`` for every block ``b``."""
-        from dask import delayed
-
-        shared = {key: _shared(value) for key, value in shared.items()}
+        if self.client is None:
+            shared = {key: _shared(value) for key, value in shared.items()}
         return [
-            delayed(func, pure=False, nout=nout)(
-                x, w, *(values[b] for values in per_block), **shared
+            self.call(
+                func, x, w, *(values[b] for values in per_block), nout=nout, **shared
             )
             for b, (x, w) in enumerate(zip(self.x, self.w, strict=True))
         ]
 
+    def tree(self, parts, combine, *, leaves=None):
+        """Combine ``parts`` in a fixed tree: deterministic, any scheduler.
+
+        ``leaves``, if given, combines the parts themselves (the first level).
+        """
+        leaf_node = None if leaves is None else (lambda *c: self.call(leaves, *c))
+        return _tree(parts, lambda *chunk: self.call(combine, *chunk), leaf_node)
+
+    def keep(self, *values):
+        """Start computing ``values`` and keep them on the workers."""
+        if self.client is None:
+            import dask
+
+            return dask.persist(*values)
+        return values  # futures run and stay as soon as they are submitted
+
+    def fetch(self, *values):
+        """Bring ``values`` (nested lists and tuples of them too) back."""
+        if self.client is None:
+            import dask
+
+            return dask.compute(*values)
+        return tuple(self.client.gather(list(values)))
+
     def reduce(self, func, *per_block, combine=sum_parts, **shared):
         """Tree-reduce ``func`` over the blocks and bring the result back."""
-        return tree_reduce(self.map(func, *per_block, **shared), combine).compute()
+        (total,) = self.fetch(self.tree(self.map(func, *per_block, **shared), combine))
+        return total
 
     def seeds(self, entropy, *prefix):
         """One independent ``SeedSequence`` per block for a given draw."""
