@@ -253,6 +253,21 @@ def test_dask_predict_and_score_agree_with_fit_far_from_the_origin(dtype):
         assert km.score(Xd) == pytest.approx(-km.inertia_, rel=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dask_fit_labels_are_its_predict_far_from_the_origin(dtype):
+    # labels_ and inertia_ of a Dask fit belong to the returned centres, as
+    # in memory: adding the offset back rounds them.
+    da = pytest.importorskip("dask.array")
+    import dask
+
+    X = _far_from_origin(dtype)
+    Xd = da.from_array(X, chunks=len(X) // 4)
+    with dask.config.set(scheduler="synchronous"):
+        km = LloydKMeans(8, random_state=0).fit(Xd)
+        np.testing.assert_array_equal(km.labels_, km.predict(Xd).compute())
+        assert km.inertia_ == pytest.approx(-km.score(Xd), rel=1e-6)
+
+
 def test_kselector_predict_and_score_agree_with_its_fit_far_from_the_origin():
     from sklearn_kmeans_lab import KSelector
 

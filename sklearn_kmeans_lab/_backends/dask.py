@@ -444,20 +444,21 @@ class FitData:
         return bool(np.all(np.count_nonzero(pairs, axis=1) <= 1))
 
     def n_distinct_clusters(self, run, labels):
-        return int(np.count_nonzero(run.kept))
+        return int(np.unique(labels).size)
 
     def final_labels_and_inertia(self, run, centers):
-        return self._labels(run), run.inertia
+        """Labels and (scaled) inertia of the returned ``centers``, computed as
+        ``predict`` and ``score`` compute them (adding the offset back rounds
+        the centres), so that ``labels_ == predict(X)`` as in memory.
 
-    def _labels(self, run):
-        """The labels as the fit computed them (centred data), brought to the
-        client: n_samples small ints, and a fitted model that holds no graph
-        over X nor futures of a cluster, so it pickles small and outlives
-        ``client.close()``.  From the fit's (persisted) copy of X."""
-        X_fit = self.blocks.arrays[0]
-        return X_fit.map_blocks(
-            predict_block, run.centers, self.blocks.mean, dtype=np.int32, drop_axis=1
-        ).compute()
+        The labels come to the client: n_samples small ints, and a fitted
+        model that holds no graph over X nor futures of a cluster, so it
+        pickles small and outlives ``client.close()``.  Both passes read the
+        fit's (persisted) copy of X.
+        """
+        labels = predict(self.blocks.arrays[0], centers).compute()
+        total, _, _ = self.blocks.reduce(inertia_block, centers=centers, mean=None)
+        return labels, total
 
 
 # --------------------------------------------------------------------------
