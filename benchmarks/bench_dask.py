@@ -143,12 +143,12 @@ class WorkerMemory:
         self._thread.join()
 
 
-def run_dask(args, init_centers=None):
+@contextlib.contextmanager
+def _two_worker_client(args):
+    """A client of a local cluster of 2 worker processes x 1 thread, each
+    limited to ``args.memory_limit``: the set-up every run here measures on."""
     import distributed
 
-    from sklearn_kmeans_lab import LloydKMeans
-
-    X = lazy_blobs(args.n_samples, args.n_features, args.n_clusters, args.chunk_rows)
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -159,6 +159,15 @@ def run_dask(args, init_centers=None):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
+        yield client
+
+
+def run_dask(args, init_centers=None):
+
+    from sklearn_kmeans_lab import LloydKMeans
+
+    X = lazy_blobs(args.n_samples, args.n_features, args.n_clusters, args.chunk_rows)
+    with _two_worker_client(args) as client:
         pids = client.run(os.getpid)
         limits = [
             w["memory_limit"] for w in client.scheduler_info()["workers"].values()
@@ -281,16 +290,7 @@ def run_against_dask_ml(args, n_samples):
     if dask_ml_version() is not None:
         fits.append(("dask-ml", _fit_dask_ml))
     runs = {name: [] for name, _ in fits}
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=args.memory_limit,
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
+    with _two_worker_client(args):
         X = X.persist()
         distributed.wait(X)
         X_local = X.compute()  # for the float64 inertia only
@@ -355,21 +355,11 @@ def kselector_on_dask(args):
     with the same settings on the same data, materialised (skipped with
     ``--no-kselector-in-memory``: it fits 110 times on all rows).
     """
-    import distributed
 
     n, chunk = args.kselector_rows, min(args.chunk_rows, args.kselector_rows)
     X = lazy_blobs(n, args.n_features, KSELECTOR_CLUSTERS, chunk, std=1.0, seed=1)
     result = {"n_samples": n, "true_k": KSELECTOR_CLUSTERS}
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=args.memory_limit,
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
+    with _two_worker_client(args):
         _kselector(sample_size=1000).fit(X.blocks[0])  # warm the workers
         start = time.perf_counter()
         selector = _kselector().fit(X)
