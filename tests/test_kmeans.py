@@ -105,6 +105,7 @@ for n_features in (2, 30):  # the direct and the GEMM kernels
 @pytest.mark.parametrize("n_features", [3, 30], ids=["direct", "gemm"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_threaded_pass_equals_single_threaded_pass(monkeypatch, n_features, sparse):
+    from sklearn_kmeans_lab import _assignment
     from sklearn_kmeans_lab import _lloyd_run as _lloyd
 
     # force the split over threads whatever the size of the pass
@@ -118,7 +119,7 @@ def test_threaded_pass_equals_single_threaded_pass(monkeypatch, n_features, spar
     results = []
     for n_threads in (1, 2, 3):
         labels = np.full(X.shape[0], -1, dtype=np.int32)
-        sums, weights, changed, inertia = _lloyd.lloyd_pass(
+        sums, weights, changed, inertia = _assignment.lloyd_pass(
             X, w, centers, labels, want_inertia=True, n_threads=n_threads
         )
         results.append(

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
+from sklearn_kmeans_lab import _assignment
 from sklearn_kmeans_lab import _lloyd_run as _lloyd
 from sklearn_kmeans_lab._lloyd_iterations import average_centers
 
@@ -92,7 +93,7 @@ def test_lloyd_pass_sums_are_the_weighted_cluster_sums():
     X, init = _overlapping(5000, 3, 4)
     w = np.random.RandomState(0).uniform(0, 2, len(X))
     labels = np.full(len(X), -1, dtype=np.int32)
-    sums, weights, n_changed, inertia = _lloyd.lloyd_pass(
+    sums, weights, n_changed, inertia = _assignment.lloyd_pass(
         X, w, init, labels, want_inertia=True
     )
     nearest = ((X[:, None, :] - init[None]) ** 2).sum(-1).argmin(1)

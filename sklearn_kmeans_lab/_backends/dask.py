@@ -30,6 +30,7 @@ import dask.array as da
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from sklearn_kmeans_lab._assignment import centring_offset, prediction_offset
 from sklearn_kmeans_lab._backends import (
     RunResult,
     check_weight_counts,
@@ -61,11 +62,7 @@ from sklearn_kmeans_lab._lloyd_iterations import (
     lloyd_iterations,
     relocate_empty_clusters,
 )
-from sklearn_kmeans_lab._lloyd_run import (
-    centring_offset,
-    lloyd_single_run,
-    prediction_offset,
-)
+from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
 from sklearn_kmeans_lab._seeding import (
     canonical_order,
     kmeans_plusplus_centers,

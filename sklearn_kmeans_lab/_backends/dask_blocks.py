@@ -13,9 +13,10 @@ import sys
 import numpy as np
 import scipy.sparse as sp
 
+from sklearn_kmeans_lab._assignment import assign_labels
 from sklearn_kmeans_lab._backends import memory
 from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
-from sklearn_kmeans_lab._lloyd_run import LloydRun, assign_labels
+from sklearn_kmeans_lab._lloyd_run import LloydRun
 
 # Fan-in of the tree reductions (dask's own default for reductions).
 _SPLIT_EVERY = 8

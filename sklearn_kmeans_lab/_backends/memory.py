@@ -10,6 +10,7 @@ from sklearn.metrics import euclidean_distances
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import validate_data
 
+from sklearn_kmeans_lab._assignment import assign_labels, centring_offset
 from sklearn_kmeans_lab._backends import RunResult, check_weight_counts
 from sklearn_kmeans_lab._compat import _check_sample_weight
 from sklearn_kmeans_lab._kernels.common import (
@@ -18,11 +19,7 @@ from sklearn_kmeans_lab._kernels.common import (
     count_distinct,
     distances,
 )
-from sklearn_kmeans_lab._lloyd_run import (
-    assign_labels,
-    centring_offset,
-    lloyd_single_run,
-)
+from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
 from sklearn_kmeans_lab._parallel import effective_n_threads
 from sklearn_kmeans_lab._seeding import (
     canonical_order,
