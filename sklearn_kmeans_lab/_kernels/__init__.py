@@ -2,7 +2,8 @@
 
 ``common`` holds the loops that Lloyd's passes and the seeding share (the
 squared distance of a row to a centre, the key of a row, column moments),
-``lloyd`` the fused assignment/accumulation pass and the M-step helpers,
+``nearest`` the nearest two centres of a chunk of rows, ``lloyd`` the fused
+assignment/accumulation pass and the M-step helpers,
 ``seeding`` the bucketed inverse-CDF draws and the candidate trials of
 k-means++.  No validation, printing or scikit-learn here: the Python that
 drives them is in ``_lloyd_run.py`` and ``_seeding.py``.

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from sklearn_kmeans_lab._kernels.common import squared_distance, weight
+from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
 
 _STORE_SHRINK = 1.0 - 2.0**-20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -86,77 +87,6 @@ def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
         rows[n] = r
         n += gap <= gaps.threshold
     return n
-
-
-@numba.njit(nogil=True, cache=True)
-def gather(samples, start, rows, n, chunk_rows, chunk_t, transpose, sq_norm):
-    """Centred rows ``start + rows[:n]`` and their squared norms (float64).
-
-    Transposed into ``chunk_t`` (n_features, chunk) for the direct loop if
-    ``transpose``, else row-major into ``chunk_rows`` (chunk, n_features) for
-    the GEMM; feature by feature when transposing, so the loops over rows
-    vectorise.  sq_norm : (chunk,).
-    """
-    X, x_offset = samples.X, samples.x_offset
-    n_features = X.shape[1]
-    if transpose:
-        for q in range(n):
-            sq_norm[q] = 0.0
-        for f in range(n_features):
-            offset = x_offset[f]
-            for q in range(n):
-                v = X[start + rows[q], f] - offset
-                chunk_t[f, q] = v
-                sq_norm[q] += float(v) * float(v)
-    else:
-        for q in range(n):
-            i = start + rows[q]
-            sq = 0.0
-            for f in range(n_features):
-                v = X[i, f] - x_offset[f]
-                chunk_rows[q, f] = v
-                sq += float(v) * float(v)
-            sq_norm[q] = sq
-
-
-@numba.njit(nogil=True, cache=True)
-def nearest_two(
-    chunk_rows, chunk_t, n, centers, use_gemm, dots_buffer, acc, best_d, second_d, best
-):
-    """Nearest centre of the ``n`` gathered rows, and their nearest and
-    second-nearest distances up to ``||x||^2`` (X's dtype).
-
-    Vectorised over the rows; a direct loop on ``chunk_t`` for few features,
-    else a GEMM on ``chunk_rows``.  centers : ``CenterTerms``;
-    dots_buffer : (n_clusters * chunk,); acc, best_d, second_d, best : (chunk,).
-    """
-    n_clusters, n_features = centers.minus_2.shape
-    for q in range(n):
-        best_d[q] = np.inf
-        second_d[q] = np.inf
-        best[q] = 0
-    dots = dots_buffer[: n_clusters * n].reshape((n_clusters, n))
-    if use_gemm:
-        np.dot(centers.minus_2, chunk_rows[:n].T, dots)
-    for j in range(n_clusters):
-        if use_gemm:
-            for q in range(n):
-                acc[q] = centers.sqnorm[j] + dots[j, q]
-        else:
-            for q in range(n):
-                acc[q] = centers.sqnorm[j]
-            for f in range(n_features):
-                cf = centers.minus_2[j, f]
-                for q in range(n):
-                    acc[q] += chunk_t[f, q] * cf
-        label = np.int32(j)
-        # selects, not branches: the loop vectorises
-        for q in range(n):
-            a_q = acc[q]
-            b_q = best_d[q]
-            second_d[q] = min(second_d[q], max(a_q, b_q))
-            best[q] = label if a_q < b_q else best[q]
-            best_d[q] = min(a_q, b_q)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -1,0 +1,188 @@
+"""The nearest and second-nearest centre of a chunk of rows (Lloyd's E-step).
+
+``gather`` copies the rows a pass needs into a chunk buffer, ``nearest_two``
+finds their two nearest centres.  The argmin is over ``||c||^2 - 2 <x, c>``
+(``||x||^2`` is the same for every centre), as scikit-learn does; ``-2 c`` is
+exact, so ``||c||^2 + <x, -2 c>`` rounds exactly like ``||c||^2 - 2 <x, c>``.
+
+Speed without changing a bit: the direct loop (few features) adds the
+features of a distance one after the other, in feature order, as a plain loop
+does, but four features per sweep over the rows, and the last sweep keeps
+the two smallest distances at once, so the distances of a chunk are written
+to memory once per four features instead of once per feature.  The squared
+norms of the rows only size the gap bounds (whose threshold covers their
+rounding many times over), so they are summed in four interleaved partial
+sums: no row's label or sums depend on their order.
+"""
+
+import numba
+import numpy as np
+
+
+@numba.njit(nogil=True, cache=True)
+def gather(samples, start, rows, n, chunk_rows, chunk_t, transpose, sq_norm):
+    """Centred rows ``start + rows[:n]`` and their squared norms (float64).
+
+    Transposed into ``chunk_t`` (n_features, chunk) for the direct loop if
+    ``transpose``, else row-major into ``chunk_rows`` (chunk, n_features) for
+    the GEMM; feature by feature when transposing, so the loops over rows
+    vectorise.  sq_norm : (chunk,).
+    """
+    X, x_offset = samples.X, samples.x_offset
+    n_features = X.shape[1]
+    if transpose:
+        for q in range(n):
+            sq_norm[q] = 0.0
+        for f in range(n_features):
+            offset = x_offset[f]
+            for q in range(n):
+                v = X[start + rows[q], f] - offset
+                chunk_t[f, q] = v
+                sq_norm[q] += float(v) * float(v)
+        return
+    for q in range(n):
+        i = start + rows[q]
+        # four partial sums: a chain of n_features dependent additions per
+        # row would cost more than the copy itself
+        s0 = s1 = s2 = s3 = 0.0
+        f = 0
+        while f + 4 <= n_features:
+            v0 = X[i, f] - x_offset[f]
+            v1 = X[i, f + 1] - x_offset[f + 1]
+            v2 = X[i, f + 2] - x_offset[f + 2]
+            v3 = X[i, f + 3] - x_offset[f + 3]
+            chunk_rows[q, f] = v0
+            chunk_rows[q, f + 1] = v1
+            chunk_rows[q, f + 2] = v2
+            chunk_rows[q, f + 3] = v3
+            s0 += float(v0) * float(v0)
+            s1 += float(v1) * float(v1)
+            s2 += float(v2) * float(v2)
+            s3 += float(v3) * float(v3)
+            f += 4
+        while f < n_features:
+            v0 = X[i, f] - x_offset[f]
+            chunk_rows[q, f] = v0
+            s0 += float(v0) * float(v0)
+            f += 1
+        sq_norm[q] = (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _keep_two(q, dist, label, best_d, second_d, best):
+    """Fold ``dist`` (centre ``label``) into row ``q``'s two smallest
+    distances; selects, not branches, so the loop over rows vectorises.  The
+    lower index wins a tie, as in ``argmin``; the selects are numba's
+    ``min``/``max`` of two floats, NaN included."""
+    b_q = best_d[q]
+    high = b_q if b_q > dist else dist  # max(dist, b_q)
+    s_q = second_d[q]
+    second_d[q] = high if high < s_q else s_q  # min(s_q, high)
+    best[q] = label if dist < b_q else best[q]
+    best_d[q] = b_q if b_q < dist else dist  # min(dist, b_q)
+
+
+@numba.njit(nogil=True, cache=True)
+def _direct_nearest_two(chunk_t, n, centers, acc, best_d, second_d, best):
+    """``nearest_two`` by a loop over the features of the transposed chunk.
+
+    Each distance is ``((s + x_0 c_0) + x_1 c_1) + ...`` in feature order, up
+    to four features per sweep over the rows (``acc`` carries the partial
+    distances between sweeps); the last sweep folds them into the two
+    smallest.
+    """
+    n_clusters, n_features = centers.minus_2.shape
+    for j in range(n_clusters):
+        m2 = centers.minus_2[j]
+        s = centers.sqnorm[j]
+        label = np.int32(j)
+        f = 0
+        while f < n_features:
+            width = min(4, n_features - f)
+            last = f + width == n_features
+            x0 = chunk_t[f]
+            c0 = m2[f]
+            if width == 4:
+                x1, x2, x3 = chunk_t[f + 1], chunk_t[f + 2], chunk_t[f + 3]
+                c1, c2, c3 = m2[f + 1], m2[f + 2], m2[f + 3]
+                if f == 0 and last:
+                    for q in range(n):
+                        a = (((s + x0[q] * c0) + x1[q] * c1) + x2[q] * c2) + x3[q] * c3
+                        _keep_two(q, a, label, best_d, second_d, best)
+                elif f == 0:
+                    for q in range(n):
+                        acc[q] = (((s + x0[q] * c0) + x1[q] * c1) + x2[q] * c2) + (
+                            x3[q] * c3
+                        )
+                elif last:
+                    for q in range(n):
+                        a = (((acc[q] + x0[q] * c0) + x1[q] * c1) + x2[q] * c2) + (
+                            x3[q] * c3
+                        )
+                        _keep_two(q, a, label, best_d, second_d, best)
+                else:
+                    for q in range(n):
+                        acc[q] = (((acc[q] + x0[q] * c0) + x1[q] * c1) + x2[q] * c2) + (
+                            x3[q] * c3
+                        )
+            elif width == 3:  # always the last sweep
+                x1, x2 = chunk_t[f + 1], chunk_t[f + 2]
+                c1, c2 = m2[f + 1], m2[f + 2]
+                if f == 0:
+                    for q in range(n):
+                        a = ((s + x0[q] * c0) + x1[q] * c1) + x2[q] * c2
+                        _keep_two(q, a, label, best_d, second_d, best)
+                else:
+                    for q in range(n):
+                        a = ((acc[q] + x0[q] * c0) + x1[q] * c1) + x2[q] * c2
+                        _keep_two(q, a, label, best_d, second_d, best)
+            elif width == 2:
+                x1 = chunk_t[f + 1]
+                c1 = m2[f + 1]
+                if f == 0:
+                    for q in range(n):
+                        a = (s + x0[q] * c0) + x1[q] * c1
+                        _keep_two(q, a, label, best_d, second_d, best)
+                else:
+                    for q in range(n):
+                        a = (acc[q] + x0[q] * c0) + x1[q] * c1
+                        _keep_two(q, a, label, best_d, second_d, best)
+            elif f == 0:
+                for q in range(n):
+                    _keep_two(q, s + x0[q] * c0, label, best_d, second_d, best)
+            else:
+                for q in range(n):
+                    _keep_two(q, acc[q] + x0[q] * c0, label, best_d, second_d, best)
+            f += width
+        if n_features == 0:  # pragma: no cover - X has at least one feature
+            for q in range(n):
+                _keep_two(q, s, label, best_d, second_d, best)
+
+
+@numba.njit(nogil=True, cache=True)
+def nearest_two(
+    chunk_rows, chunk_t, n, centers, use_gemm, dots_buffer, acc, best_d, second_d, best
+):
+    """Nearest centre of the ``n`` gathered rows, and their nearest and
+    second-nearest distances up to ``||x||^2`` (X's dtype).
+
+    Vectorised over the rows; a direct loop on ``chunk_t`` for few features,
+    else a GEMM on ``chunk_rows``.  centers : ``CenterTerms``;
+    dots_buffer : (n_clusters * chunk,); acc, best_d, second_d, best : (chunk,).
+    """
+    n_clusters = centers.minus_2.shape[0]
+    for q in range(n):
+        best_d[q] = np.inf
+        second_d[q] = np.inf
+        best[q] = 0
+    if not use_gemm:
+        _direct_nearest_two(chunk_t, n, centers, acc, best_d, second_d, best)
+        return
+    dots = dots_buffer[: n_clusters * n].reshape((n_clusters, n))
+    np.dot(centers.minus_2, chunk_rows[:n].T, dots)
+    for j in range(n_clusters):
+        label = np.int32(j)
+        s = centers.sqnorm[j]
+        row = dots[j]
+        for q in range(n):
+            _keep_two(q, s + row[q], label, best_d, second_d, best)
