@@ -132,14 +132,40 @@ def accumulate(samples, labels, start, n_rows, sums, wsums, counts):
 @numba.njit(nogil=True, cache=True)
 def chunk_inertia(samples, centers, labels, start, n_rows):
     """Weighted inertia of rows ``[start, start + n_rows)`` against their
-    labelled centres (k, d), each squared distance summed in X's dtype."""
-    dtype_zero = centers[0, 0] - centers[0, 0]
+    labelled centres (k, d), each squared distance summed in X's dtype.
+
+    Four rows at a time: each row's distance is still ``squared_distance``'s
+    sum in feature order, and the rows are added in order, but the four sums
+    are independent, so their additions overlap instead of waiting on one
+    another.
+    """
+    X, x_offset = samples.X, samples.x_offset
+    zero = centers[0, 0] - centers[0, 0]  # 0 in X's dtype
     total = 0.0
-    for i in range(start, start + n_rows):
-        sq = squared_distance(
-            samples.X, i, samples.x_offset, centers, labels[i], dtype_zero
-        )
+    stop = start + n_rows
+    i = start
+    while i + 4 <= stop:
+        a0, a1, a2, a3 = labels[i], labels[i + 1], labels[i + 2], labels[i + 3]
+        s0 = s1 = s2 = s3 = zero
+        for f in range(X.shape[1]):
+            o = x_offset[f]
+            d0 = zero + ((X[i, f] - o) - centers[a0, f])
+            d1 = zero + ((X[i + 1, f] - o) - centers[a1, f])
+            d2 = zero + ((X[i + 2, f] - o) - centers[a2, f])
+            d3 = zero + ((X[i + 3, f] - o) - centers[a3, f])
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+        total += s0 * weight(samples, i)
+        total += s1 * weight(samples, i + 1)
+        total += s2 * weight(samples, i + 2)
+        total += s3 * weight(samples, i + 3)
+        i += 4
+    while i < stop:
+        sq = squared_distance(X, i, x_offset, centers, labels[i], zero)
         total += sq * weight(samples, i)
+        i += 1
     return total
 
 
