@@ -90,24 +90,31 @@ def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
 
 
 @numba.njit(nogil=True, cache=True)
-def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits):
+def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     """Gaps (second minus first distance) of the ``n`` computed rows, as
     computed, into ``gap_bits`` (chunk,) as float32; returns the largest
     ``||x||^2``.  The rounding of the distances is accounted for by the
     threshold a gap is compared with, not here.
+
+    The gaps are computed into ``new_gaps`` (chunk,) float64 first, row
+    after row with selects, so that the loop (two square roots a row)
+    vectorises; only then are they scattered to their rows.
     """
-    gap_f = gap_bits.view(np.float32)
-    largest = 0.0
     for q in range(n):
         xx = sq_norm[q]
-        largest = max(largest, xx)
         gap = math.sqrt(max(float(second_d[q]) + xx, 0.0)) - math.sqrt(
             max(float(best_d[q]) + xx, 0.0)
         )
-        if not gap < math.inf:  # overflow (|x| ~ 1e154) or NaN: no bound
-            gap = 0.0
+        # overflow (|x| ~ 1e154) or NaN: no bound
+        gap = gap if gap < math.inf else 0.0
         # beyond float32's range a smaller bound is still a bound
-        gap_f[rows[q]] = min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+        new_gaps[q] = min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+    gap_f = gap_bits.view(np.float32)
+    for q in range(n):
+        gap_f[rows[q]] = new_gaps[q]
+    largest = 0.0
+    for q in range(n):
+        largest = max(largest, sq_norm[q])
     return largest
 
 
@@ -192,6 +199,7 @@ def dense_pass(samples, centers, bounds, labels, out, gaps, options, g_start, g_
     rows = np.empty(chunk, dtype=np.int64)
     sq_norm = np.empty(chunk)
     gap_bits = np.empty(chunk, dtype=np.uint32)
+    new_gaps = np.empty(chunk)
     for g in range(g_start, g_stop):
         sums, wsums, counts = out.sums[g], out.wsums[g], out.counts[g]
         sums[:] = 0.0
@@ -226,7 +234,9 @@ def dense_pass(samples, centers, bounds, labels, out, gaps, options, g_start, g_
             if gaps.write:
                 largest = max(
                     largest,
-                    store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits),
+                    store_new_gaps(
+                        n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps
+                    ),
                 )
                 for r in range(n_rows):
                     gaps.stored[start + r] = np.uint16(gap_bits[r] >> np.uint32(16))
