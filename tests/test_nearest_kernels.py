@@ -1,0 +1,110 @@
+"""The chunk kernels of a pass round exactly as the plain loops they replace.
+
+``_kernels/nearest.py`` and ``chunk_inertia`` reorder loops for speed; these
+tests hold them to the rounding of the plain per-feature loop, so that the
+labels, sums and inertia of a fit do not depend on the reordering.
+"""
+
+import numpy as np
+import pytest
+
+from sklearn_kmeans_lab._kernels.common import DenseRows
+from sklearn_kmeans_lab._kernels.lloyd import CenterTerms, chunk_inertia
+from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
+
+
+def _plain_distances(chunk, minus_2, sqnorm):
+    """``||c||^2 + x_0 (-2 c_0) + x_1 (-2 c_1) + ...``, one feature at a time
+    in feature order, each step rounded in the data's dtype."""
+    dist = np.empty((chunk.shape[0], minus_2.shape[0]), dtype=chunk.dtype)
+    for j in range(minus_2.shape[0]):
+        acc = np.full(chunk.shape[0], sqnorm[j], dtype=chunk.dtype)
+        for f in range(chunk.shape[1]):
+            acc = acc + chunk[:, f] * minus_2[j, f]
+        dist[:, j] = acc
+    return dist
+
+
+def _chunk(n_rows, n_features, n_clusters, dtype, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_rows, n_features)).astype(dtype)
+    centers = rng.normal(size=(n_clusters, n_features)).astype(dtype)
+    # a centre repeated: exact ties, which the lower index must win
+    if n_clusters > 2:
+        centers[2] = centers[0]
+    sqnorm = np.einsum("ij,ij->i", centers, centers)
+    return X, CenterTerms(centers, -2 * centers, sqnorm)
+
+
+def _nearest(X, terms, use_gemm):
+    n, n_features = X.shape
+    k = terms.centers.shape[0]
+    rows = np.arange(n)
+    offset = np.zeros(n_features, dtype=X.dtype)
+    samples = DenseRows(X, offset, np.ones(1, dtype=X.dtype), False)
+    chunk_rows = np.empty((n, n_features), dtype=X.dtype)
+    chunk_t = np.empty((n_features, n), dtype=X.dtype)
+    sq_norm = np.empty(n)
+    gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
+    best_d, second_d, acc = (np.empty(n, dtype=X.dtype) for _ in range(3))
+    best = np.empty(n, dtype=np.int32)
+    dots = np.empty(k * n, dtype=X.dtype)
+    nearest_two(
+        chunk_rows, chunk_t, n, terms, use_gemm, dots, acc, best_d, second_d, best
+    )
+    return best, best_d, second_d, sq_norm
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", range(1, 10))
+@pytest.mark.parametrize("n_clusters", [1, 3, 7])
+def test_direct_nearest_two_rounds_as_the_plain_feature_loop(
+    dtype, n_features, n_clusters
+):
+    X, terms = _chunk(37, n_features, n_clusters, dtype, seed=n_features)
+    best, best_d, second_d, _ = _nearest(X, terms, use_gemm=False)
+    dist = _plain_distances(X, terms.minus_2, terms.sqnorm)
+    np.testing.assert_array_equal(best, np.argmin(dist, axis=1))
+    np.testing.assert_array_equal(best_d, dist.min(axis=1))
+    expected_second = (
+        np.sort(dist, axis=1)[:, 1] if n_clusters > 1 else np.full(37, np.inf)
+    )
+    np.testing.assert_array_equal(second_d, expected_second)
+
+
+@pytest.mark.parametrize("use_gemm", [False, True], ids=["direct", "gemm"])
+def test_gathered_row_norms_are_the_squared_norms(use_gemm):
+    X, terms = _chunk(41, 13, 3, np.float64, seed=0)
+    *_, sq_norm = _nearest(X, terms, use_gemm)
+    np.testing.assert_allclose(sq_norm, np.einsum("ij,ij->i", X, X), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_chunk_inertia_adds_each_row_in_feature_order(dtype, weighted):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(23, 6)).astype(dtype)
+    centers = rng.normal(size=(4, 6)).astype(dtype)
+    offset = rng.normal(size=6).astype(dtype)
+    labels = rng.integers(0, 4, size=23).astype(np.int32)
+    w = rng.uniform(0.5, 2.0, size=23).astype(dtype)
+    samples = DenseRows(X, offset, w if weighted else np.ones(1, dtype), weighted)
+    expected = 0.0
+    for i in range(23):
+        sq = dtype(0)
+        for f in range(6):
+            diff = (X[i, f] - offset[f]) - centers[labels[i], f]
+            sq = dtype(sq + diff * diff)
+        # the weight is read as a float64 (``common.weight``)
+        expected += float(sq) * (float(w[i]) if weighted else 1.0)
+    # rows 3..21: a start and a length that are not multiples of four
+    assert chunk_inertia(samples, centers, labels, 0, 23) == expected
+    partial = chunk_inertia(samples, centers, labels, 3, 19)
+    assert partial == pytest.approx(
+        sum(
+            float(((X[i] - offset - centers[labels[i]]) ** 2).sum())
+            * (w[i] if weighted else 1)
+            for i in range(3, 22)
+        ),
+        rel=1e-5,
+    )
