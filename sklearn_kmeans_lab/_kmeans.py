@@ -28,10 +28,15 @@ from sklearn_kmeans_lab._compat import (
     _fit_context,
     _is_arraylike_not_scalar,
 )
+from sklearn_kmeans_lab._doc_link import DocLinkMixin
 
 
 class LloydKMeans(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+    DocLinkMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ClusterMixin,
+    BaseEstimator,
 ):
     """K-Means clustering by Lloyd's algorithm, a drop-in for scikit-learn's KMeans.
 

@@ -4,7 +4,11 @@
 run instead of being skipped.
 """
 
+from pathlib import Path
+
 import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
     check_get_feature_names_out_error,
@@ -17,7 +21,8 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from sklearn_kmeans_lab import KSelector, LloydKMeans
+from sklearn_kmeans_lab import ClusteredIncomeAgeGenerator, KSelector, LloydKMeans
+from sklearn_kmeans_lab._doc_link import DOCUMENTATION_URL
 
 ESTIMATORS = [
     LloydKMeans(),
@@ -72,3 +77,37 @@ EXTRA_CHECKS = [
 def test_sklearn_extra_checks(estimator, check):
     # the checks scikit-learn's own test_common.py applies to KMeans
     check(type(estimator).__name__, estimator)
+
+
+def _api_reference_names():
+    """The names ``docs/api.rst`` lists under its autosummary directives."""
+    api = Path(__file__).parents[1] / "docs" / "api.rst"
+    names, listing = set(), False
+    for line in api.read_text().splitlines():
+        if line.startswith(".. autosummary::"):
+            listing = True
+        elif listing and line.strip() and not line.strip().startswith(":"):
+            if not line.startswith(" "):
+                listing = False
+            else:
+                names.add(line.strip())
+    return names
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [LloydKMeans(), KSelector(), ClusteredIncomeAgeGenerator()],
+    ids=lambda e: type(e).__name__,
+)
+def test_html_repr_links_the_estimators_api_reference_page(estimator):
+    name = type(estimator).__name__
+    # the page autosummary generates for a name listed in docs/api.rst
+    assert name in _api_reference_names()
+    expected = f"{DOCUMENTATION_URL}/generated/sklearn_kmeans_lab.{name}.html"
+    assert estimator._get_doc_link() == expected
+    assert f'href="{expected}"' in estimator._repr_html_()
+    if hasattr(estimator, "fit"):
+        # a pipeline step keeps its own link, and scikit-learn's steps theirs
+        html = make_pipeline(StandardScaler(), estimator)._repr_html_()
+        assert f'href="{expected}"' in html
+        assert "scikit-learn.org" in html
