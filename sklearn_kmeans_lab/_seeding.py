@@ -24,6 +24,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from sklearn_kmeans_lab._kernels import kmeans_plusplus as kpp_kernels
 from sklearn_kmeans_lab._kernels import seeding as kernels
 from sklearn_kmeans_lab._kernels.common import (
     CHUNK_ROWS,
@@ -46,6 +47,12 @@ _MASS_BITS = 61
 _SORT_MAX = 4096
 # Candidate distances this small are kept whatever the size of X.
 _KEEP_SMALL = 2**20
+# The compiled seeding cuts the canonical order into about one bucket per
+# this many samples (at most _N_BUCKETS): a draw then sums few bucket totals.
+_SAMPLES_PER_BUCKET = 16
+# Dense k-means++ is one compiled call (``_kernels/kmeans_plusplus.py``, the
+# same seeds; switched off only to test that it changes nothing).
+_USE_COMPILED_SEEDING = True
 
 
 def _bucket_scale(low, high, n_buckets):
@@ -89,6 +96,21 @@ class _CanonicalOrder:
         exponent = math.frexp(largest)[1] if largest > 0 else 0
         # never subnormal: distances are multiplied by its inverse
         self.unit = math.ldexp(1.0, max(exponent - 3, -1000)) if largest > 0 else 1.0
+        self._coarse = None
+
+    def coarse_buckets(self):
+        """Buckets merged ``2**s`` at a time (about ``_SAMPLES_PER_BUCKET``
+        samples each), and their number.
+
+        Still monotone in the key, so a draw over them is the same draw:
+        it depends on the (key, index) order and the masses alone.
+        """
+        if self._coarse is None:
+            wanted = max(1, -(-len(self.buckets) // _SAMPLES_PER_BUCKET))
+            shift = max(0, _N_BUCKETS.bit_length() - 1 - wanted.bit_length())
+            coarse = self.buckets if shift == 0 else self.buckets >> shift
+            self._coarse = (coarse, _N_BUCKETS >> shift)
+        return self._coarse
 
     def last(self, X, candidates=None):
         """The last sample in canonical order (largest key, then index), among
@@ -374,6 +396,27 @@ def kmeans_plusplus_centers(
 
     centers = np.empty((n_clusters, n_features), dtype=X.dtype)
     indices = np.full(n_clusters, -1, dtype=int)
+    if (
+        _USE_COMPILED_SEEDING
+        and not sparse
+        and (x_offset is None or np.asarray(x_offset).dtype == X.dtype)
+    ):
+        # the uniforms of every draw at once: the same stream as one draw
+        # at a time
+        uniforms = random_state.uniform(size=1 + (n_clusters - 1) * n_local_trials)
+        buckets, n_buckets = order.coarse_buckets()
+        with blas_single_thread(use_gemm):
+            kpp_kernels.kmeans_plusplus(
+                samples,
+                (order.direction, buckets, n_buckets, order.unit),
+                total_weight,
+                uniforms,
+                n_local_trials,
+                options,
+                centers,
+                indices,
+            )
+        return centers, indices
     indices[0] = _Masses(X, order, w, weighted, None, total_weight).draw(
         random_state.uniform()
     )[0]
