@@ -227,3 +227,18 @@ def test_coarse_buckets_give_the_same_draws(n):
         order.n_buckets = _seeding._N_BUCKETS >> shift
         coarse = _seeding._Masses(X, order, w, True, closest, float(w @ closest))
         np.testing.assert_array_equal(coarse.draw(uniforms), expected)
+
+
+@pytest.mark.parametrize("n_clusters", [2, 3, 8, 21])
+def test_compiled_seeding_draws_two_plus_log_k_candidates_per_centre(n_clusters):
+    # one uniform for the first centre, then one per candidate
+    X, _ = make_blobs(200, 2, centers=4, random_state=0)
+    drawn = []
+
+    class Counting(np.random.RandomState):
+        def uniform(self, *args, size=None, **kwargs):
+            drawn.append(np.prod(size))
+            return super().uniform(*args, size=size, **kwargs)
+
+    _seeding.kmeans_plusplus_centers(X, n_clusters, None, Counting(0), None)
+    assert drawn == [1 + (n_clusters - 1) * (2 + int(np.log(n_clusters)))]
