@@ -23,6 +23,8 @@ and variances of the data and the canonical order of its rows.  For
     running task) in memory when they are large.
 """
 
+import threading
+
 import numpy as np
 
 from sklearn_kmeans_lab import _lloyd_run
@@ -156,10 +158,28 @@ class ManyFits:
         self.template = LloydKMeans(**self.params)
         self.params_checked = False
         self._prepared = {}
+        self._generators = threading.local()
 
     def __getstate__(self):
         # a task in another process prepares its own data
-        return {**self.__dict__, "_prepared": {}}
+        return {k: v for k, v in self.__dict__.items() if k != "_generators"} | {
+            "_prepared": {}
+        }
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._generators = threading.local()
+
+    def generator(self, seed):
+        """``RandomState(seed)``, the same stream, without the cost of a new
+        generator (seeded first from the OS's entropy, then from ``seed``):
+        one generator per thread, seeded again."""
+        rng = getattr(self._generators, "rng", None)
+        if rng is None:
+            rng = self._generators.rng = np.random.RandomState(seed)
+        else:
+            rng.seed(seed)
+        return rng
 
     def prepare(self, X, sample_weight, keep):
         """``X`` validated and prepared once; kept for the next fits if
@@ -189,7 +209,13 @@ class ManyFits:
             **{**self.params, "n_clusters": int(k), "random_state": int(seed)}
         )
         est.n_features_in_ = self.template.n_features_in_
-        est._fit(data)
+        # the generator check_random_state(seed) would make, for the fit only:
+        # the fitted estimator's parameters are the general path's
+        est.random_state = self.generator(int(seed))
+        try:
+            est._fit(data)
+        finally:
+            est.random_state = int(seed)
         return est
 
 
