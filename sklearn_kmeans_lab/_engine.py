@@ -13,7 +13,10 @@ and variances of the data and the canonical order of its rows.  For
     ``LloydKMeans`` built directly (no clone, no ``set_params``) that runs
     the estimator's own orchestration (``LloydKMeans._fit``) on the prepared
     data.  The same seeds reach the same code, so every fit is bit for bit
-    the fit of the general path.
+    the fit of the general path.  A quiet k-means++ fit of dense data runs
+    all its ``n_init`` starts (seeding, Lloyd run, the best run kept) in one
+    compiled call (``PreparedData.best_of_starts``), on the same uniforms:
+    the same runs, the same choice.
 
 ``ReferenceSets``
     The reference sets of the gap statistic, drawn on demand from the

@@ -15,8 +15,13 @@ does not.
 
 Memory: besides ``X``, a seeding keeps 6 bytes per sample (a 16-bit bucket id
 and the float32 distance to the nearest chosen centre, in units of a power of
-two fitted to the data); the distances to the candidates are reduced on the
-fly, never stored.
+two fitted to the data), and 2 more below 2**18 samples (the compiled
+seeding's coarser buckets); the distances to the candidates are reduced on
+the fly, or kept where they take little memory.
+
+Dense data are seeded by one compiled call (``_kernels/kmeans_plusplus.py``)
+that makes the draws of the Python loop of ``kmeans_plusplus_centers`` (which
+seeds sparse data) with the same kernels: the same seeds, bit for bit.
 """
 
 import math
@@ -408,9 +413,6 @@ def kmeans_plusplus_centers(
     drawn.  ``sample_weight`` None means unit weights; ``order`` None
     computes the canonical order; dense ``X`` is used as ``X - x_offset``
     and the centres are returned in those coordinates.
-
-    Dense data are seeded by one compiled call; the Python loop below (sparse
-    data) makes the same draws with the same kernels.
 
     Returns
     -------
