@@ -164,10 +164,11 @@ class ManyFits:
         self._generators = threading.local()
 
     def __getstate__(self):
-        # a task in another process prepares its own data
-        return {k: v for k, v in self.__dict__.items() if k != "_generators"} | {
-            "_prepared": {}
-        }
+        # a task in another process prepares its own data and makes its own
+        # generators
+        state = {**self.__dict__, "_prepared": {}}
+        del state["_generators"]
+        return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
