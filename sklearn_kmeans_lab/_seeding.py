@@ -15,15 +15,22 @@ does not.
 
 Memory: besides ``X``, a seeding keeps 6 bytes per sample (a 16-bit bucket id
 and the float32 distance to the nearest chosen centre, in units of a power of
-two fitted to the data); the distances to the candidates are reduced on the
-fly, never stored.
+two fitted to the data), and 2 more below 2**18 samples (the compiled
+seeding's coarser buckets); the distances to the candidates are reduced on
+the fly, or kept where they take little memory.
+
+Dense data are seeded by one compiled call (``_kernels/kmeans_plusplus.py``)
+that makes the draws of the Python loop of ``kmeans_plusplus_centers`` (which
+seeds sparse data) with the same kernels: the same seeds, bit for bit.
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from sklearn_kmeans_lab._kernels import kmeans_plusplus as kpp_kernels
 from sklearn_kmeans_lab._kernels import seeding as kernels
 from sklearn_kmeans_lab._kernels.common import (
     CHUNK_ROWS,
@@ -46,6 +53,12 @@ _MASS_BITS = 61
 _SORT_MAX = 4096
 # Candidate distances this small are kept whatever the size of X.
 _KEEP_SMALL = 2**20
+# The compiled seeding cuts the canonical order into about one bucket per
+# this many samples (at most _N_BUCKETS): a draw then sums few bucket totals.
+_SAMPLES_PER_BUCKET = 16
+# Dense k-means++ is one compiled call (``_kernels/kmeans_plusplus.py``, the
+# same seeds; switched off only to test that it changes nothing).
+_USE_COMPILED_SEEDING = True
 
 
 def _bucket_scale(low, high, n_buckets):
@@ -89,6 +102,21 @@ class _CanonicalOrder:
         exponent = math.frexp(largest)[1] if largest > 0 else 0
         # never subnormal: distances are multiplied by its inverse
         self.unit = math.ldexp(1.0, max(exponent - 3, -1000)) if largest > 0 else 1.0
+        self._coarse = None
+
+    def coarse_buckets(self):
+        """Buckets merged ``2**s`` at a time (about ``_SAMPLES_PER_BUCKET``
+        samples each), and their number.
+
+        Still monotone in the key, so a draw over them is the same draw:
+        it depends on the (key, index) order and the masses alone.
+        """
+        if self._coarse is None:
+            wanted = max(1, -(-len(self.buckets) // _SAMPLES_PER_BUCKET))
+            shift = max(0, _N_BUCKETS.bit_length() - 1 - wanted.bit_length())
+            coarse = self.buckets if shift == 0 else self.buckets >> shift
+            self._coarse = (coarse, _N_BUCKETS >> shift)
+        return self._coarse
 
     def last(self, X, candidates=None):
         """The last sample in canonical order (largest key, then index), among
@@ -278,6 +306,93 @@ def _weights(X, sample_weight):
     return w, True, float(w.sum())
 
 
+class _Setup:
+    """What a k-means++ seeding of ``X`` works with, before any draw: the
+    samples as the kernels read them, the weights, and the trials' options."""
+
+    def __init__(self, X, n_clusters, sample_weight, order, n_local_trials, x_offset):
+        n_samples, n_features = X.shape
+        if n_local_trials is None:
+            n_local_trials = 2 + int(np.log(n_clusters))
+        self.n_local_trials = n_local_trials
+        self.order = canonical_order(X) if order is None else order
+        self.sparse = sparse = sp.issparse(X)
+        self.w, self.weighted, self.total_weight = _weights(X, sample_weight)
+        offset = np.zeros(n_features, dtype=X.dtype) if x_offset is None else x_offset
+        self.offset = np.ascontiguousarray(offset, dtype=X.dtype)
+        self.use_gemm = use_gemm = (
+            not sparse and n_features > _TRIALS_DIRECT_MAX_FEATURES
+        )
+        if sparse:
+            X = _sorted_csr(X)
+            self.samples = CsrRows(X.data, X.indices, X.indptr, self.w, self.weighted)
+        else:
+            self.samples = DenseRows(X, self.offset, self.w, self.weighted)
+        self.X = X
+        # Keeping each candidate's distances spares a pass over X per centre;
+        # only where they take little memory next to X, or little memory at
+        # all for the direct loop (whose kept distances are exactly those the
+        # pass would recompute: the same seeds either way).
+        keep_bytes = 4 * n_local_trials * n_samples
+        keep_cand_dist = not sparse and (
+            keep_bytes <= X.nbytes // 16 or (not use_gemm and keep_bytes <= _KEEP_SMALL)
+        )
+        cand_dist = np.empty(
+            (n_local_trials, n_samples) if keep_cand_dist else (1, 1), np.float32
+        )
+        x_sq_all = np.empty(n_samples if keep_cand_dist and use_gemm else 1)
+        if keep_cand_dist and use_gemm:
+            row_sq_norms(X, 0, n_samples, x_sq_all)
+        self.options = kernels.TrialOptions(
+            use_gemm,
+            GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS,
+            keep_cand_dist,
+            cand_dist,
+            x_sq_all,
+        )
+        # dense X read with an offset of its own dtype: one compiled call
+        self.compiled = (
+            _USE_COMPILED_SEEDING
+            and not sparse
+            and (x_offset is None or np.asarray(x_offset).dtype == X.dtype)
+        )
+
+
+CompiledSeeding = namedtuple(
+    "CompiledSeeding", ["args", "n_local_trials", "options", "use_gemm"]
+)
+CompiledSeeding.__doc__ = """The arguments of the compiled k-means++ of dense X.
+
+``_kernels.kmeans_plusplus.kmeans_plusplus(*args, uniforms, n_local_trials,
+options, centers, indices)``, under ``blas_single_thread(use_gemm)``; a
+seeding takes ``1 + (n_clusters - 1) * n_local_trials`` uniforms.
+"""
+
+
+def compiled_seeding(X, n_clusters, sample_weight, order, *, x_offset=None):
+    """A ``CompiledSeeding`` for k-means++ of ``X``, or None where the Python
+    loop seeds (sparse ``X``, an offset of another dtype)."""
+    setup = _Setup(X, n_clusters, sample_weight, order, None, x_offset)
+    return _compiled(setup)
+
+
+def _compiled(setup):
+    if not setup.compiled:
+        return None
+    order = setup.order
+    buckets, n_buckets = order.coarse_buckets()
+    return CompiledSeeding(
+        (
+            setup.samples,
+            (order.direction, buckets, n_buckets, order.unit),
+            setup.total_weight,
+        ),
+        setup.n_local_trials,
+        setup.options,
+        setup.use_gemm,
+    )
+
+
 def kmeans_plusplus_centers(
     X,
     n_clusters,
@@ -305,20 +420,31 @@ def kmeans_plusplus_centers(
     indices : ndarray of shape (n_clusters,)
     """
     n_samples, n_features = X.shape
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
-    if order is None:
-        order = canonical_order(X)
-    sparse = sp.issparse(X)
-    w, weighted, total_weight = _weights(X, sample_weight)
-    offset = np.zeros(n_features, dtype=X.dtype) if x_offset is None else x_offset
-    offset = np.ascontiguousarray(offset, dtype=X.dtype)
-    use_gemm = not sparse and n_features > _TRIALS_DIRECT_MAX_FEATURES
-    if sparse:
-        X = _sorted_csr(X)
-        samples = CsrRows(X.data, X.indices, X.indptr, w, weighted)
-    else:
-        samples = DenseRows(X, offset, w, weighted)
+    setup = _Setup(X, n_clusters, sample_weight, order, n_local_trials, x_offset)
+    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
+    indices = np.full(n_clusters, -1, dtype=int)
+    compiled = _compiled(setup)
+    if compiled is not None:
+        # the uniforms of every draw at once: the same stream as one draw
+        # at a time
+        uniforms = random_state.uniform(
+            size=1 + (n_clusters - 1) * compiled.n_local_trials
+        )
+        with blas_single_thread(compiled.use_gemm):
+            kpp_kernels.kmeans_plusplus(
+                *compiled.args,
+                uniforms,
+                compiled.n_local_trials,
+                compiled.options,
+                centers,
+                indices,
+            )
+        return centers, indices
+
+    X, order, samples, options = setup.X, setup.order, setup.samples, setup.options
+    sparse, use_gemm, offset = setup.sparse, setup.use_gemm, setup.offset
+    w, weighted, total_weight = setup.w, setup.weighted, setup.total_weight
+    n_local_trials = setup.n_local_trials
     closest = np.empty(n_samples, dtype=np.float32)
     totals = np.zeros(order.n_buckets, dtype=np.int64)
 
@@ -337,28 +463,7 @@ def kmeans_plusplus_centers(
             totals,
         )
 
-    # Keeping each candidate's distances spares a pass over X per centre;
-    # only where they take little memory next to X, or little memory at all
-    # for the direct loop (whose kept distances are exactly those the pass
-    # would recompute: the same seeds either way).
-    keep_bytes = 4 * n_local_trials * n_samples
-    keep_cand_dist = not sparse and (
-        keep_bytes <= X.nbytes // 16 or (not use_gemm and keep_bytes <= _KEEP_SMALL)
-    )
-    cand_dist = np.empty(
-        (n_local_trials, n_samples) if keep_cand_dist else (1, 1), np.float32
-    )
-    x_sq_all = np.empty(n_samples if keep_cand_dist and use_gemm else 1)
-    if keep_cand_dist and use_gemm:
-        row_sq_norms(X, 0, n_samples, x_sq_all)
-
-    options = kernels.TrialOptions(
-        use_gemm,
-        GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS,
-        keep_cand_dist,
-        cand_dist,
-        x_sq_all,
-    )
+    keep_cand_dist, cand_dist = options.keep, options.cand_dist
 
     def trials(cands):
         potentials = np.empty(len(cands))
@@ -372,8 +477,6 @@ def kmeans_plusplus_centers(
             )
         return potentials
 
-    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
-    indices = np.full(n_clusters, -1, dtype=int)
     indices[0] = _Masses(X, order, w, weighted, None, total_weight).draw(
         random_state.uniform()
     )[0]

@@ -483,6 +483,9 @@ def test_kmeans_plus_plus_evaluates_two_plus_log_k_candidates(
         return original(samples, candidates, *args)
 
     monkeypatch.setattr(seeding_kernels, name, counting)
+    # the Python loop, which calls the trials from Python (the compiled
+    # seeding makes the same calls: test_seeding.py)
+    monkeypatch.setattr(_seeding, "_USE_COMPILED_SEEDING", False)
     X = _blobs(200)
     LloydKMeans(n_clusters, random_state=0).fit(sp.csr_matrix(X) if sparse else X)
     assert n_candidates == [2 + int(np.log(n_clusters))] * (n_clusters - 1)
