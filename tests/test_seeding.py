@@ -5,12 +5,12 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
 
-from sklearn_kmeans_lab import _seeding
+from sklearn_kmeans_lab import _canonical_order, _seeding
 
 
 def _naive_draws(X, w, closest, scale, uniforms):
     """Inverse CDF over the rows sorted by (key, index), masses quantised."""
-    order = _seeding.canonical_order(X)
+    order = _canonical_order.canonical_order(X)
     keys = order.keys(X, np.arange(len(X)))
     rows = np.lexsort((np.arange(len(X)), keys))
     masses = np.floor(w * closest.astype(np.float64) * scale).astype(np.int64)
@@ -22,15 +22,15 @@ def _naive_draws(X, w, closest, scale, uniforms):
 
 @pytest.mark.parametrize("sort_max", [4096, 3])
 def test_bucketed_draws_equal_a_full_sort(monkeypatch, sort_max):
-    monkeypatch.setattr(_seeding, "_SORT_MAX", sort_max)
+    monkeypatch.setattr(_canonical_order, "_SORT_MAX", sort_max)
     rng = np.random.RandomState(0)
     # clumped keys and repeated rows: buckets of very different sizes
     X = np.r_[rng.normal(size=(3000, 3)), rng.normal(size=(50, 3)) * 1e4]
     X = np.r_[X, X[:500]]
     w = rng.uniform(0, 3, len(X))
     closest = rng.uniform(0, 2, len(X)).astype(np.float32)
-    masses = _seeding._Masses(
-        X, _seeding.canonical_order(X), w, True, closest, float(w @ closest)
+    masses = _canonical_order.QuantisedMasses(
+        X, _canonical_order.canonical_order(X), w, True, closest, float(w @ closest)
     )
     uniforms = rng.uniform(size=200)
     expected = _naive_draws(X, w, closest, masses.scale, uniforms)
@@ -74,7 +74,7 @@ def test_kept_candidate_distances_give_the_same_seeds(
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20_000, n_features)) * np.r_[1e3, np.ones(n_features - 1)]
     w = rng.uniform(0.1, 3, len(X)) if weighted else None
-    order = _seeding.canonical_order(X)
+    order = _canonical_order.canonical_order(X)
     seeds = []
     for keep_small in (0, 2**20):
         monkeypatch.setattr(_seeding, "_KEEP_SMALL", keep_small)
@@ -184,7 +184,7 @@ def test_compiled_seeding_of_few_distinct_rows(monkeypatch):
 
 def test_compiled_seeding_with_an_order_shared_by_several_seedings(monkeypatch):
     X, _ = make_blobs(2000, 4, centers=5, random_state=0)
-    order = _seeding.canonical_order(X)
+    order = _canonical_order.canonical_order(X)
     for seed in range(3):
         _assert_same_seeds(_seed_both_ways(monkeypatch, X, 6, None, seed, order=order))
 
@@ -211,9 +211,11 @@ def test_coarse_buckets_give_the_same_draws(n):
     X = np.r_[X, X[: n // 3]]  # repeated rows: equal keys
     w = rng.uniform(0, 3, len(X))
     closest = rng.uniform(0, 2, len(X)).astype(np.float32)
-    order = _seeding.canonical_order(X)
+    order = _canonical_order.canonical_order(X)
     uniforms = rng.uniform(size=50)
-    fine = _seeding._Masses(X, order, w, True, closest, float(w @ closest))
+    fine = _canonical_order.QuantisedMasses(
+        X, order, w, True, closest, float(w @ closest)
+    )
     expected = _naive_draws(X, w, closest, fine.scale, uniforms)
     np.testing.assert_array_equal(fine.draw(uniforms), expected)
     coarse_buckets, n_coarse = order.coarse_buckets()
@@ -224,8 +226,10 @@ def test_coarse_buckets_give_the_same_draws(n):
     fine_buckets = order.buckets
     for shift in (1, 7, 14):
         order.buckets = fine_buckets >> shift
-        order.n_buckets = _seeding._N_BUCKETS >> shift
-        coarse = _seeding._Masses(X, order, w, True, closest, float(w @ closest))
+        order.n_buckets = _canonical_order._N_BUCKETS >> shift
+        coarse = _canonical_order.QuantisedMasses(
+            X, order, w, True, closest, float(w @ closest)
+        )
         np.testing.assert_array_equal(coarse.draw(uniforms), expected)
 
 

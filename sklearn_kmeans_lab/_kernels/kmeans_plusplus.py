@@ -28,14 +28,21 @@ from sklearn_kmeans_lab._kernels.seeding import (
     take_kept,
 )
 
-# as _seeding._MASS_BITS: quantised masses sum to less than 2**MASS_BITS
+# Quantised masses sum to less than 2**61: int64 with room to spare.
 MASS_BITS = 61
 
 
 @numba.njit(nogil=True, cache=True)
 def mass_scale(total):
-    """``_seeding._mass_scale``: the power of two that quantises masses of
-    (float) ``total``."""
+    """The power of two that quantises masses of (float) ``total``.
+
+    A power of two, so the quantisation depends on the masses only; the total
+    is taken a hair high, so that rounding cannot push the sum past
+    ``2**MASS_BITS``.  A total below 2**-962 (the masses left are all
+    subnormal-sized, the weights being at most 1) is quantised as if it were
+    2**-962: masses that round to 0 are those of samples within 2**-1023 of a
+    centre.  Called from Python too (the sparse seeding's loop).
+    """
     exponent = math.frexp(total * (1 + 1e-6))[1] if total > 0 else 0
     return math.ldexp(1.0, min(MASS_BITS - exponent, 1023))
 
