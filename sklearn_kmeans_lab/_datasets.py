@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils import shuffle as shuffle_arrays
 
 from sklearn_kmeans_lab._compat import Interval, validate_params
+from sklearn_kmeans_lab._doc_link import DocLinkMixin
 
 # Shared by the function (through ``validate_params``) and the class (through
 # ``_parameter_constraints``) so that both validate the recipe the same way.
@@ -248,7 +249,7 @@ def make_income_age_clusters(
     return X, y
 
 
-class ClusteredIncomeAgeGenerator(BaseEstimator):
+class ClusteredIncomeAgeGenerator(DocLinkMixin, BaseEstimator):
     """Recipe for income/age data with known clusters, as a clonable object.
 
     Holds the parameters of :func:`make_income_age_clusters`, so the recipe

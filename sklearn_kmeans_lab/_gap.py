@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.spatial.distance import cdist
 from sklearn.utils import check_random_state
+from sklearn.utils.extmath import svd_flip
 
 from sklearn_kmeans_lab._compat import Interval, StrOptions, validate_params
 
@@ -36,9 +37,19 @@ MAX_SE_METHODS = (
     "globalmax",
 )
 
+# Rows are read this many values at a time (8 MiB of float64) where a pass
+# over X would otherwise copy it whole.
+_CHUNK_VALUES = 2**20
 # Pairwise blocks of at most this many distances (32 MiB of float64) bound the
 # memory of the d_power != 2 path whatever the cluster sizes.
 _PAIRWISE_BLOCK = 2**22
+
+
+def _row_chunks(n_rows, n_features):
+    """Slices of consecutive rows, about ``_CHUNK_VALUES`` values each."""
+    step = max(1, _CHUNK_VALUES // max(n_features, 1))
+    for start in range(0, n_rows, step):
+        yield slice(start, min(start + step, n_rows))
 
 
 def within_dispersion(X, labels, *, d_power=2, sample_weight=None):
@@ -91,14 +102,21 @@ def within_dispersion(X, labels, *, d_power=2, sample_weight=None):
     >>> float(within_dispersion(X, np.array([0, 0, 1, 1]), d_power=1))
     1.5
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
     w = (
         np.ones(X.shape[0])
         if sample_weight is None
         else np.asarray(sample_weight, dtype=np.float64)
     )
-    _, inverse = np.unique(labels, return_inverse=True)
-    inverse = inverse.ravel()
+    labels = np.asarray(labels).ravel()
+    if (
+        labels.dtype.kind in "iu"
+        and labels.size
+        and 0 <= labels.min() <= labels.max() < labels.size
+    ):
+        inverse = labels  # already cluster indices: no sort of n labels
+    else:
+        inverse = np.unique(labels, return_inverse=True)[1].ravel()
     if d_power == 2:
         # sum_{i<j} w_i w_j ||x_i - x_j||^2 = n_r * sum_i w_i ||x_i - mean_r||^2
         n_clusters = inverse.max() + 1
@@ -112,12 +130,16 @@ def within_dispersion(X, labels, *, d_power=2, sample_weight=None):
         nonempty = weight > 0
         means = np.zeros_like(sums)
         means[nonempty] = sums[nonempty] / weight[nonempty, None]
-        resid = X - means[inverse]
-        return 0.5 * float(np.einsum("i,ij,ij->", w, resid, resid))
+        # the residuals a chunk at a time: memory of a chunk, not of X
+        total = 0.0
+        for rows in _row_chunks(X.shape[0], X.shape[1]):
+            resid = np.subtract(X[rows], means[inverse[rows]], dtype=np.float64)
+            total += float(np.einsum("i,ij,ij->", w[rows], resid, resid))
+        return 0.5 * total
     total = 0.0
     for r in range(inverse.max() + 1):
         members = np.flatnonzero(inverse == r)
-        Xr, wr = X[members], w[members]
+        Xr, wr = X[members].astype(np.float64), w[members]
         weight_r = wr.sum()
         if members.size < 2 or weight_r == 0:
             continue
@@ -162,7 +184,12 @@ def reference_box(X, *, reference="pca", sample_weight=None):
     of each centred feature; with ``reference="pca"`` (R's
     ``spaceH0="scaledPCA"``, Tibshirani et al.'s option (b)) the centred data
     are rotated onto their principal axes (right singular vectors) and the box
-    is the range of each rotated coordinate.
+    is the range of each rotated coordinate.  Each axis is oriented so that
+    its largest loading is positive (R keeps the signs its LAPACK returns;
+    the box, a set, is the same either way).  ``X`` is read a chunk of rows
+    at a time: the axes come from the R factor of a QR factorisation
+    accumulated over the chunks, so the memory is that of a chunk, not of
+    copies of ``X``.
 
     Parameters
     ----------
@@ -199,25 +226,52 @@ def reference_box(X, *, reference="pca", sample_weight=None):
     >>> box.center, box.low, box.high
     (array([2., 2.]), array([-2., -1.]), array([2., 2.]))
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
+    n_samples, n_features = X.shape
     if sample_weight is None:
-        center = X.mean(axis=0)
-        centred = X - center
-        scaled = centred
+        w = None
+        center = X.mean(axis=0, dtype=np.float64)
     else:
         w = np.asarray(sample_weight, dtype=np.float64)
-        positive = w > 0
-        center = np.average(X, axis=0, weights=w)
-        centred = X[positive] - center
-        # sqrt(w / mean w): the SVD of the weighted covariance, unchanged by a
-        # common factor of the weights (all-ones weights give the unweighted
-        # rotation bit for bit).
-        scaled = centred * np.sqrt(w[positive] / w[positive].mean())[:, None]
+        center = (w @ X) / w.sum()
+        # sqrt(w / mean w): the weighted covariance, unchanged by a common
+        # factor of the weights
+        root_w = np.sqrt(w / w[w > 0].mean())
+
+    def centred_chunks():
+        """The centred samples of positive weight, a chunk of rows at a time
+        (and their weights' square roots): X is never copied whole."""
+        for rows in _row_chunks(n_samples, n_features):
+            chunk = np.subtract(X[rows], center, dtype=np.float64)
+            if w is None:
+                yield chunk, None
+            else:
+                positive = w[rows] > 0
+                yield chunk[positive], root_w[rows][positive]
+
     rotation = None
     if reference == "pca":
-        rotation = np.linalg.svd(scaled, full_matrices=False)[2].T
-        centred = centred @ rotation
-    return ReferenceBox(center, rotation, centred.min(axis=0), centred.max(axis=0))
+        # The right singular vectors of the (weighted) centred data from a
+        # QR factorisation accumulated over the chunks (R^T R = X^T X, so R
+        # has the singular values and right singular vectors of X): O(chunk)
+        # memory where an SVD of the whole matrix takes several copies of X.
+        r = np.empty((0, n_features))
+        for chunk, root in centred_chunks():
+            if chunk.shape[0]:
+                scaled = chunk if root is None else chunk * root[:, None]
+                r = np.linalg.qr(np.vstack([r, scaled]), mode="r")
+        u, _, vt = np.linalg.svd(r, full_matrices=False)
+        # Each axis's largest loading positive: the box does not depend on
+        # the signs the LAPACK build happens to return.
+        rotation = svd_flip(u, vt, u_based_decision=False)[1].T
+    n_components = n_features if rotation is None else rotation.shape[1]
+    low, high = np.full(n_components, np.inf), np.full(n_components, -np.inf)
+    for chunk, _ in centred_chunks():
+        if chunk.shape[0]:
+            coords = chunk if rotation is None else chunk @ rotation
+            low = np.minimum(low, coords.min(axis=0))
+            high = np.maximum(high, coords.max(axis=0))
+    return ReferenceBox(center, rotation, low, high)
 
 
 def draw_reference_sets(box, n_samples, n_refs, *, random_state=None, dtype=None):

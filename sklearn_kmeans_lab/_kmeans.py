@@ -28,10 +28,15 @@ from sklearn_kmeans_lab._compat import (
     _fit_context,
     _is_arraylike_not_scalar,
 )
+from sklearn_kmeans_lab._doc_link import DocLinkMixin
 
 
 class LloydKMeans(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+    DocLinkMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ClusterMixin,
+    BaseEstimator,
 ):
     """K-Means clustering by Lloyd's algorithm, a drop-in for scikit-learn's KMeans.
 
@@ -318,7 +323,19 @@ class LloydKMeans(
         # they are resolved before the data is centred.
         fixed_inits = self._fixed_inits(data.X, random_state)
         best = None
-        for run in range(self._n_init):
+        # KSelector's engine (``_engine.PreparedData``) runs every start of a
+        # quiet k-means++ fit in one compiled call: the runs of this loop
+        best_of_starts = getattr(data, "best_of_starts", None)
+        if best_of_starts is not None and fixed_inits is None and not self.verbose:
+            best = best_of_starts(
+                self.init,
+                self.n_clusters,
+                random_state,
+                self._n_init,
+                max_iter=self.max_iter,
+                tol=self._tol,
+            )
+        for run in range(self._n_init if best is None else 0):
             if fixed_inits is None:
                 centers_init = data.seed(
                     self.init,

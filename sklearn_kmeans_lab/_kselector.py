@@ -6,284 +6,51 @@ fit by the gap statistic (the default; see ``_gap.py``) or by a
 It uses only the public API of the clusterer (``set_params``, ``fit_predict``,
 ``inertia_`` when there is one), so ``GaussianMixture`` or a ``Pipeline``
 work as well as ``LloydKMeans``.
+
+This module holds the estimator (its parameters and ``fit``); the checks
+before any fit are in ``_kselector_checks``, the fits of one K in
+``_kselector_fits``, the scan over K, its bootstrap and the choice in
+``_kselector_scan``, what the fitted selector delegates to the chosen
+clusterer in ``_kselector_delegation``, and the selection on Dask arrays in
+``_kselector_dask``.
 """
 
-import time
 import warnings
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
-from sklearn import config_context
-from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin, clone
-from sklearn.metrics import (
-    calinski_harabasz_score,
-    davies_bouldin_score,
-    silhouette_score,
-)
+from sklearn.base import BaseEstimator, ClusterMixin, MetaEstimatorMixin
 from sklearn.utils import check_random_state, get_tags
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
+from sklearn.utils.validation import validate_data
 
 from sklearn_kmeans_lab._backends import is_dask_collection
-from sklearn_kmeans_lab._backends.memory import check_sample_weight
-from sklearn_kmeans_lab._compat import (
-    HasMethods,
-    Interval,
-    StrOptions,
-    _check_feature_names_in,
-    _fit_context,
-    _wrap_data_with_container,
-)
-from sklearn_kmeans_lab._criteria import CRITERIA, choose_k, jump_statistic
-from sklearn_kmeans_lab._engine import ManyFits, ReferenceSets, many_fits
-from sklearn_kmeans_lab._gap import (
-    MAX_SE_METHODS,
-    gap_statistic,
-    reference_box,
-    within_dispersion,
-)
+from sklearn_kmeans_lab._compat import HasMethods, Interval, StrOptions, _fit_context
+from sklearn_kmeans_lab._doc_link import DocLinkMixin
+from sklearn_kmeans_lab._gap import MAX_SE_METHODS
 from sklearn_kmeans_lab._kmeans import LloydKMeans
-from sklearn_kmeans_lab._kselector_dask import check_dask_test_data, fit_on_dask
-from sklearn_kmeans_lab._prediction_strength import (
-    half_strength,
-    split_halves,
-    strength_summary,
+from sklearn_kmeans_lab._kselector_checks import (
+    CHOICE_CRITERIA,
+    candidate_ks,
+    check_param_name,
+    check_selector_weights,
+    check_silhouette_sample_size,
+    computed_criteria,
 )
-from sklearn_kmeans_lab._stability import (
-    bootstrap_indices,
-    choice_frequencies,
-    reference_choice_frequencies,
+from sklearn_kmeans_lab._kselector_dask import fit_on_dask
+from sklearn_kmeans_lab._kselector_delegation import BestEstimatorMixin
+from sklearn_kmeans_lab._kselector_fits import SEED_MAX, configured, fit_labels
+from sklearn_kmeans_lab._kselector_scan import (
+    bootstrap,
+    choices,
+    choose,
+    print_results,
+    select,
 )
 
-_CRITERIA = CRITERIA[:5]  # those that can drive the choice; "jump" is reported
-# Computed from every fit at no extra cost, whatever the criterion.
-_FREE_CRITERIA = frozenset({"calinski_harabasz", "davies_bouldin", "jump"})
-_RESULT_COLUMNS = (
-    "inertia",
-    "log_w",
-    "ref_log_w_mean",
-    "gap",
-    "gap_se",
-    "silhouette",
-    "calinski_harabasz",
-    "davies_bouldin",
-    "jump",
-    "prediction_strength",
-    "prediction_strength_se",
-    "k_frequency",
-)
-# The columns one fit of the data fills (the others come from several fits).
-_ROW_COLUMNS = ("inertia", "log_w", "silhouette", "calinski_harabasz", "davies_bouldin")
-_SEED_MAX = np.iinfo(np.int32).max
-_K_MAX = np.iinfo(np.int64).max
 
-
-class _Settings(NamedTuple):
-    """What every fitting task needs besides its data, K and seed."""
-
-    param_name: str
-    d_power: float
-    log_w_floor: float
-    computed: frozenset
-    silhouette_sample_size: int | None
-
-
-def _configured(estimator, param_name, k, seed):
-    """A clone of ``estimator`` with K clusters and every ``random_state`` set."""
-    est = clone(estimator)
-    params = {param_name: int(k)}
-    # Every nested random_state too (e.g. "kmeans__random_state" in a
-    # Pipeline), as sklearn's ensembles seed their members.
-    for name in est.get_params(deep=True):
-        if name == "random_state" or name.endswith("__random_state"):
-            params[name] = int(seed)
-    return est.set_params(**params)
-
-
-def _fit_labels(est, X, sample_weight, param_name, k, where):
-    """Fit ``est`` and return its labels, naming K and the data if it fails."""
-    fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
-    try:
-        if hasattr(est, "fit_predict"):
-            return np.asarray(est.fit_predict(X, **fit_params))
-        est.fit(X, **fit_params)
-        labels = getattr(est, "labels_", None)
-        return np.asarray(est.predict(X) if labels is None else labels)
-    except Exception as exc:
-        context = (
-            f"Fitting {type(est).__name__} with {param_name}={k} on {where} failed"
-        )
-        _raise_with_context(exc, context)
-
-
-def _raise_with_context(exc, context):
-    """Re-raise ``exc`` as its own class with ``context`` leading its message.
-
-    The class is kept so that callers can catch what the clusterer raises (an
-    ``InvalidParameterError`` stays a ``ValueError``).  A copy of the class
-    carries the longer message, chained to the original; an exception class
-    whose constructor does not take a lone message (``UnicodeDecodeError``,
-    ``KeyError``'s quoting, custom ones) is re-raised itself, with the context
-    as a note (Python >= 3.11 prints notes under the message).
-    """
-    message = f"{context}: {exc}"
-    try:
-        copy = type(exc)(message)
-    except Exception:
-        copy = None
-    if copy is not None and str(copy) == message:
-        raise copy from exc
-    if hasattr(exc, "add_note"):
-        exc.add_note(context)
-    raise exc
-
-
-def _fit_at(estimator, X, sample_weight, k, seed, settings, where, keep=True):
-    """The clusterer fitted at K with ``seed``, and its labels.
-
-    ``estimator`` is the clusterer (the general path: a configured clone) or
-    the engine's ``ManyFits`` (the same fit without the per-fit overhead,
-    which keeps ``X`` prepared for the next K if ``keep``).
-    """
-    if isinstance(estimator, ManyFits):
-        try:
-            est = estimator.fit(X, sample_weight, k, seed, keep)
-        except Exception as exc:
-            context = (
-                f"Fitting LloydKMeans with {settings.param_name}={k} on {where} failed"
-            )
-            _raise_with_context(exc, context)
-        return est, est.labels_
-    est = _configured(estimator, settings.param_name, k, seed)
-    return est, _fit_labels(est, X, sample_weight, settings.param_name, k, where)
-
-
-def _log_w(est, X, labels, sample_weight, settings):
-    """``log W_k`` of a fitted partition, floored at the rounding level of X.
-
-    For squared distances a k-means fit already knows ``W_k = inertia_ / 2``;
-    otherwise ``W_k`` is computed from the labels.  The floor turns a perfect
-    partition (duplicate points) into a large finite gap instead of
-    ``log(0) = -inf`` and NaN.
-    """
-    if settings.d_power == 2 and hasattr(est, "inertia_"):
-        w = est.inertia_ / 2.0
-    else:
-        w = within_dispersion(
-            X, labels, d_power=settings.d_power, sample_weight=sample_weight
-        )
-    return float(np.log(max(w, settings.log_w_floor)))
-
-
-def _fit_data(estimator, X, sample_weight, k, seed, settings):
-    """Fit the data at K; return its inertia, log W and clustering indices."""
-    row = dict.fromkeys(_ROW_COLUMNS, np.nan)
-    if k == 1:
-        # One cluster needs no fit: its centre is the (weighted) mean.
-        est, labels = None, np.zeros(X.shape[0], dtype=np.int32)
-        row["inertia"] = 2.0 * within_dispersion(X, labels, sample_weight=sample_weight)
-    else:
-        est, labels = _fit_at(estimator, X, sample_weight, k, seed, settings, "X")
-        row["inertia"] = float(getattr(est, "inertia_", np.nan))
-    # The jump method needs the within-cluster sum of squares of every fit;
-    # a clusterer without inertia_ gets it from its labels.
-    row["wss"] = (
-        row["inertia"]
-        if np.isfinite(row["inertia"])
-        else 2.0 * within_dispersion(X, labels, sample_weight=sample_weight)
-    )
-    if "gap" in settings.computed:
-        row["log_w"] = _log_w(est, X, labels, sample_weight, settings)
-    n_labels = np.unique(labels).size
-    if 2 <= n_labels < X.shape[0]:
-        # The indices are defined for 2 .. n_samples - 1 distinct labels; they
-        # take no sample weights (sklearn.metrics has none for them).
-        row["calinski_harabasz"] = calinski_harabasz_score(X, labels)
-        row["davies_bouldin"] = davies_bouldin_score(X, labels)
-        if "silhouette" in settings.computed:
-            row["silhouette"] = _silhouette(
-                X, labels, settings.silhouette_sample_size, seed, k
-            )
-    # the engine's fit is kept: it is the selector's fit if K is chosen
-    row["fitted"] = est if isinstance(estimator, ManyFits) else None
-    return row
-
-
-def _silhouette(X, labels, sample_size, seed, k):
-    """Mean silhouette, on ``sample_size`` random samples when that is fewer.
-
-    The subsample is the one ``silhouette_score(sample_size=sample_size,
-    random_state=seed)`` draws; drawing it here lets a subsample that holds a
-    single cluster be reported in terms of ``silhouette_sample_size``.
-    """
-    if sample_size is not None and sample_size < X.shape[0]:
-        rows = check_random_state(seed).permutation(X.shape[0])[:sample_size]
-        X, labels = X[rows], labels[rows]
-        if np.unique(labels).size < 2:
-            raise ValueError(
-                f"The silhouette subsample of silhouette_sample_size={sample_size} "
-                f"samples drawn at K={k} holds samples of a single cluster, where "
-                "the silhouette is undefined; increase silhouette_sample_size "
-                "(or set it to None to use all samples)."
-            )
-    return silhouette_score(X, labels)
-
-
-def _fit_reference(estimator, references, sample_weight, k, seed, settings, b):
-    """``log W*_k`` of reference set ``b`` of ``references``."""
-    Z = references[b]
-    if k == 1:
-        return _log_w(None, Z, np.zeros(Z.shape[0]), sample_weight, settings)
-    where = f"reference set {b}"
-    est, labels = _fit_at(
-        estimator, Z, sample_weight, k, seed, settings, where, references.keeps
-    )
-    return _log_w(est, Z, labels, sample_weight, settings)
-
-
-def _fit_split(estimator, X, sample_weight, k, seed, settings, split):
-    """Prediction strength at K of one random split of X into two halves."""
-    if k == 1:
-        return 1.0  # one cluster keeps every pair together (fpc's convention)
-    rng = np.random.RandomState(seed)
-    halves = split_halves(X.shape[0], rng)
-    if k > halves[0].size:
-        return np.nan  # a half has fewer samples than clusters
-    fit_seeds = rng.randint(_SEED_MAX, size=2)
-    weights = [None if sample_weight is None else sample_weight[h] for h in halves]
-    fitted, own_labels = [], []
-    for i, (half, fit_seed) in enumerate(zip(halves, fit_seeds, strict=True)):
-        est = _configured(estimator, settings.param_name, k, fit_seed)
-        where = f"half {i + 1} of split {split}"
-        own_labels.append(
-            _fit_labels(est, X[half], weights[i], settings.param_name, k, where)
-        )
-        fitted.append(est)
-    # Each half is predicted by the other half's clusterer (for k-means: the
-    # nearest of the other half's centres) and judged on its own clusters.
-    strengths = [
-        half_strength(own_labels[i], fitted[1 - i].predict(X[halves[i]]), weights[i])
-        for i in (0, 1)
-    ]
-    return 0.5 * (strengths[0] + strengths[1])
-
-
-def _estimator_has(attr):
-    """Whether the fitted (else the unfitted) clusterer has ``attr``."""
-
-    def check(self):
-        if hasattr(self, "best_estimator_"):
-            getattr(self.best_estimator_, attr)
-        else:
-            getattr(self._estimator(), attr)
-        return True
-
-    return check
-
-
-class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
+class KSelector(
+    DocLinkMixin, BestEstimatorMixin, ClusterMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Choose the number of clusters by the gap statistic or a clustering index.
 
     Fits a clusterer at every K of ``k_range``, scores each fit and keeps the
@@ -575,7 +342,7 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "set_params"]), None],
         "k_range": ["array-like"],
-        "criterion": [StrOptions(set(_CRITERIA))],
+        "criterion": [StrOptions(set(CHOICE_CRITERIA))],
         "n_refs": [Interval(Integral, 2, None, closed="left")],
         "reference": [StrOptions({"uniform", "pca"})],
         "rule": [StrOptions(set(MAX_SE_METHODS))],
@@ -641,69 +408,6 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         """The clusterer to clone: ``estimator``, or the default."""
         return LloydKMeans(n_init=10) if self.estimator is None else self.estimator
 
-    def _candidate_ks(self, n_samples):
-        """Validated, sorted K values, those above ``n_samples`` dropped."""
-        values = list(self.k_range)
-        if not values:
-            raise ValueError(
-                "k_range must be a non-empty 1-D sequence of ints; got "
-                f"{self.k_range!r}."
-            )
-        # Each entry through Python's int, never a cast of the array: an array
-        # of uint64 (or Python ints above 2**63) would wrap to negative K.
-        if (
-            not all(isinstance(k, Integral) and not isinstance(k, bool) for k in values)
-            or min(values) < 1
-        ):
-            raise ValueError(f"k_range must contain ints >= 1; got {self.k_range!r}.")
-        largest = max(int(k) for k in values)
-        if largest > _K_MAX:
-            raise ValueError(
-                f"k_range must contain ints <= {_K_MAX}; got K={largest} in "
-                f"k_range={self.k_range!r}."
-            )
-        ks = np.unique(np.array([int(k) for k in values], dtype=np.int64))
-        if self.criterion != "gap" and not (ks >= 2).any():
-            raise ValueError(
-                f"criterion={self.criterion!r} needs K >= 2 (it is undefined for "
-                f"a single cluster), but k_range={self.k_range!r} has no K >= 2."
-            )
-        too_large = ks[ks > n_samples]
-        if too_large.size == ks.size:
-            raise ValueError(
-                f"Every K in k_range={self.k_range!r} exceeds n_samples={n_samples}."
-            )
-        if too_large.size:
-            warnings.warn(
-                f"K values {too_large.tolist()} of k_range exceed "
-                f"n_samples={n_samples} and are dropped.",
-                UserWarning,
-                stacklevel=3,
-            )
-            ks = ks[ks <= n_samples]
-        if self.criterion != "gap" and not (ks >= 2).any():
-            raise ValueError(
-                f"criterion={self.criterion!r} needs K >= 2, but n_samples="
-                f"{n_samples} leaves only K=1 in k_range."
-            )
-        return ks
-
-    def _check_silhouette_sample_size(self, ks, n_samples, computed):
-        """A subsample must hold more samples than the largest K has clusters."""
-        size = self.silhouette_sample_size
-        if (
-            "silhouette" in computed
-            and size is not None
-            and size < n_samples
-            and size <= ks[-1]
-        ):
-            raise ValueError(
-                f"silhouette_sample_size={size} is too small for k_range: the "
-                "silhouette needs more samples than clusters and K goes up to "
-                f"{ks[-1]}; use silhouette_sample_size >= {ks[-1] + 1}, or None "
-                "to use all samples."
-            )
-
     @_fit_context(
         # the wrapped estimator's parameters are validated by its own fit
         prefer_skip_nested_validation=False
@@ -733,43 +437,20 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         estimator = self._estimator()
-        if self.param_name not in estimator.get_params():
-            raise ValueError(
-                f"The estimator {type(estimator).__name__} has no parameter "
-                f"param_name={self.param_name!r}; set param_name to its "
-                "number-of-clusters parameter (e.g. 'n_components' for "
-                "GaussianMixture)."
-            )
+        check_param_name(estimator, self.param_name)
         if sample_weight is not None:
-            if not has_fit_parameter(estimator, "sample_weight"):
-                raise ValueError(
-                    f"sample_weight was given but {type(estimator).__name__}.fit "
-                    "does not accept sample_weight."
-                )
-            sample_weight = check_sample_weight(sample_weight, X)
-            # W_k and the inertia the criteria compare are weighted sums; the
-            # largest, W_1, bounds them all.  (LloydKMeans alone takes any scale.)
-            total = within_dispersion(
-                X, np.zeros(n_samples, dtype=np.int32), sample_weight=sample_weight
-            )
-            if not np.isfinite(total):
-                raise ValueError(
-                    "sample_weight is so large that the weighted dispersion of X "
-                    "is beyond the float range, so the curves KSelector compares "
-                    "would not be finite; divide the weights by a constant (the "
-                    "choice of K does not depend on their scale)."
-                )
-        ks = self._candidate_ks(n_samples)
-        computed = self._computed_criteria(estimator)
-        self._check_silhouette_sample_size(ks, n_samples, computed)
+            sample_weight = check_selector_weights(estimator, X, sample_weight)
+        ks = candidate_ks(self, n_samples)
+        computed = computed_criteria(self, estimator)
+        check_silhouette_sample_size(self, ks, n_samples, computed)
 
         rng = check_random_state(self.random_state)
         # Every seed is drawn here, before any task runs, so that the result
         # cannot depend on n_jobs or on the order the backend runs tasks in;
         # the data's seeds come first so that they do not depend on criterion.
-        seeds = rng.randint(_SEED_MAX, size=ks.size)
-        results, ref_log_w, constant, fitted = self._select(
-            X, sample_weight, ks, seeds, rng, estimator, computed, report=True
+        seeds = rng.randint(SEED_MAX, size=ks.size)
+        results, ref_log_w, constant, fitted = select(
+            self, X, sample_weight, ks, seeds, rng, estimator, computed, report=True
         )
         if constant:
             warnings.warn(
@@ -778,25 +459,26 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        chosen = self._choose(results, constant)
+        chosen = choose(self, results, constant)
 
         if fitted[chosen] is not None:
             # the engine's fit at the chosen K: the fit a refit would repeat
             self.best_estimator_ = fitted[chosen]
             self.labels_ = fitted[chosen].labels_
         else:
-            self.best_estimator_ = _configured(
+            self.best_estimator_ = configured(
                 estimator, self.param_name, ks[chosen], seeds[chosen]
             )
-            self.labels_ = _fit_labels(
+            self.labels_ = fit_labels(
                 self.best_estimator_, X, sample_weight, self.param_name, ks[chosen], "X"
             )
         if not hasattr(self.best_estimator_, "inertia_"):
             results["inertia"][:] = np.nan
         self.n_clusters_ = int(ks[chosen])
-        self.choices_ = self._choices(results, ks, constant, computed)
+        self.choices_ = choices(self, results, ks, constant, computed)
         if self.n_bootstrap:
-            self._bootstrap(
+            self.k_frequencies_, reference_k_frequencies = bootstrap(
+                self,
                 X,
                 sample_weight,
                 ks,
@@ -806,400 +488,13 @@ class KSelector(ClusterMixin, MetaEstimatorMixin, BaseEstimator):
                 results["log_w"],
                 ref_log_w,
             )
+            if reference_k_frequencies is not None:
+                self.reference_k_frequencies_ = reference_k_frequencies
             results["k_frequency"] = self.k_frequencies_[self.criterion]
         self.results_ = results
         if self.verbose:
-            self._print_results(chosen)
+            print_results(self, chosen)
         return self
-
-    def _computed_criteria(self, estimator):
-        """The criteria this fit computes: its own, the asked-for, the free ones."""
-        extra = self.extra_criteria
-        if extra is None:
-            extra = ()
-        elif isinstance(extra, str):  # "all", the only string allowed
-            extra = CRITERIA
-        else:
-            extra = tuple(extra)
-            unknown = [c for c in extra if c not in CRITERIA]
-            if unknown:
-                raise ValueError(
-                    f"extra_criteria must hold names among {list(CRITERIA)} or be "
-                    f"'all'; got {unknown!r}."
-                )
-        computed = frozenset({self.criterion, *extra}) | _FREE_CRITERIA
-        if "prediction_strength" in computed and not hasattr(estimator, "predict"):
-            raise ValueError(
-                "The prediction strength predicts one half of the data with the "
-                f"clusterer fitted on the other, but {type(estimator).__name__} "
-                "has no predict method; use another criterion or remove "
-                "'prediction_strength' from extra_criteria."
-            )
-        return computed
-
-    def _select(
-        self, X, sample_weight, ks, seeds, rng, estimator, computed, report=False
-    ):
-        """``results_`` of X, the references' ``log W*``, whether X is constant
-        and, per K, the engine's fit of X (None where there is none); with
-        ``report`` (and ``verbose``) a line per K as its fits finish."""
-        positive = slice(None) if sample_weight is None else sample_weight > 0
-        spread = float(np.ptp(X[positive], axis=0).max())
-        if spread == 0:
-            return self._constant_results(ks, computed), None, True, [None] * ks.size
-        results, ref_log_w, fitted = self._scan(
-            X, sample_weight, ks, seeds, rng, spread, estimator, computed, report
-        )
-        return results, ref_log_w, False, fitted
-
-    def _constant_results(self, ks, computed):
-        """``results_`` for data without spread: every W_k is 0."""
-        results = {"k": ks}
-        for name in _RESULT_COLUMNS:
-            results[name] = np.full(ks.size, np.nan)
-        results["inertia"][:] = 0.0
-        if "gap" in computed:
-            results["log_w"][:] = -np.inf
-            results["ref_log_w_mean"][:] = -np.inf
-        return results
-
-    def _scan(
-        self, X, sample_weight, ks, seeds, rng, spread, estimator, computed, report
-    ):
-        """Fit every K on X (on the reference sets, on the splits): ``results_``.
-
-        Also returns the references' ``log W*`` (None without the gap) and,
-        per K, the fit of X the engine kept (None on the general path, whose
-        chosen fit is refitted).
-        """
-        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
-        eps = np.finfo(X.dtype).eps
-        settings = _Settings(
-            param_name=self.param_name,
-            d_power=self.d_power,
-            log_w_floor=0.5
-            * total_weight
-            * (eps * spread * np.sqrt(X.shape[1])) ** self.d_power,
-            computed=computed,
-            silhouette_sample_size=self.silhouette_sample_size,
-        )
-        # LloydKMeans: the engine fits without the per-fit overhead, the same
-        # fits bit for bit; any other clusterer takes the general path.
-        fitter = many_fits(estimator, self.param_name) or estimator
-        gap = "gap" in computed
-        n_refs = self.n_refs if gap else 0
-        ref_seeds = references = None
-        if gap:
-            ref_seeds = rng.randint(_SEED_MAX, size=(self.n_refs, ks.size))
-            box = reference_box(
-                X, reference=self.reference, sample_weight=sample_weight
-            )
-            # drawn by the tasks that fit them, not held all at once
-            references = ReferenceSets(box, X.shape[0], self.n_refs, rng, X.dtype)
-        # K by K, so that K's fits finish together (and are reported so)
-        tasks = []
-        for i, (k, seed) in enumerate(zip(ks, seeds, strict=True)):
-            tasks.append(
-                delayed(_fit_data)(fitter, X, sample_weight, k, seed, settings)
-            )
-            tasks += [
-                delayed(_fit_reference)(
-                    fitter, references, sample_weight, k, ref_seeds[b, i], settings, b
-                )
-                for b in range(n_refs)
-            ]
-        strength = "prediction_strength" in computed
-        if strength:
-            # Fresh splits for every K, as fpc::prediction.strength draws them.
-            split_seeds = rng.randint(_SEED_MAX, size=(self.n_splits, ks.size))
-            tasks += [
-                delayed(_fit_split)(estimator, X, sample_weight, k, seed, settings, s)
-                for s in range(self.n_splits)
-                for k, seed in zip(ks, split_seeds[s], strict=True)
-            ]
-        start = time.perf_counter()
-        outputs = Parallel(n_jobs=self.n_jobs, return_as="generator")(tasks)
-        rows, ref_log_w = [], np.empty((n_refs, ks.size))
-        for i in range(ks.size):
-            rows.append(next(outputs))
-            for b in range(n_refs):
-                ref_log_w[b, i] = next(outputs)
-            if report and self.verbose:
-                self._print_progress(
-                    i, ks, rows[i], ref_log_w[:, i], time.perf_counter() - start
-                )
-        results = {"k": ks}
-        for name in _RESULT_COLUMNS:
-            results[name] = np.array([row.get(name, np.nan) for row in rows], float)
-        results["jump"] = jump_statistic(
-            ks,
-            np.array([row["wss"] for row in rows]),
-            n_features=X.shape[1],
-            total_weight=total_weight,
-            power=self.jump_power,
-        )
-        if gap:
-            results["gap"], results["ref_log_w_mean"], results["gap_se"] = (
-                gap_statistic(results["log_w"], ref_log_w)
-            )
-        else:
-            ref_log_w = None
-        if strength:
-            split_strengths = np.reshape(list(outputs), (self.n_splits, ks.size))
-            results["prediction_strength"], results["prediction_strength_se"] = (
-                strength_summary(split_strengths)
-            )
-        return results, ref_log_w, [row["fitted"] for row in rows]
-
-    def _choose_index(self, results, criterion):
-        """Index of the K ``criterion`` chooses from ``results`` (or None)."""
-        return choose_k(
-            results,
-            criterion,
-            rule=self.rule,
-            se_factor=self.se_factor,
-            cutoff=self.ps_cutoff,
-        )
-
-    def _choices(self, results, ks, constant, computed):
-        """``choices_``: the K every computed criterion chooses, in CRITERIA order."""
-        choices = {}
-        for criterion in CRITERIA:
-            if criterion not in computed:
-                continue
-            index = 0 if constant else self._choose_index(results, criterion)
-            if index is not None:
-                choices[criterion] = int(ks[index])
-        return choices
-
-    def _bootstrap(
-        self, X, sample_weight, ks, rng, estimator, computed, log_w, ref_log_w
-    ):
-        """Repeat the selection on bootstrap resamples: set ``k_frequencies_``."""
-        boot_seeds = rng.randint(_SEED_MAX, size=self.n_bootstrap)
-        reference_seed = rng.randint(_SEED_MAX)
-        chosen = {criterion: [] for criterion in CRITERIA if criterion in computed}
-        for boot_seed in boot_seeds:
-            boot_rng = np.random.RandomState(boot_seed)
-            rows = bootstrap_indices(X.shape[0], boot_rng, sample_weight)
-            boot_seeds_k = boot_rng.randint(_SEED_MAX, size=ks.size)
-            results, _, constant, _ = self._select(
-                X[rows], None, ks, boot_seeds_k, boot_rng, estimator, computed
-            )
-            for criterion, indices in chosen.items():
-                indices.append(
-                    0 if constant else self._choose_index(results, criterion)
-                )
-        self.k_frequencies_ = {
-            criterion: choice_frequencies(indices, ks.size)
-            for criterion, indices in chosen.items()
-        }
-        if ref_log_w is not None:
-            self.reference_k_frequencies_ = reference_choice_frequencies(
-                log_w,
-                ref_log_w,
-                rule=self.rule,
-                se_factor=self.se_factor,
-                n_resamples=self.n_bootstrap,
-                random_state=np.random.RandomState(reference_seed),
-            )
-
-    def _choose(self, results, constant):
-        """Index into ``results`` of the chosen K."""
-        if constant:
-            return 0
-        index = self._choose_index(results, self.criterion)
-        if index is not None:
-            return index
-        if self.criterion == "prediction_strength":
-            warnings.warn(
-                f"No K of k_range={self.k_range!r} has a mean prediction strength "
-                f"above ps_cutoff={self.ps_cutoff} (R's fpc would answer K=1, "
-                "which is not a candidate); choosing the smallest K.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return 0
-        raise ValueError(
-            f"criterion={self.criterion!r} is undefined for every K of "
-            f"k_range: each fit found fewer than 2 or as many clusters as "
-            "samples."
-        )
-
-    def _print_progress(self, i, ks, row, ref_log_w, elapsed):
-        """The line of the ``i``-th K, as soon as its fits (on X and on every
-        reference set) have finished: its scores so far and the time."""
-        values = dict(row)
-        shown = ["inertia"]
-        if self.criterion == "gap":
-            shown += ["log_w", "gap", "gap_se"]
-            gap, _, gap_se = gap_statistic([row["log_w"]], ref_log_w[:, None])
-            values["gap"], values["gap_se"] = gap[0], gap_se[0]
-        shown += ["silhouette"] if self.criterion == "silhouette" else []
-        shown += ["calinski_harabasz", "davies_bouldin"]
-        scores = ", ".join(f"{name}={values[name]:.6g}" for name in shown)
-        print(
-            f"[KSelector] K={ks[i]}: {scores}; {i + 1}/{ks.size} K done, "
-            f"{1 + ref_log_w.size} data sets, elapsed: {elapsed:.1f}s",
-            flush=True,
-        )
-
-    def _print_results(self, chosen):
-        """With ``verbose >= 2``, one line per K of every score; the choice."""
-        shown = ["inertia"]
-        shown += ["log_w", "gap", "gap_se"] if self.criterion == "gap" else []
-        shown += ["silhouette"] if self.criterion == "silhouette" else []
-        shown += ["calinski_harabasz", "davies_bouldin", "jump"]
-        if self.criterion == "prediction_strength":
-            shown += ["prediction_strength", "prediction_strength_se"]
-        for i, k in enumerate(self.results_["k"] if self.verbose >= 2 else ()):
-            values = ", ".join(f"{name}={self.results_[name][i]:.6g}" for name in shown)
-            print(f"[KSelector] K={k}: {values}")
-        how = f" with rule={self.rule!r}" if self.criterion == "gap" else ""
-        print(
-            f"[KSelector] chose K={self.n_clusters_} by {self.criterion}{how} "
-            f"(every computed criterion's choice: {self.choices_})"
-        )
-
-    @property
-    def cluster_centers_(self):
-        """Centres of ``best_estimator_``, when it has them."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.cluster_centers_
-
-    def _validated(self, X):
-        check_is_fitted(self)
-        if is_dask_collection(X):  # stays lazy: best_estimator_ predicts on it
-            return check_dask_test_data(self, X)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X):
-        """Predict the cluster of each sample with ``best_estimator_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Index of the cluster each sample belongs to.
-        """
-        X = self._validated(X)
-        return self.best_estimator_.predict(X)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X):
-        """Transform X with ``best_estimator_`` (cluster distances for k-means).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_clusters)
-            ``best_estimator_.transform(X)``: for k-means the distances to
-            the ``n_clusters_`` centres.
-        """
-        X_valid = self._validated(X)
-        # The selector's output configuration (set_output) decides the
-        # container, so the clusterer returns an array.
-        with config_context(transform_output="default"):
-            X_new = self.best_estimator_.transform(X_valid)
-        return _wrap_data_with_container("transform", X_new, X, self)
-
-    @available_if(_estimator_has("transform"))
-    def fit_transform(self, X, y=None, sample_weight=None):
-        """Fit the selector, then transform X with ``best_estimator_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-
-        y : Ignored
-            Not used, present here for API consistency by convention.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Frequency weights, as in :meth:`fit`.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_clusters)
-            ``best_estimator_.transform(X)``: for k-means the distances to
-            the ``n_clusters_`` centres.
-        """
-        return self.fit(X, sample_weight=sample_weight).transform(X)
-
-    @available_if(_estimator_has("score"))
-    def score(self, X, y=None, sample_weight=None):
-        """Score X with ``best_estimator_`` (minus the inertia for k-means).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            New data.
-
-        y : Ignored
-            Not used, present here for API consistency by convention.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Passed to ``best_estimator_.score`` when given.
-
-        Returns
-        -------
-        score : float
-            ``best_estimator_.score(X)``.
-        """
-        X = self._validated(X)
-        params = {} if sample_weight is None else {"sample_weight": sample_weight}
-        return self.best_estimator_.score(X, **params)
-
-    @available_if(_estimator_has("get_feature_names_out"))
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names of ``transform``, from ``best_estimator_``.
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Passed to ``best_estimator_.get_feature_names_out``.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            The names of the columns of :meth:`transform`.
-        """
-        check_is_fitted(self)
-        # best_estimator_ saw an array: check the names against the selector's.
-        _check_feature_names_in(self, input_features)
-        return self.best_estimator_.get_feature_names_out()
-
-    @available_if(_estimator_has("transform"))
-    def set_output(self, *, transform=None):
-        """Set the output container of :meth:`transform` and :meth:`fit_transform`.
-
-        Parameters
-        ----------
-        transform : {"default", "pandas", "polars"}, default=None
-            "default" gives the clusterer's output, "pandas"/"polars" a
-            DataFrame with the names of :meth:`get_feature_names_out` and the
-            index of the input; None leaves the configuration unchanged.
-
-        Returns
-        -------
-        self : estimator instance
-            The selector.
-        """
-        if transform is not None:
-            self._sklearn_output_config = {"transform": transform}
-        return self
-
-    # read by sklearn's output wrapping: transform's container is configurable
-    _sklearn_auto_wrap_output_keys = {"transform"}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -169,21 +169,18 @@ class LloydRun:
         )
         self.n_threads = max(1, min(n_threads, n_groups, work // _MIN_WORK_PER_THREAD))
 
-    def compiled_run(self, centers, max_iter, tol, final_pass=True):
-        """The whole run in one compiled call: ``(labels, inertia, centers,
-        n_iter)``, or None where it cannot run (sparse data, threads, a
-        cluster left empty: the Python run then starts again).  Without
-        ``final_pass``, the last iteration's labels and no inertia."""
+    def compiled_settings(self, max_iter, tol, final_pass):
+        """The ``RunSettings`` of a compiled run of this state, or None where
+        it cannot run (sparse data, threads, more than ``MAX_SUMMED``
+        clusters or groups)."""
         if (
             self.sparse
             or self.n_threads > 1
-            or centers.shape[0] > run_kernels.MAX_SUMMED
+            or self.gap_drop.shape[0] > run_kernels.MAX_SUMMED
             or len(self.bounds) - 1 > run_kernels.MAX_SUMMED
         ):
             return None
-        centers = centers.copy()
-        labels = np.full(self.X.shape[0], -1, dtype=np.int32)
-        settings = run_kernels.RunSettings(
+        return run_kernels.RunSettings(
             int(max_iter),
             float(tol),
             self.use_bounds,
@@ -193,6 +190,17 @@ class LloydRun:
             _REFRESH_EVERY,
             bool(final_pass),
         )
+
+    def compiled_run(self, centers, max_iter, tol, final_pass=True):
+        """The whole run in one compiled call: ``(labels, inertia, centers,
+        n_iter)``, or None where it cannot run (sparse data, threads, a
+        cluster left empty: the Python run then starts again).  Without
+        ``final_pass``, the last iteration's labels and no inertia."""
+        settings = self.compiled_settings(max_iter, tol, final_pass)
+        if settings is None:
+            return None
+        centers = centers.copy()
+        labels = np.full(self.X.shape[0], -1, dtype=np.int32)
         n_iter, inertia, empty = run_kernels.lloyd_run(
             self.samples,
             centers,

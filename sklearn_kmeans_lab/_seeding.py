@@ -1,29 +1,36 @@
 """Initial centres: greedy k-means++ and weighted random rows.
 
-Every weighted draw is an inverse-CDF draw over the samples taken in a
-*canonical order*, an order that depends on the rows' values and not on their
-positions: the samples sorted by a key (a fixed projection of the row), ties
-by index.  The sort is lazy: samples are put into key-range buckets, and only
-the bucket a draw lands in is sorted.
-The probability mass of each sample is quantised to an integer, so bucket
-totals are exact sums whatever the order in which they are added.  The seeds
-are therefore the same points whatever the order of the rows, and a sample of
-integer weight ``m`` is drawn (up to a quantisation step of 2**-61 of the
-total) as ``m`` repeated copies of it would be: k-means++ honours
-scikit-learn's sample-weight equivalence, which scikit-learn's own ``KMeans``
-does not.
+Every weighted draw walks the samples in the canonical order of
+``_canonical_order`` (an order of the rows' values, not of their positions)
+with quantised masses, so the seeds are the same points whatever the order of
+the rows, and a sample of integer weight ``m`` is drawn (up to a quantisation
+step of 2**-61 of the total) as ``m`` repeated copies of it would be:
+k-means++ honours scikit-learn's sample-weight equivalence, which
+scikit-learn's own ``KMeans`` does not.
 
 Memory: besides ``X``, a seeding keeps 6 bytes per sample (a 16-bit bucket id
 and the float32 distance to the nearest chosen centre, in units of a power of
-two fitted to the data); the distances to the candidates are reduced on the
-fly, never stored.
+two fitted to the data), and 2 more below 2**18 samples (the compiled
+seeding's coarser buckets); the distances to the candidates are reduced on
+the fly, or kept where they take little memory.
+
+Dense data are seeded by one compiled call (``_kernels/kmeans_plusplus.py``)
+that makes the draws of the Python loop of ``kmeans_plusplus_centers`` (which
+seeds sparse data) with the same kernels: the same seeds, bit for bit.
 """
 
 import math
+from collections import namedtuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from sklearn_kmeans_lab._canonical_order import (
+    QuantisedMasses,
+    canonical_order,
+    sorted_csr,
+)
+from sklearn_kmeans_lab._kernels import kmeans_plusplus as kpp_kernels
 from sklearn_kmeans_lab._kernels import seeding as kernels
 from sklearn_kmeans_lab._kernels.common import (
     CHUNK_ROWS,
@@ -32,212 +39,18 @@ from sklearn_kmeans_lab._kernels.common import (
     DenseRows,
     row_sq_norms,
 )
+from sklearn_kmeans_lab._kernels.kmeans_plusplus import mass_scale
 from sklearn_kmeans_lab._parallel import blas_single_thread
 
 # Up to this many features the candidate trials run a compiled loop over the
 # transposed chunk; above it, a GEMM (more features pay for the BLAS call
 # sooner in a nearest-centre pass, see _lloyd_run, than in the trials).
 _TRIALS_DIRECT_MAX_FEATURES = 16
-_N_BUCKETS = 2**14  # bucket ids fit a uint16
-# Quantised masses sum to less than 2**61: int64 with room to spare.
-_MASS_BITS = 61
-# A bucket with more members than this is split again by key range when a
-# draw lands in it, rather than sorted whole.
-_SORT_MAX = 4096
 # Candidate distances this small are kept whatever the size of X.
 _KEEP_SMALL = 2**20
-
-
-def _bucket_scale(low, high, n_buckets):
-    # exact min and max: the same buckets whatever the order of the rows
-    return n_buckets / (high - low) if high > low else 0.0
-
-
-class _CanonicalOrder:
-    """The samples sorted by key, kept as key-range buckets sorted lazily.
-
-    Attributes
-    ----------
-    buckets : ndarray of shape (n_samples,), dtype=uint16
-        Equal-width key ranges between the smallest and the largest key.
-    direction : ndarray of shape (n_features,)
-    unit : float
-        A power of two at least the squared norm of every row, divided by 8
-        (and at least 2**-1000): distances are stored in this unit.
-    """
-
-    n_buckets = _N_BUCKETS
-
-    def __init__(self, X):
-        n_samples, n_features = X.shape
-        # A fixed generic direction: no small-integer relation between its
-        # coordinates, so distinct rows (even of integer data) do not tie.
-        self.direction = np.random.RandomState(0).uniform(0.5, 1.5, size=n_features)
-        self.buckets = np.empty(n_samples, dtype=np.uint16)
-        if sp.issparse(X):
-            X = _sorted_csr(X)
-            csr = (X.data, X.indices, X.indptr, self.direction)
-            low, high, largest = kernels.sparse_key_range(*csr)
-            self.low, self.scale = low, _bucket_scale(low, high, _N_BUCKETS)
-            kernels.sparse_buckets(*csr, low, self.scale, _N_BUCKETS, self.buckets)
-        else:
-            low, high, largest = kernels.dense_key_range(X, self.direction)
-            self.low, self.scale = low, _bucket_scale(low, high, _N_BUCKETS)
-            kernels.dense_buckets(
-                X, self.direction, low, self.scale, _N_BUCKETS, self.buckets
-            )
-        exponent = math.frexp(largest)[1] if largest > 0 else 0
-        # never subnormal: distances are multiplied by its inverse
-        self.unit = math.ldexp(1.0, max(exponent - 3, -1000)) if largest > 0 else 1.0
-
-    def last(self, X, candidates=None):
-        """The last sample in canonical order (largest key, then index), among
-        the ``candidates`` (a boolean mask) if given."""
-        buckets = self.buckets if candidates is None else self.buckets[candidates]
-        members = np.flatnonzero(self.buckets == buckets.max())
-        if candidates is not None:
-            members = members[candidates[members]]
-        keys = self.keys(X, members)
-        return int(members[np.lexsort((members, keys))[-1]])
-
-    def keys(self, X, rows):
-        keys = np.empty(len(rows))
-        rows = np.asarray(rows, dtype=np.int64)
-        if sp.issparse(X):
-            X = _sorted_csr(X)
-            kernels.sparse_keys(X.data, X.indices, X.indptr, rows, self.direction, keys)
-        else:
-            kernels.dense_keys(X, rows, self.direction, keys)
-        return keys
-
-
-def _sorted_csr(X):
-    X = sp.csr_matrix(X)
-    return X if X.has_sorted_indices else X.sorted_indices()
-
-
-def canonical_order(X):
-    """The value-based order of the rows that every weighted draw walks.
-
-    Rows are hashed into buckets by their projection on a fixed direction
-    and ordered by that projection within a bucket; equal rows end up
-    adjacent, and the order of the points does not depend on where they
-    stand in ``X``.  Computed once per fit and shared by its runs.
-    """
-    return _CanonicalOrder(X)
-
-
-def _pick(members, keys, masses, residual):
-    """The member where the cumulative mass, in (key, index) order, passes
-    ``residual``.  Large sets are split by key range first: linear, not a sort.
-    """
-    while len(members) > _SORT_MAX:
-        low, high = keys.min(), keys.max()
-        scale = _bucket_scale(low, high, _N_BUCKETS)
-        if scale == 0:
-            break
-        sub = np.empty(len(keys), dtype=np.int64)
-        kernels.key_buckets(keys, low, scale, _N_BUCKETS, sub)
-        totals = np.zeros(_N_BUCKETS, dtype=np.int64)
-        np.add.at(totals, sub, masses)
-        cumulative = np.cumsum(totals)
-        b = min(
-            int(np.searchsorted(cumulative, residual, side="right")), _N_BUCKETS - 1
-        )
-        residual -= int(cumulative[b] - totals[b])
-        inside = sub == b
-        members, keys, masses = members[inside], keys[inside], masses[inside]
-    order = np.lexsort((members, keys))
-    position = np.searchsorted(np.cumsum(masses[order]), residual, side="right")
-    return int(members[order[min(position, len(members) - 1)]])
-
-
-def _mass_scale(total):
-    """A power of two, so the quantisation depends on the masses only; total
-    a hair high, so that rounding cannot push the sum past 2**_MASS_BITS."""
-    exponent = math.frexp(total * (1 + 1e-6))[1] if total > 0 else 0
-    # A total below 2**-962 (the masses left are all subnormal-sized, the
-    # weights being at most 1) is quantised as if it were 2**-962: masses that
-    # round to 0 are those of samples within 2**-1023 of a centre.
-    return math.ldexp(1.0, min(_MASS_BITS - exponent, 1023))
-
-
-class _Masses:
-    """The quantised probability mass of every sample, ``w_i * closest_i``.
-
-    ``closest`` is None for masses proportional to the weights alone.
-    """
-
-    def __init__(self, X, order, w, weighted, closest, total, totals=None):
-        self.X, self.order = X, order
-        use_closest = closest is not None
-        closest = closest if use_closest else np.ones(1, np.float32)
-        self.terms = kernels.Masses(
-            w, weighted, closest, use_closest, _mass_scale(total)
-        )
-        if totals is None:
-            totals = np.zeros(order.n_buckets, dtype=np.int64)
-            kernels.bucket_masses(order.buckets, self.terms, totals)
-        self.totals = totals
-        self.excluded = []
-
-    @property
-    def scale(self):
-        return self.terms.scale
-
-    @property
-    def total(self):
-        return int(self.totals.sum())
-
-    def exclude(self, i):
-        """Give sample ``i`` no more mass (drawing without replacement)."""
-        mass = np.empty(1, dtype=np.int64)
-        kernels.member_masses(np.array([i]), self.terms, mass)
-        self.totals[self.order.buckets[i]] -= mass[0]
-        self.excluded.append(i)
-
-    def draw(self, uniforms):
-        """The samples found by inverse CDF at ``uniforms * total``."""
-        total = self.total
-        values = np.array(
-            [min(int(u * total), total - 1) for u in np.atleast_1d(uniforms)],
-            dtype=np.int64,
-        )
-        if not sp.issparse(self.X):
-            picks = np.empty(len(values), dtype=np.intp)
-            excluded = np.array(self.excluded, dtype=np.int64)
-            if kernels.dense_draw(
-                self.X,
-                self.order.direction,
-                self.order.buckets,
-                self.totals,
-                values,
-                self.terms,
-                excluded,
-                _SORT_MAX,
-                picks,
-            ):
-                return picks
-        # Sparse X, or a bucket too large to sort whole: the same walk, with
-        # large buckets split further by key range.
-        cumulative = np.cumsum(self.totals)
-        buckets = np.searchsorted(cumulative, values, side="right")
-        targets = [
-            (int(b), int(value - (cumulative[b] - self.totals[b])))
-            for b, value in zip(buckets, values, strict=True)
-        ]
-        wanted = np.zeros(self.order.n_buckets, dtype=np.bool_)
-        wanted[[b for b, _ in targets]] = True
-        rows = kernels.members_of(self.order.buckets, wanted)
-        picks = []
-        for bucket, residual in targets:
-            members = rows[self.order.buckets[rows] == bucket]
-            masses = np.empty(len(members), dtype=np.int64)
-            kernels.member_masses(members, self.terms, masses)
-            masses[np.isin(members, self.excluded)] = 0
-            keys = self.order.keys(self.X, members)
-            picks.append(_pick(members, keys, masses, residual))
-        return np.array(picks, dtype=np.intp)
+# Dense k-means++ is one compiled call (``_kernels/kmeans_plusplus.py``, the
+# same seeds; switched off only to test that it changes nothing).
+_USE_COMPILED_SEEDING = True
 
 
 def _rows(X, indices, x_offset):
@@ -278,6 +91,93 @@ def _weights(X, sample_weight):
     return w, True, float(w.sum())
 
 
+class _Setup:
+    """What a k-means++ seeding of ``X`` works with, before any draw: the
+    samples as the kernels read them, the weights, and the trials' options."""
+
+    def __init__(self, X, n_clusters, sample_weight, order, n_local_trials, x_offset):
+        n_samples, n_features = X.shape
+        if n_local_trials is None:
+            n_local_trials = 2 + int(np.log(n_clusters))
+        self.n_local_trials = n_local_trials
+        self.order = canonical_order(X) if order is None else order
+        self.sparse = sparse = sp.issparse(X)
+        self.w, self.weighted, self.total_weight = _weights(X, sample_weight)
+        offset = np.zeros(n_features, dtype=X.dtype) if x_offset is None else x_offset
+        self.offset = np.ascontiguousarray(offset, dtype=X.dtype)
+        self.use_gemm = use_gemm = (
+            not sparse and n_features > _TRIALS_DIRECT_MAX_FEATURES
+        )
+        if sparse:
+            X = sorted_csr(X)
+            self.samples = CsrRows(X.data, X.indices, X.indptr, self.w, self.weighted)
+        else:
+            self.samples = DenseRows(X, self.offset, self.w, self.weighted)
+        self.X = X
+        # Keeping each candidate's distances spares a pass over X per centre;
+        # only where they take little memory next to X, or little memory at
+        # all for the direct loop (whose kept distances are exactly those the
+        # pass would recompute: the same seeds either way).
+        keep_bytes = 4 * n_local_trials * n_samples
+        keep_cand_dist = not sparse and (
+            keep_bytes <= X.nbytes // 16 or (not use_gemm and keep_bytes <= _KEEP_SMALL)
+        )
+        cand_dist = np.empty(
+            (n_local_trials, n_samples) if keep_cand_dist else (1, 1), np.float32
+        )
+        x_sq_all = np.empty(n_samples if keep_cand_dist and use_gemm else 1)
+        if keep_cand_dist and use_gemm:
+            row_sq_norms(X, 0, n_samples, x_sq_all)
+        self.options = kernels.TrialOptions(
+            use_gemm,
+            GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS,
+            keep_cand_dist,
+            cand_dist,
+            x_sq_all,
+        )
+        # dense X read with an offset of its own dtype: one compiled call
+        self.compiled = (
+            _USE_COMPILED_SEEDING
+            and not sparse
+            and (x_offset is None or np.asarray(x_offset).dtype == X.dtype)
+        )
+
+
+CompiledSeeding = namedtuple(
+    "CompiledSeeding", ["args", "n_local_trials", "options", "use_gemm"]
+)
+CompiledSeeding.__doc__ = """The arguments of the compiled k-means++ of dense X.
+
+``_kernels.kmeans_plusplus.kmeans_plusplus(*args, uniforms, n_local_trials,
+options, centers, indices)``, under ``blas_single_thread(use_gemm)``; a
+seeding takes ``1 + (n_clusters - 1) * n_local_trials`` uniforms.
+"""
+
+
+def compiled_seeding(X, n_clusters, sample_weight, order, *, x_offset=None):
+    """A ``CompiledSeeding`` for k-means++ of ``X``, or None where the Python
+    loop seeds (sparse ``X``, an offset of another dtype)."""
+    setup = _Setup(X, n_clusters, sample_weight, order, None, x_offset)
+    return _compiled(setup)
+
+
+def _compiled(setup):
+    if not setup.compiled:
+        return None
+    order = setup.order
+    buckets, n_buckets = order.coarse_buckets()
+    return CompiledSeeding(
+        (
+            setup.samples,
+            (order.direction, buckets, n_buckets, order.unit),
+            setup.total_weight,
+        ),
+        setup.n_local_trials,
+        setup.options,
+        setup.use_gemm,
+    )
+
+
 def kmeans_plusplus_centers(
     X,
     n_clusters,
@@ -305,20 +205,31 @@ def kmeans_plusplus_centers(
     indices : ndarray of shape (n_clusters,)
     """
     n_samples, n_features = X.shape
-    if n_local_trials is None:
-        n_local_trials = 2 + int(np.log(n_clusters))
-    if order is None:
-        order = canonical_order(X)
-    sparse = sp.issparse(X)
-    w, weighted, total_weight = _weights(X, sample_weight)
-    offset = np.zeros(n_features, dtype=X.dtype) if x_offset is None else x_offset
-    offset = np.ascontiguousarray(offset, dtype=X.dtype)
-    use_gemm = not sparse and n_features > _TRIALS_DIRECT_MAX_FEATURES
-    if sparse:
-        X = _sorted_csr(X)
-        samples = CsrRows(X.data, X.indices, X.indptr, w, weighted)
-    else:
-        samples = DenseRows(X, offset, w, weighted)
+    setup = _Setup(X, n_clusters, sample_weight, order, n_local_trials, x_offset)
+    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
+    indices = np.full(n_clusters, -1, dtype=int)
+    compiled = _compiled(setup)
+    if compiled is not None:
+        # the uniforms of every draw at once: the same stream as one draw
+        # at a time
+        uniforms = random_state.uniform(
+            size=1 + (n_clusters - 1) * compiled.n_local_trials
+        )
+        with blas_single_thread(compiled.use_gemm):
+            kpp_kernels.kmeans_plusplus(
+                *compiled.args,
+                uniforms,
+                compiled.n_local_trials,
+                compiled.options,
+                centers,
+                indices,
+            )
+        return centers, indices
+
+    X, order, samples, options = setup.X, setup.order, setup.samples, setup.options
+    sparse, use_gemm, offset = setup.sparse, setup.use_gemm, setup.offset
+    w, weighted, total_weight = setup.w, setup.weighted, setup.total_weight
+    n_local_trials = setup.n_local_trials
     closest = np.empty(n_samples, dtype=np.float32)
     totals = np.zeros(order.n_buckets, dtype=np.int64)
 
@@ -337,28 +248,7 @@ def kmeans_plusplus_centers(
             totals,
         )
 
-    # Keeping each candidate's distances spares a pass over X per centre;
-    # only where they take little memory next to X, or little memory at all
-    # for the direct loop (whose kept distances are exactly those the pass
-    # would recompute: the same seeds either way).
-    keep_bytes = 4 * n_local_trials * n_samples
-    keep_cand_dist = not sparse and (
-        keep_bytes <= X.nbytes // 16 or (not use_gemm and keep_bytes <= _KEEP_SMALL)
-    )
-    cand_dist = np.empty(
-        (n_local_trials, n_samples) if keep_cand_dist else (1, 1), np.float32
-    )
-    x_sq_all = np.empty(n_samples if keep_cand_dist and use_gemm else 1)
-    if keep_cand_dist and use_gemm:
-        row_sq_norms(X, 0, n_samples, x_sq_all)
-
-    options = kernels.TrialOptions(
-        use_gemm,
-        GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS,
-        keep_cand_dist,
-        cand_dist,
-        x_sq_all,
-    )
+    keep_cand_dist, cand_dist = options.keep, options.cand_dist
 
     def trials(cands):
         potentials = np.empty(len(cands))
@@ -372,9 +262,7 @@ def kmeans_plusplus_centers(
             )
         return potentials
 
-    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
-    indices = np.full(n_clusters, -1, dtype=int)
-    indices[0] = _Masses(X, order, w, weighted, None, total_weight).draw(
+    indices[0] = QuantisedMasses(X, order, w, weighted, None, total_weight).draw(
         random_state.uniform()
     )[0]
     centers[0] = _rows(X, indices[[0]], x_offset)[0]
@@ -383,7 +271,7 @@ def kmeans_plusplus_centers(
         potential = (
             float(np.dot(closest, w) if weighted else closest.sum()) * order.unit
         )
-        masses = _Masses(X, order, w, weighted, closest, potential / order.unit)
+        masses = QuantisedMasses(X, order, w, weighted, closest, potential / order.unit)
         for c in range(1, n_clusters):
             uniforms = random_state.uniform(size=n_local_trials)
             if masses.total == 0:
@@ -401,7 +289,7 @@ def kmeans_plusplus_centers(
             centers[c] = candidates[best]
             indices[c] = candidate_ids[best]
             # the new masses' bucket totals come with the new distances
-            scale = _mass_scale(potential / order.unit)
+            scale = mass_scale(potential / order.unit)
             if keep_cand_dist:
                 kernels.take_kept(
                     cand_dist[best],
@@ -412,7 +300,7 @@ def kmeans_plusplus_centers(
                 )
             else:
                 closer(centers[c], False, scale)
-            masses = _Masses(
+            masses = QuantisedMasses(
                 X, order, w, weighted, closest, potential / order.unit, totals
             )
     return centers, indices
@@ -428,7 +316,7 @@ def random_centers(X, n_clusters, sample_weight, random_state, order, *, x_offse
     if order is None:
         order = canonical_order(X)
     w, weighted, total = _weights(X, sample_weight)
-    masses = _Masses(X, order, w, weighted, None, total)
+    masses = QuantisedMasses(X, order, w, weighted, None, total)
     seeds = np.empty(n_clusters, dtype=np.intp)
     for c in range(n_clusters):
         if masses.total == 0:
@@ -437,7 +325,7 @@ def random_centers(X, n_clusters, sample_weight, random_state, order, *, x_offse
             left = w.copy()
             left[seeds[:c]] = 0.0
             left = unit_max_weights(left)[0]
-            masses = _Masses(X, order, left, True, None, float(left.sum()))
+            masses = QuantisedMasses(X, order, left, True, None, float(left.sum()))
         seeds[c] = masses.draw(random_state.uniform())[0]
         masses.exclude(seeds[c])
     return _rows(X, seeds, x_offset)

@@ -256,3 +256,29 @@ def test_each_data_set_is_prepared_once_while_kept(kept, monkeypatch):
     # no refit at the chosen K
     assert selector.n_clusters_ == 3
     assert len(orders) == 1 + 4 * (1 if kept else 4)
+
+
+def test_many_fits_generators_are_fresh_generators_of_the_seed():
+    fits = _engine.ManyFits(LloydKMeans(n_init=2))
+    for seed in (0, 7, 2**32 - 1, 7):
+        rng = fits.generator(seed)
+        drawn = rng.uniform(size=5), rng.normal(size=3), rng.randint(0, 9, 4)
+        fresh = np.random.RandomState(seed)
+        expected = fresh.uniform(size=5), fresh.normal(size=3), fresh.randint(0, 9, 4)
+        for a, b in zip(drawn, expected, strict=True):
+            assert_array_equal(a, b)
+
+
+def test_many_fits_leave_the_seed_as_the_fitted_random_state():
+    import pickle
+
+    fits = _engine.ManyFits(LloydKMeans(n_init=2))
+    X = blobs()
+    est = fits.fit(X, None, 3, 11)
+    assert est.random_state == 11
+    # a task in another process: the fits travel without their generators
+    again = pickle.loads(pickle.dumps(fits)).fit(X, None, 3, 11)
+    assert_array_equal(again.cluster_centers_, est.cluster_centers_)
+    general = LloydKMeans(n_clusters=3, n_init=2, random_state=11).fit(X)
+    assert_array_equal(general.cluster_centers_, est.cluster_centers_)
+    assert_array_equal(general.labels_, est.labels_)

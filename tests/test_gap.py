@@ -132,6 +132,57 @@ def test_pca_box_is_the_range_on_the_principal_axes():
     assert_allclose(box.high, rotated.max(axis=0))
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("reference", ["pca", "uniform"])
+def test_box_read_in_chunks_is_the_box_of_the_whole_matrix(
+    monkeypatch, reference, weighted
+):
+    rng = np.random.RandomState(7)
+    X = rng.normal(size=(503, 4)) @ rng.normal(size=(4, 4)) + 1e3
+    w = (
+        rng.uniform(0, 2, size=503) * (rng.uniform(size=503) > 0.2)
+        if weighted
+        else None
+    )
+    whole = reference_box(X, reference=reference, sample_weight=w)
+    monkeypatch.setattr(_gap, "_CHUNK_VALUES", 4 * 37)  # 37 rows a chunk
+    chunked = reference_box(X, reference=reference, sample_weight=w)
+    for a, b in zip(whole, chunked, strict=True):
+        if a is None:  # the uniform box has no rotation
+            assert b is None
+        else:
+            assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    if reference == "pca":
+        # the signs are fixed: each axis's largest loading is positive
+        rows = np.arange(4)
+        largest = np.abs(chunked.rotation).argmax(axis=0)
+        assert (chunked.rotation[largest, rows] > 0).all()
+        # the axes of the weighted centred data's SVD, up to sign
+        keep = slice(None) if w is None else w > 0
+        scaled = X[keep] - chunked.center
+        if w is not None:
+            scaled = scaled * np.sqrt(w[keep])[:, None]
+        vt = np.linalg.svd(scaled, full_matrices=False)[2]
+        assert_allclose(np.abs(chunked.rotation.T @ vt.T), np.eye(4), atol=1e-8)
+
+
+def test_box_and_dispersion_take_the_memory_of_a_chunk_not_of_x(monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(_gap, "_CHUNK_VALUES", 2**16)  # 0.5 MiB of float64
+    X = np.random.RandomState(8).normal(size=(200_000, 20)).astype(np.float32)
+    labels = np.zeros(X.shape[0], dtype=np.int32)
+    tracemalloc.start()
+    try:
+        reference_box(X, reference="pca")
+        within_dispersion(X, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # a float64 copy of X would be 32 MB, an SVD of it several copies
+    assert peak < 0.5 * X.nbytes, peak
+
+
 def test_pca_draws_lie_in_the_rotated_box():
     rng = np.random.RandomState(7)
     X = rng.normal(size=(60, 3)) @ rng.normal(size=(3, 3)) + 50

@@ -336,8 +336,8 @@ def test_zero_weight_samples_are_never_seeds(init):
         # seeds directly through the private seeding entry point instead
         from sklearn.utils import check_random_state
 
+        from sklearn_kmeans_lab._canonical_order import canonical_order
         from sklearn_kmeans_lab._seeding import (
-            canonical_order,
             kmeans_plusplus_centers,
             random_centers,
         )

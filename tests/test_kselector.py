@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_kmeans_lab import KSelector, LloydKMeans, max_se
 from sklearn_kmeans_lab._compat import InvalidParameterError
+from sklearn_kmeans_lab._kselector_checks import candidate_ks
 
 CENTERS = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0], [8.0, 8.0]])
 RESULT_KEYS = [
@@ -129,7 +130,7 @@ def test_silhouette_on_a_sample_is_reproducible_and_close_to_the_full_one():
 def test_silhouette_is_computed_on_the_subsample(monkeypatch):
     from sklearn.metrics import silhouette_score
 
-    from sklearn_kmeans_lab import _kselector
+    from sklearn_kmeans_lab import _kselector_fits
 
     sizes = []
 
@@ -138,7 +139,7 @@ def test_silhouette_is_computed_on_the_subsample(monkeypatch):
         sizes.append(min(kwargs.get("sample_size") or len(X), len(X)))
         return silhouette_score(X, labels, **kwargs)
 
-    monkeypatch.setattr(_kselector, "silhouette_score", spy)
+    monkeypatch.setattr(_kselector_fits, "silhouette_score", spy)
     X = four_blobs()
     sel = selector(criterion="silhouette", silhouette_sample_size=50).fit(X)
     assert sizes == [50] * 5  # one call per K of 2..6, each on 50 of 160 samples
@@ -367,17 +368,17 @@ def test_any_int_k_range_is_kept_exactly_or_rejected_naming_it(values, as_uint64
     sel = KSelector(k_range=values)
     if min(values) < 1:
         with pytest.raises(ValueError, match="k_range must contain ints >= 1"):
-            sel._candidate_ks(n_samples)
+            candidate_ks(sel, n_samples)
     elif max(values) > np.iinfo(np.int64).max:
         with pytest.raises(ValueError, match="k_range must contain ints <="):
-            sel._candidate_ks(n_samples)
+            candidate_ks(sel, n_samples)
     elif min(values) > n_samples:
         with pytest.raises(ValueError, match="exceeds n_samples"):
-            sel._candidate_ks(n_samples)
+            candidate_ks(sel, n_samples)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # K above n_samples
-            ks = sel._candidate_ks(n_samples)
+            ks = candidate_ks(sel, n_samples)
         assert ks.tolist() == sorted({int(v) for v in values if v <= n_samples})
 
 

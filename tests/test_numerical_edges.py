@@ -14,7 +14,13 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_kmeans_lab import LloydKMeans, _lloyd_iterations, _lloyd_run, _seeding
+from sklearn_kmeans_lab import (
+    LloydKMeans,
+    _canonical_order,
+    _lloyd_iterations,
+    _lloyd_run,
+    _seeding,
+)
 from sklearn_kmeans_lab._kernels import seeding as seeding_kernels
 from sklearn_kmeans_lab._lloyd_iterations import (
     has_converged,
@@ -400,7 +406,7 @@ def test_random_init_never_draws_a_zero_weight_row_when_weights_are_tiny(seed):
     w = np.zeros(40)
     w[0] = 1.0
     w[1:5] = 1e-30  # below 2**-61 of the total: quantised to no mass
-    order = _seeding.canonical_order(X)
+    order = _canonical_order.canonical_order(X)
     centres = _seeding.random_centers(X, 4, w, check_random_state(seed), order)
     drawn = [int(np.flatnonzero((X == c).all(axis=1))[0]) for c in centres]
     assert all(w[i] > 0 for i in drawn)
@@ -483,6 +489,9 @@ def test_kmeans_plus_plus_evaluates_two_plus_log_k_candidates(
         return original(samples, candidates, *args)
 
     monkeypatch.setattr(seeding_kernels, name, counting)
+    # the Python loop, which calls the trials from Python (the compiled
+    # seeding makes the same calls: test_seeding.py)
+    monkeypatch.setattr(_seeding, "_USE_COMPILED_SEEDING", False)
     X = _blobs(200)
     LloydKMeans(n_clusters, random_state=0).fit(sp.csr_matrix(X) if sparse else X)
     assert n_candidates == [2 + int(np.log(n_clusters))] * (n_clusters - 1)

@@ -12,6 +12,7 @@ from sklearn.utils.validation import validate_data
 
 from sklearn_kmeans_lab._assignment import assign_labels, centring_offset
 from sklearn_kmeans_lab._backends import RunResult, check_weight_counts
+from sklearn_kmeans_lab._canonical_order import canonical_order
 from sklearn_kmeans_lab._compat import _check_sample_weight
 from sklearn_kmeans_lab._kernels.common import (
     column_squares,
@@ -22,7 +23,6 @@ from sklearn_kmeans_lab._kernels.common import (
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
 from sklearn_kmeans_lab._parallel import effective_n_threads
 from sklearn_kmeans_lab._seeding import (
-    canonical_order,
     kmeans_plusplus_centers,
     random_centers,
     unit_max_weights,

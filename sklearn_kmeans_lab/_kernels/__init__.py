@@ -5,6 +5,9 @@ squared distance of a row to a centre, the key of a row, column moments),
 ``nearest`` the nearest two centres of a chunk of rows, ``lloyd`` the fused
 assignment/accumulation pass and the M-step helpers,
 ``seeding`` the bucketed inverse-CDF draws and the candidate trials of
-k-means++.  No validation, printing or scikit-learn here: the Python that
-drives them is in ``_lloyd_run.py`` and ``_seeding.py``.
+k-means++, ``run`` a whole Lloyd run in one call, ``kmeans_plusplus`` a whole
+k-means++ seeding in one call, and ``starts`` every start of a fit (seeding,
+run, best run) in one call.  No validation, printing or scikit-learn here:
+the Python that drives them is in ``_lloyd_run.py``, ``_seeding.py`` and
+``_engine.py``.
 """

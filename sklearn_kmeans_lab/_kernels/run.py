@@ -92,9 +92,26 @@ def numpy_sum(a):
     return res
 
 
+# Up to this many features, ``einsum("ij,ij->i")`` is computed here, as
+# numpy computes it: each square in a vector lane of its own (one lane per
+# feature: numpy's SIMD lanes hold at least 2 values), then lanes and zero
+# padding added, which no order of addition changes for two terms.
+MAX_COMPILED_NORM_FEATURES = 2
+
+
 @numba.njit(cache=True)  # object mode inside: holds the GIL
-def _squared_norms(centers, out):
-    """``out = einsum("ij,ij->i", centers, centers)``: numpy's own."""
+def squared_norms(centers, out):
+    """``out = einsum("ij,ij->i", centers, centers)`` (k,), bit for bit: the
+    squares and their sum for at most ``MAX_COMPILED_NORM_FEATURES``
+    features, numpy's own (called back) above."""
+    n_features = centers.shape[1]
+    if n_features <= MAX_COMPILED_NORM_FEATURES:
+        for j in range(centers.shape[0]):
+            sq = centers[j, 0] * centers[j, 0]
+            if n_features == 2:
+                sq = sq + centers[j, 1] * centers[j, 1]
+            out[j] = sq
+        return
     with numba.objmode():
         np.einsum("ij,ij->i", centers, centers, out=out)
 
@@ -114,7 +131,7 @@ def _assign(
     n_clusters = centers.shape[0]
     from_scratch = state[4] != 0
     c_sqnorm = np.empty(n_clusters, dtype=centers.dtype)
-    _squared_norms(centers, c_sqnorm)
+    squared_norms(centers, c_sqnorm)
     minus_2 = np.empty_like(centers)
     largest = 0.0
     for j in range(n_clusters):

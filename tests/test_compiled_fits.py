@@ -1,0 +1,124 @@
+"""The compiled pieces of many small fits reproduce numpy's and the Python
+run's arithmetic bit for bit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_kmeans_lab import KSelector, LloydKMeans, _engine
+from sklearn_kmeans_lab._backends import RunResult
+from sklearn_kmeans_lab._backends.memory import check_fit_data
+from sklearn_kmeans_lab._kernels import run as run_kernels
+from sklearn_kmeans_lab._kernels import starts as start_kernels
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 2, 3, 9])
+def test_compiled_squared_norms_equal_numpy_einsum(dtype, n_features):
+    # the compiled run's centre norms: computed in the kernel for few
+    # features, numpy's own above; values across the whole float range
+    rng = np.random.RandomState(n_features)
+    for _ in range(100):
+        k = rng.randint(1, 130)
+        scale = 10.0 ** rng.uniform(-15, 15, size=(k, n_features))
+        centers = (rng.normal(size=(k, n_features)) * scale).astype(dtype)
+        out = np.empty(k, dtype=dtype)
+        run_kernels.squared_norms(centers, out)
+        np.testing.assert_array_equal(out, np.einsum("ij,ij->i", centers, centers))
+
+
+def _fit_prepared(X, sample_weight, compiled, monkeypatch, **params):
+    """``LloydKMeans._fit`` on KSelector's prepared data, every start in one
+    compiled call or start by start; the generator after the fit."""
+    monkeypatch.setattr(_engine, "_USE_COMPILED_STARTS", compiled)
+    rs = np.random.RandomState(params.pop("seed", 0))
+    est = LloydKMeans(random_state=rs, **params)
+    data = _engine.PreparedData(check_fit_data(est, X, sample_weight))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est._fit(data)
+    return est, rs.uniform()
+
+
+def _assert_same_fit(a, b):
+    (est_a, next_a), (est_b, next_b) = a, b
+    np.testing.assert_array_equal(est_a.labels_, est_b.labels_)
+    np.testing.assert_array_equal(est_a.cluster_centers_, est_b.cluster_centers_)
+    assert est_a.cluster_centers_.dtype == est_b.cluster_centers_.dtype
+    assert est_a.inertia_ == est_b.inertia_
+    assert est_a.n_iter_ == est_b.n_iter_
+    assert next_a == next_b
+
+
+@pytest.mark.parametrize("n_features", [2, 5, 17, 40])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_starts_in_one_call_equal_the_starts_one_by_one(
+    monkeypatch, n_features, dtype
+):
+    X, _ = make_blobs(600, n_features, centers=5, cluster_std=3.0, random_state=1)
+    X = X.astype(dtype)
+    w = np.random.RandomState(2).uniform(0, 3, len(X))
+    for sample_weight in (None, w):
+        for n_clusters, n_init in ((1, 3), (4, 1), (7, 10)):
+            params = dict(n_clusters=n_clusters, n_init=n_init, seed=n_clusters)
+            _assert_same_fit(
+                _fit_prepared(X, sample_weight, True, monkeypatch, **params),
+                _fit_prepared(X, sample_weight, False, monkeypatch, **params),
+            )
+
+
+def test_a_start_that_leaves_a_cluster_empty_falls_back_to_the_loop(monkeypatch):
+    # three distinct rows and five clusters: k-means++ seeds repeated rows,
+    # a run leaves a cluster empty, and the loop (with its relocation) fits
+    X = np.repeat(np.array([[0.0, 0.0], [5.0, 1.0], [1.0, 9.0]]), 40, axis=0)
+    calls = []
+    best_of_starts = _engine.PreparedData.best_of_starts
+
+    def spy(self, *args, **kwargs):
+        calls.append(best_of_starts(self, *args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(_engine.PreparedData, "best_of_starts", spy)
+    params = dict(n_clusters=5, n_init=4)
+    compiled = _fit_prepared(X, None, True, monkeypatch, **params)
+    assert calls == [None]
+    _assert_same_fit(compiled, _fit_prepared(X, None, False, monkeypatch, **params))
+
+
+def test_compiled_same_partition_equals_same_clustering():
+    rng = np.random.RandomState(0)
+    data = _engine.PreparedData(
+        check_fit_data(LloydKMeans(), rng.normal(size=(5, 2)), None)
+    )
+    for _ in range(200):
+        k = rng.randint(1, 5)
+        a = rng.randint(0, k, 30).astype(np.int32)
+        perm = rng.permutation(k)
+        b = perm[a].astype(np.int32)
+        if rng.uniform() < 0.5:
+            b[rng.randint(30)] = rng.randint(k)
+        run_a = RunResult(0.0, np.zeros((k, 2)), 1, a)
+        run_b = RunResult(0.0, np.zeros((k, 2)), 1, b)
+        assert start_kernels.same_partition(a, b, k) == data.same_clustering(
+            run_a, run_b
+        )
+
+
+def test_kselector_takes_the_compiled_starts(monkeypatch):
+    X, _ = make_blobs(300, 2, centers=3, random_state=0)
+    selectors = []
+    for compiled in (True, False):
+        monkeypatch.setattr(_engine, "_USE_COMPILED_STARTS", compiled)
+        selectors.append(
+            KSelector(
+                LloydKMeans(n_init=4), k_range=range(1, 6), n_refs=3, random_state=0
+            ).fit(X)
+        )
+    fast, slow = selectors
+    for name in fast.results_:
+        np.testing.assert_array_equal(fast.results_[name], slow.results_[name])
+    np.testing.assert_array_equal(fast.labels_, slow.labels_)
+    np.testing.assert_array_equal(fast.cluster_centers_, slow.cluster_centers_)
