@@ -13,10 +13,10 @@ and variances of the data and the canonical order of its rows.  For
     ``LloydKMeans`` built directly (no clone, no ``set_params``) that runs
     the estimator's own orchestration (``LloydKMeans._fit``) on the prepared
     data.  The same seeds reach the same code, so every fit is bit for bit
-    the fit of the general path.  A quiet k-means++ fit of dense data runs
-    all its ``n_init`` starts (seeding, Lloyd run, the best run kept) in one
-    compiled call (``PreparedData.best_of_starts``), on the same uniforms:
-    the same runs, the same choice.
+    the fit of the general path.  As in any ``LloydKMeans`` fit, a quiet
+    k-means++ fit of dense data runs all its ``n_init`` starts (seeding,
+    Lloyd run, the best run kept) in one compiled call
+    (``FitData.best_of_starts``).
 
 ``ReferenceSets``
     The reference sets of the gap statistic, drawn on demand from the
@@ -30,14 +30,8 @@ import threading
 
 import numpy as np
 
-from sklearn_kmeans_lab import _lloyd_run
-from sklearn_kmeans_lab._backends import RunResult, memory
 from sklearn_kmeans_lab._backends.memory import FitData, check_fit_data
-from sklearn_kmeans_lab._kernels import starts as start_kernels
 from sklearn_kmeans_lab._kmeans import LloydKMeans
-from sklearn_kmeans_lab._lloyd_run import LloydRun
-from sklearn_kmeans_lab._parallel import blas_single_thread
-from sklearn_kmeans_lab._seeding import compiled_seeding
 
 # Reference sets (and their prepared data) are kept between the tasks of a
 # scan while they take at most this many bytes in all; larger ones are drawn
@@ -49,9 +43,6 @@ _CACHE_BYTES = 2**26
 # whereas the rows of one general product do not depend on each other.
 _DRAW_CHUNK_VALUES = 2**20
 _DRAW_MIN_ROWS = 64
-# Every start of a fit in one compiled call (the same runs; switched off only
-# to test that it changes nothing).
-_USE_COMPILED_STARTS = True
 
 
 class PreparedData(FitData):
@@ -71,62 +62,6 @@ class PreparedData(FitData):
     def seed(self, *args, **kwargs):
         # the canonical order serves every K: never released after a fit
         return super().seed(*args, **{**kwargs, "last": False})
-
-    def best_of_starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):
-        """The best of ``n_init`` k-means++ runs, in one compiled call.
-
-        The ``RunResult`` that ``LloydKMeans._fit``'s loop over
-        ``seed``, ``lloyd_run`` and ``same_clustering`` keeps, bit for bit,
-        with ``random_state`` where that loop leaves it; or None, with
-        ``random_state`` untouched, where the loop runs instead: sparse data,
-        ``init='random'``, threads, a run that leaves a cluster empty.
-        """
-        compiled = _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN
-        if init != "k-means++" or self.offset is None or not compiled:
-            return None
-        if self._order is None:
-            # the backend's, as its seed computes it
-            self._order = memory.canonical_order(self.X)
-        seeding = compiled_seeding(
-            self.X, n_clusters, self.sample_weight, self._order, x_offset=self.offset
-        )
-        run = LloydRun(
-            self.X, self.sample_weight, n_clusters, self.offset, self.n_threads, True
-        )
-        # the run's final pass serves only to compare runs (see lloyd_run)
-        settings = run.compiled_settings(max_iter, tol, final_pass=n_init > 1)
-        if seeding is None or settings is None:
-            return None
-        state = random_state.get_state()
-        # every seeding's uniforms at once: the stream of one seeding after
-        # the other
-        uniforms = random_state.uniform(
-            size=(n_init, 1 + (n_clusters - 1) * seeding.n_local_trials)
-        )
-        centers = np.empty((n_clusters, self.X.shape[1]), dtype=self.X.dtype)
-        labels = np.empty(self.X.shape[0], dtype=np.int32)
-        with blas_single_thread(seeding.use_gemm or run.use_gemm):
-            n_iter, inertia, failed = start_kernels.best_of_starts(
-                (seeding.args, seeding.n_local_trials, seeding.options),
-                uniforms,
-                (
-                    run.samples,
-                    run.bounds,
-                    run.partials,
-                    run.gaps,
-                    run.gap_drop,
-                    (run.sums, run.weights, run.counts),
-                    run._delta,
-                ),
-                settings,
-                centers,
-                labels,
-            )
-        if failed >= 0:
-            random_state.set_state(state)
-            return None
-        inertia = float(inertia) if n_init > 1 else None
-        return RunResult(inertia, centers, int(n_iter), labels)
 
 
 def many_fits(estimator, param_name):

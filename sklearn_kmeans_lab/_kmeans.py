@@ -323,8 +323,8 @@ class LloydKMeans(
         # they are resolved before the data is centred.
         fixed_inits = self._fixed_inits(data.X, random_state)
         best = None
-        # KSelector's engine (``_engine.PreparedData``) runs every start of a
-        # quiet k-means++ fit in one compiled call: the runs of this loop
+        # In memory, every start of a quiet k-means++ fit of dense data runs
+        # in one compiled call (``FitData.best_of_starts``): the runs of this loop
         best_of_starts = getattr(data, "best_of_starts", None)
         if best_of_starts is not None and fixed_inits is None and not self.verbose:
             best = best_of_starts(

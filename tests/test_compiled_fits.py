@@ -9,7 +9,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_kmeans_lab import KSelector, LloydKMeans, _engine
-from sklearn_kmeans_lab._backends import RunResult
+from sklearn_kmeans_lab._backends import RunResult, memory
 from sklearn_kmeans_lab._backends.memory import check_fit_data
 from sklearn_kmeans_lab._kernels import run as run_kernels
 from sklearn_kmeans_lab._kernels import starts as start_kernels
@@ -33,7 +33,7 @@ def test_compiled_squared_norms_equal_numpy_einsum(dtype, n_features):
 def _fit_prepared(X, sample_weight, compiled, monkeypatch, **params):
     """``LloydKMeans._fit`` on KSelector's prepared data, every start in one
     compiled call or start by start; the generator after the fit."""
-    monkeypatch.setattr(_engine, "_USE_COMPILED_STARTS", compiled)
+    monkeypatch.setattr(memory, "_USE_COMPILED_STARTS", compiled)
     rs = np.random.RandomState(params.pop("seed", 0))
     est = LloydKMeans(random_state=rs, **params)
     data = _engine.PreparedData(check_fit_data(est, X, sample_weight))
@@ -75,17 +75,40 @@ def test_a_start_that_leaves_a_cluster_empty_falls_back_to_the_loop(monkeypatch)
     # a run leaves a cluster empty, and the loop (with its relocation) fits
     X = np.repeat(np.array([[0.0, 0.0], [5.0, 1.0], [1.0, 9.0]]), 40, axis=0)
     calls = []
-    best_of_starts = _engine.PreparedData.best_of_starts
+    best_of_starts = memory.FitData.best_of_starts
 
     def spy(self, *args, **kwargs):
         calls.append(best_of_starts(self, *args, **kwargs))
         return calls[-1]
 
-    monkeypatch.setattr(_engine.PreparedData, "best_of_starts", spy)
+    monkeypatch.setattr(memory.FitData, "best_of_starts", spy)
     params = dict(n_clusters=5, n_init=4)
     compiled = _fit_prepared(X, None, True, monkeypatch, **params)
     assert calls == [None]
     _assert_same_fit(compiled, _fit_prepared(X, None, False, monkeypatch, **params))
+
+
+@pytest.mark.parametrize("n_features", [2, 12])
+def test_a_plain_fit_runs_its_starts_in_one_call_with_the_same_result(
+    monkeypatch, n_features
+):
+    # LloydKMeans.fit itself, not only KSelector's engine, takes the one call
+    X, _ = make_blobs(2000, n_features, centers=6, cluster_std=2.5, random_state=3)
+    calls = []
+    best_of_starts = memory.FitData.best_of_starts
+
+    def spy(self, *args, **kwargs):
+        calls.append(best_of_starts(self, *args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(memory.FitData, "best_of_starts", spy)
+    fits = []
+    for compiled in (True, False):
+        monkeypatch.setattr(memory, "_USE_COMPILED_STARTS", compiled)
+        est = LloydKMeans(n_clusters=6, n_init=10, random_state=0).fit(X)
+        fits.append((est, None))
+    assert calls[0] is not None and calls[1] is None
+    _assert_same_fit(*fits)
 
 
 def test_compiled_same_partition_equals_same_clustering():
@@ -111,7 +134,7 @@ def test_kselector_takes_the_compiled_starts(monkeypatch):
     X, _ = make_blobs(300, 2, centers=3, random_state=0)
     selectors = []
     for compiled in (True, False):
-        monkeypatch.setattr(_engine, "_USE_COMPILED_STARTS", compiled)
+        monkeypatch.setattr(memory, "_USE_COMPILED_STARTS", compiled)
         selectors.append(
             KSelector(
                 LloydKMeans(n_init=4), k_range=range(1, 6), n_refs=3, random_state=0

@@ -10,19 +10,22 @@ from sklearn.metrics import euclidean_distances
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import validate_data
 
+from sklearn_kmeans_lab import _lloyd_run
 from sklearn_kmeans_lab._assignment import assign_labels, centring_offset
 from sklearn_kmeans_lab._backends import RunResult, check_weight_counts
 from sklearn_kmeans_lab._canonical_order import canonical_order
 from sklearn_kmeans_lab._compat import _check_sample_weight
+from sklearn_kmeans_lab._kernels import starts as start_kernels
 from sklearn_kmeans_lab._kernels.common import (
     column_squares,
     column_sums,
     count_distinct,
     distances,
 )
-from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
-from sklearn_kmeans_lab._parallel import effective_n_threads
+from sklearn_kmeans_lab._lloyd_run import LloydRun, lloyd_single_run
+from sklearn_kmeans_lab._parallel import blas_single_thread, effective_n_threads
 from sklearn_kmeans_lab._seeding import (
+    compiled_seeding,
     kmeans_plusplus_centers,
     random_centers,
     unit_max_weights,
@@ -32,6 +35,10 @@ from sklearn_kmeans_lab._seeding import (
 # above it, compiled passes without a copy of X (np.var makes one) and faster
 # on few columns.
 _NUMPY_STATS_BYTES = 2**24
+
+# Every start of a fit in one compiled call (the same runs; switched off only
+# to test that it changes nothing).
+_USE_COMPILED_STARTS = True
 
 _CHECK_X = {
     "accept_sparse": "csr",
@@ -134,6 +141,62 @@ class FitData:
         if init == "k-means++":
             return kmeans_plusplus_centers(*args, x_offset=self.offset)[0]
         return random_centers(*args, x_offset=self.offset)
+
+    def best_of_starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):
+        """The best of ``n_init`` k-means++ runs, in one compiled call.
+
+        The ``RunResult`` that ``LloydKMeans._fit``'s loop over
+        ``seed``, ``lloyd_run`` and ``same_clustering`` keeps, bit for bit,
+        with ``random_state`` where that loop leaves it; or None, with
+        ``random_state`` untouched, where the loop runs instead: sparse data,
+        ``init='random'``, threads, a run that leaves a cluster empty.
+        """
+        compiled = _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN
+        if init != "k-means++" or self.offset is None or not compiled:
+            return None
+        if self._order is None:
+            # the backend's, as its seed computes it
+            self._order = canonical_order(self.X)
+        seeding = compiled_seeding(
+            self.X, n_clusters, self.sample_weight, self._order, x_offset=self.offset
+        )
+        run = LloydRun(
+            self.X, self.sample_weight, n_clusters, self.offset, self.n_threads, True
+        )
+        # the run's final pass serves only to compare runs (see lloyd_run)
+        settings = run.compiled_settings(max_iter, tol, final_pass=n_init > 1)
+        if seeding is None or settings is None:
+            return None
+        state = random_state.get_state()
+        # every seeding's uniforms at once: the stream of one seeding after
+        # the other
+        uniforms = random_state.uniform(
+            size=(n_init, 1 + (n_clusters - 1) * seeding.n_local_trials)
+        )
+        centers = np.empty((n_clusters, self.X.shape[1]), dtype=self.X.dtype)
+        labels = np.empty(self.X.shape[0], dtype=np.int32)
+        with blas_single_thread(seeding.use_gemm or run.use_gemm):
+            n_iter, inertia, failed = start_kernels.best_of_starts(
+                (seeding.args, seeding.n_local_trials, seeding.options),
+                uniforms,
+                (
+                    run.samples,
+                    run.bounds,
+                    run.partials,
+                    run.gaps,
+                    run.gap_drop,
+                    (run.sums, run.weights, run.counts),
+                    run._delta,
+                ),
+                settings,
+                centers,
+                labels,
+            )
+        if failed >= 0:
+            random_state.set_state(state)
+            return None
+        inertia = float(inertia) if n_init > 1 else None
+        return RunResult(inertia, centers, int(n_iter), labels)
 
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
         # Dense data's labels and inertia are recomputed from the returned
