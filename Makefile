@@ -66,3 +66,4 @@ bench-quick: $(VENV)/.stamp-bench
 
 clean:
 	rm -rf docs/_build docs/generated docs/auto_examples build dist *.egg-info $(DEMO_OUT)
+	find sklearn_kmeans_lab -name '*.nbi' -delete -o -name '*.nbc' -delete

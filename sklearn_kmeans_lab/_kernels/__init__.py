@@ -8,6 +8,6 @@ assignment/accumulation pass and the M-step helpers,
 k-means++, ``run`` a whole Lloyd run in one call, ``kmeans_plusplus`` a whole
 k-means++ seeding in one call, and ``starts`` every start of a fit (seeding,
 run, best run) in one call.  No validation, printing or scikit-learn here:
-the Python that drives them is in ``_lloyd_run.py``, ``_seeding.py`` and
-``_engine.py``.
+the Python that drives them is in ``_lloyd_run.py``, ``_seeding.py``,
+``_canonical_order.py`` and ``_backends/memory.py``.
 """
