@@ -28,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from sklearn_kmeans_lab import LloydKMeans  # noqa: E402
 from sklearn_kmeans_lab._backends import dask as dask_backend  # noqa: E402
-from sklearn_kmeans_lab._backends import dask_blocks  # noqa: E402
+from sklearn_kmeans_lab._backends import dask_blocks, dask_seeding  # noqa: E402
 
 N_SAMPLES, N_CLUSTERS = 2000, 4
 
@@ -191,7 +191,7 @@ def test_kmeans_parallel_candidates_are_weighted_rows_of_x(blobs, threads):
     X, _ = blobs
     weights = np.random.RandomState(0).uniform(0.5, 2, size=N_SAMPLES)
     blocks = _blocks(X, weights)
-    candidates, candidate_weights = dask_backend.kmeans_parallel_candidates(
+    candidates, candidate_weights = dask_seeding.kmeans_parallel_candidates(
         blocks, N_CLUSTERS, entropy=[1, 2, 3]
     )
     # oversampling: about 1 + rounds * l candidates, far more than k
@@ -208,7 +208,7 @@ def test_random_init_draws_distinct_rows_of_positive_weight(blobs, threads):
     weights = np.zeros(N_SAMPLES)
     weights[::10] = 1.0
     blocks = _blocks(X, weights)
-    rows = dask_backend._random_rows(blocks, 50, [7], dask_backend._SEED_RANDOM)
+    rows = dask_seeding.random_rows(blocks, 50, [7])
     chosen = [np.flatnonzero((X - blocks.mean == row).all(axis=1)) for row in rows]
     indices = np.concatenate(chosen)
     assert len(set(indices)) == 50
@@ -647,8 +647,8 @@ def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
     blocks = _blocks(blobs[0])
     monkeypatch.setattr(dask_blocks.Blocks, "keep", counting("keep", keep))
     monkeypatch.setattr(dask_blocks.Blocks, "fetch", counting("fetch", fetch))
-    dask_backend.kmeans_parallel_candidates(blocks, N_CLUSTERS, entropy=[4])
-    rounds = dask_backend.INIT_ROUNDS
+    dask_seeding.kmeans_parallel_candidates(blocks, N_CLUSTERS, entropy=[4])
+    rounds = dask_seeding.INIT_ROUNDS
     # the first centre (one block), one per round, the candidates' weights
     assert calls == {"keep": rounds, "fetch": rounds + 2}
 
