@@ -631,8 +631,9 @@ def test_passes_over_persisted_data_on_a_cluster_are_futures(blobs, local_client
     assert all(isinstance(x, distributed.Future) for x in blocks.x)
 
 
-def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
-    blobs, threads, monkeypatch
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_parallel_oversampling_is_one_submission_and_one_fetch(
+    blobs, threads, monkeypatch, weighted
 ):
     calls = {"keep": 0, "fetch": 0}
     keep, fetch = dask_blocks.Blocks.keep, dask_blocks.Blocks.fetch
@@ -644,13 +645,13 @@ def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
 
         return wrapper
 
-    blocks = _blocks(blobs[0])
+    weights = np.linspace(0.5, 2.0, N_SAMPLES) if weighted else None
+    blocks = _blocks(blobs[0], weights)
     monkeypatch.setattr(dask_blocks.Blocks, "keep", counting("keep", keep))
     monkeypatch.setattr(dask_blocks.Blocks, "fetch", counting("fetch", fetch))
     dask_seeding.kmeans_parallel_candidates(blocks, N_CLUSTERS, entropy=[4])
-    rounds = dask_seeding.INIT_ROUNDS
-    # the first centre (one block), one per round, the candidates' weights
-    assert calls == {"keep": rounds, "fetch": rounds + 2}
+    # the first centre, every round and the weights: one graph, one fetch
+    assert calls == {"keep": 0, "fetch": 1}
 
 
 def test_kselector_on_a_dask_array_keeps_the_scale_of_the_weights(threads):

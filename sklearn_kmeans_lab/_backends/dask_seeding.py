@@ -23,6 +23,7 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     block_weights,
     centred_copy,
     index_dtype,
+    sum_parts,
 )
 from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
@@ -86,10 +87,11 @@ def _update_closest(X, mean, state, new_centers, offset):
     return np.where(closer, d2, min_d2), np.where(closer, labels, closest)
 
 
-def kmeans_parallel_round_block(
-    X_b, w_b, previous, seed, new_centers, mean, offset, ell
-):
+def kmeans_parallel_round_block(X_b, w_b, previous, seed, latest, mean, ell):
     """One k-means|| round on a block: update distances, then oversample.
+
+    ``latest`` is the previous round's ``(phi, new candidates, offset)``
+    (``pick_candidates``), ``previous`` what this block's last round returned.
 
     A point is kept with probability ``min(1, ell * w * d^2 / phi)``, where
     ``phi`` is the cost over *all* blocks, unknown here.  With ``u`` uniform
@@ -97,8 +99,10 @@ def kmeans_parallel_round_block(
     ``phi_b <= phi``, the points with ``u * phi_b < ell * w * d^2`` are a
     superset of the kept ones (about ``ell`` of them).  They stay on the
     worker with their ratio ``u / (w * d^2)`` until ``phi`` is known (a node
-    of the same graph): ``pick_block`` keeps those with ``ratio < ell / phi``.
+    of the same graph): ``pick_candidates`` keeps those with
+    ``ratio < ell / phi``.
     """
+    _, new_centers, offset = latest
     X = block_rows(X_b, mean)
     w = block_weights(w_b, X.shape[0], X.dtype)
     state = None if previous is None else previous[0]
@@ -111,35 +115,46 @@ def kmeans_parallel_round_block(
     return state, (phi, ratio, centred_copy(X[superset], mean))
 
 
-def pick_candidates(ell, *round_results):
+def pick_candidates(ell, latest, *round_results):
     """The round's new candidates, from every block's superset.
 
     ``phi``, the total cost, is the sum of the blocks' own; the kept points
     are those with ``ratio < ell / phi`` (see ``kmeans_parallel_round_block``).
     The supersets hold about ``ell`` rows per block, so one task reads them
-    all.  Returns ``(phi, rows)``.
+    all.  Returns ``(phi, rows, offset)``, ``offset`` the index of the first
+    of ``rows`` among all candidates (those before: ``latest``'s and earlier).
     """
+    offset = latest[2] + latest[1].shape[0]
     samples = [result[1] for result in round_results]
     phi = sum(sample[0] for sample in samples)
     rows = np.concatenate([sample[2] for sample in samples])
     if phi == 0:  # every sample sits on a candidate: nothing left to sample
-        return phi, rows[:0]
+        return phi, rows[:0], offset
     ratio = np.concatenate([sample[1] for sample in samples])
-    return phi, rows[ratio < ell / phi]
+    return phi, rows[ratio < ell / phi], offset
 
 
-def candidate_weights_block(X_b, w_b, previous, new_centers, mean, offset, n_cand):
-    """Total weight of the block's samples nearest to each candidate."""
+def first_candidate(drawn):
+    """The first centre, ``(keys, rows)`` as drawn, in ``pick_candidates``'s
+    form: the rounds read it as they read a round's result."""
+    return np.inf, drawn[1], 0
+
+
+def candidate_weights_block(X_b, w_b, previous, latest, mean):
+    """Total weight of the block's samples nearest to each candidate, after
+    the last round's (``latest``) were added to those of ``previous``."""
+    _, new_centers, offset = latest
     X = block_rows(X_b, mean)
     w = block_weights(w_b, X.shape[0], X.dtype)
     state = None if previous is None else previous[0]
     _, closest = _update_closest(X, mean, state, new_centers, offset)
-    return (np.bincount(closest, weights=w, minlength=n_cand),)
+    n_candidates = offset + new_centers.shape[0]
+    return (np.bincount(closest, weights=w, minlength=n_candidates),)
 
 
 def row_of(X_b, row, mean):
-    """One row of a block, centred, as a (1, n_features) array."""
-    return centred_copy(X_b[row : row + 1], mean)
+    """One row of a block, centred, as ``(keys, rows)``: a draw of one."""
+    return None, centred_copy(X_b[row : row + 1], mean)
 
 
 # --------------------------------------------------------------------------
@@ -160,21 +175,31 @@ def random_rows(blocks, m, entropy, purpose=_SEED_RANDOM):
 
 
 def _first_center(blocks, entropy):
-    """The first k-means|| centre, a row drawn with probability ~ weight.
+    """A task drawing the first k-means|| centre, a row with probability
+    proportional to its weight, as ``first_candidate`` gives it.
 
     Unweighted, a uniform row is a block drawn by its size and a row of it:
     one task that reads one block, not a pass over the data.
     """
     if blocks.weighted:
-        return random_rows(blocks, 1, entropy, _SEED_FIRST)
-    seed = np.random.SeedSequence(entropy, spawn_key=(_SEED_FIRST,))
-    rng = np.random.default_rng(seed)
-    ends = np.cumsum(blocks.n_rows)
-    row = int(rng.integers(ends[-1]))
-    block = int(np.searchsorted(ends, row, side="right"))
-    row -= int(ends[block] - blocks.n_rows[block])
-    (center,) = blocks.fetch(blocks.call(row_of, blocks.x[block], row, blocks.mean))
-    return center
+        drawn = blocks.tree(
+            blocks.map(
+                smallest_keys_block,
+                blocks.seeds(entropy, _SEED_FIRST),
+                mean=blocks.mean,
+                m=1,
+            ),
+            partial(merge_smallest, 1),
+        )
+    else:
+        seed = np.random.SeedSequence(entropy, spawn_key=(_SEED_FIRST,))
+        rng = np.random.default_rng(seed)
+        ends = np.cumsum(blocks.n_rows)
+        row = int(rng.integers(ends[-1]))
+        block = int(np.searchsorted(ends, row, side="right"))
+        row -= int(ends[block] - blocks.n_rows[block])
+        drawn = blocks.call(row_of, blocks.x[block], row, blocks.mean)
+    return blocks.call(first_candidate, drawn)
 
 
 def kmeans_parallel_candidates(
@@ -182,12 +207,15 @@ def kmeans_parallel_candidates(
 ):
     """k-means|| oversampling: weighted candidate centres (centred coordinates).
 
-    Each round is one pass and one round trip: a map over the blocks adds
-    the previous round's candidates to each sample's nearest distance (kept
-    persisted on the workers, never recomputed) and draws a superset of the
-    block's new candidates (about ``oversampling * n_clusters`` rows); one
-    task of the same submission sums the cost and keeps the new candidates,
-    and only they come back.  A last pass weighs the candidates.
+    One submission and one round trip for the whole oversampling: nothing
+    the client decides depends on a round's outcome, so the first centre,
+    every round and the candidates' weights are one graph, and only the
+    candidates and their weights come back.  A round is one map over the
+    blocks: it adds the previous round's candidates to each sample's nearest
+    distance (kept on the workers, never recomputed) and draws a superset of
+    the block's new candidates (about ``oversampling * n_clusters`` rows);
+    one task keeps the new candidates among them.  A last map weighs the
+    candidates.
 
     Returns
     -------
@@ -199,39 +227,28 @@ def kmeans_parallel_candidates(
     """
     rounds = INIT_ROUNDS if rounds is None else rounds
     ell = (OVERSAMPLING if oversampling is None else oversampling) * n_clusters
-    new = _first_center(blocks, entropy)
-    candidates = [new]
+    latest = _first_center(blocks, entropy)
+    picks = [latest]
     states = [None] * len(blocks.x)
-    offset = 0
     for round_ in range(rounds):
-        steps = blocks.map(
+        states = blocks.map(
             kmeans_parallel_round_block,
             states,
             blocks.seeds(entropy, _SEED_ROUND, round_),
-            new_centers=new,
+            latest=latest,
             mean=blocks.mean,
-            offset=offset,
             ell=ell,
         )
-        picked = blocks.call(pick_candidates, ell, *steps)
-        # One submission: the distances stay on the workers for the next
-        # round, the cost and the new rows come back.
-        states, picked = blocks.keep(steps, picked)
-        ((phi, new),) = blocks.fetch(picked)
-        offset += candidates[-1].shape[0]
-        if phi == 0:  # every sample sits on a candidate
-            break
-        candidates.append(new)
-    all_candidates = np.concatenate(candidates)
-    (weights,) = blocks.reduce(
-        candidate_weights_block,
-        states,
-        new_centers=new,
-        mean=blocks.mean,
-        offset=offset,
-        n_cand=all_candidates.shape[0],
+        latest = blocks.call(pick_candidates, ell, latest, *states)
+        picks.append(latest)
+    weights = blocks.tree(
+        blocks.map(candidate_weights_block, states, latest=latest, mean=blocks.mean),
+        sum_parts,
     )
-    return all_candidates, weights.astype(blocks.dtype)
+    picks, (weights,) = blocks.fetch(picks, weights)
+    # (a round after one whose cost was 0 picks nothing)
+    candidates = np.concatenate([rows for _, rows, _ in picks])
+    return candidates, weights.astype(blocks.dtype)
 
 
 def kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
