@@ -3,7 +3,8 @@
     python -m benchmarks.bench_dask [--quick] [--n-samples 1e8] [--n-features 10]
         [--n-clusters 8] [--chunk-rows 1e6] [--memory-limit 1.5GB] [--n-workers 2]
         [--max-iter 10] [--in-memory-samples N] [--dask-ml-samples N [N ...]]
-        [--seeds S] [--no-dask-ml] [--kselector-rows N] [--no-kselector-in-memory]
+        [--seeds S] [--no-dask-ml] [--kselector-rows N] [--kselector-k-max 10]
+        [--kselector-refs 10] [--no-kselector-in-memory]
         [--baseline OLD.json] [--out FILE.json]
 
 ``--quick`` (a few minutes on an idle 2-vCPU machine, most of it dask-ml's):
@@ -22,8 +23,10 @@ from the scheduler's metrics), the bytes spilled to disk, and whether a
 worker died or restarted.
 
 Then the in-memory estimator fits the same data, materialised, from the
-centres the k-means|| initialisation found, with the same number of
-iterations; its time per iteration gives the ratio.  ``--in-memory-samples``
+initial centres the Dask run's seeding found, with the same number of
+iterations: from the same start both visit the same iterates, so the ratio
+of their times per iteration compares the same work.  ``--n-workers`` sets
+the cluster's size (default 2).  ``--in-memory-samples``
 limits that size (default: the same as the dask run) when the machine cannot
 hold two copies of X.
 
@@ -187,23 +190,24 @@ def _local_client(args):
 @contextlib.contextmanager
 def _seeding_timer():
     """The seconds each Dask fit spends in its seeding (``FitData.seed``)
-    alone: ``Initialization complete`` also counts persisting the input and
-    the validation pass."""
+    alone, and the initial centres it returned (in the data's coordinates):
+    ``Initialization complete`` also counts persisting the input and the
+    validation pass."""
     from sklearn_kmeans_lab._backends import dask as dask_backend
 
-    seconds = []
+    seeding = {"seconds": [], "centers": []}
     seed = dask_backend.FitData.seed
 
     def timed(self, *args, **kwargs):
         start = time.perf_counter()
-        try:
-            return seed(self, *args, **kwargs)
-        finally:
-            seconds.append(time.perf_counter() - start)
+        centers = seed(self, *args, **kwargs)
+        seeding["seconds"].append(time.perf_counter() - start)
+        seeding["centers"].append(centers + self.offset)
+        return centers
 
     dask_backend.FitData.seed = timed
     try:
-        yield seconds
+        yield seeding
     finally:
         dask_backend.FitData.seed = seed
 
@@ -250,14 +254,16 @@ def run_dask(args, init_centers=None):
         if level in ("WARNING", "ERROR", "CRITICAL")
     ]
     iterations = timeline.iteration_seconds()
-    return km, {
+    start_centers = seeding["centers"][0] if seeding["centers"] else init_centers
+    return start_centers, {
         "n_samples": args.n_samples,
+        "n_workers": args.n_workers,
         "data_gb": X.nbytes / 1e9,
         "worker_memory_limit_gb": [limit / 1e9 for limit in limits],
         "warm_up_seconds": warm_up_seconds,
         "fit_seconds": fit_seconds,
         "init_seconds": timeline.init_seconds(),
-        "seeding_seconds": sum(seeding),
+        "seeding_seconds": sum(seeding["seconds"]),
         "n_iter": km.n_iter_,
         "seconds_per_iteration_median": float(np.median(iterations)),
         "seconds_per_iteration": iterations.round(3).tolist(),
@@ -386,11 +392,15 @@ def run_against_dask_ml(args, n_samples):
     return summary
 
 
-def _kselector(**params):
+def _kselector(args, **params):
     from sklearn_kmeans_lab import KSelector, LloydKMeans
 
     return KSelector(
-        LloydKMeans(n_init=3), k_range=range(1, 11), n_refs=10, random_state=0, **params
+        LloydKMeans(n_init=3),
+        k_range=range(1, args.kselector_k_max + 1),
+        n_refs=args.kselector_refs,
+        random_state=0,
+        **params,
     )
 
 
@@ -400,20 +410,27 @@ def kselector_on_dask(args):
     Blobs with a clear K (``KSELECTOR_CLUSTERS`` well separated centres,
     ``std=1`` in a box of side 20), ``--kselector-rows`` rows generated
     lazily in blocks of ``--chunk-rows``, on a ``LocalCluster`` of two workers
-    x one thread: the selector (gap statistic, K in 1..10, 10 reference
-    sets, ``LloydKMeans(n_init=3)``, default ``sample_size``) chooses K on
+    x one thread: the selector (gap statistic, K in 1..``--kselector-k-max``,
+    ``--kselector-refs`` reference sets, ``LloydKMeans(n_init=3)``, default
+    ``sample_size``) chooses K on
     its sample and fits it on the Dask array.  Then the in-memory selector
     with the same settings on the same data, materialised (skipped with
-    ``--no-kselector-in-memory``: it fits 110 times on all rows).
+    ``--no-kselector-in-memory``: it fits ``(1 + n_refs)`` times per K on
+    all rows).
     """
 
     n, chunk = args.kselector_rows, min(args.chunk_rows, args.kselector_rows)
     X = lazy_blobs(n, args.n_features, KSELECTOR_CLUSTERS, chunk, std=1.0, seed=1)
-    result = {"n_samples": n, "true_k": KSELECTOR_CLUSTERS}
+    result = {
+        "n_samples": n,
+        "true_k": KSELECTOR_CLUSTERS,
+        "k_range": [1, args.kselector_k_max],
+        "n_refs": args.kselector_refs,
+    }
     with _local_client(args):
-        _kselector(sample_size=1000).fit(X.blocks[0])  # warm the workers
+        _kselector(args, sample_size=1000).fit(X.blocks[0])  # warm the workers
         start = time.perf_counter()
-        selector = _kselector().fit(X)
+        selector = _kselector(args).fit(X)
         result["seconds"] = time.perf_counter() - start
         result["sample_size"] = selector.sample_size
         result["chosen_k"] = selector.n_clusters_
@@ -423,7 +440,7 @@ def kselector_on_dask(args):
         return result
     X_local = X.compute(scheduler="threads")
     start = time.perf_counter()
-    in_memory = _kselector().fit(X_local)
+    in_memory = _kselector(args).fit(X_local)
     result["in_memory_seconds"] = time.perf_counter() - start
     result["in_memory_k"] = in_memory.n_clusters_
     result["status"] += (
@@ -602,6 +619,8 @@ def main(argv=None):
     parser.add_argument(
         "--kselector-rows", type=float, default=None, help="default 1e7; quick 1e5"
     )
+    parser.add_argument("--kselector-k-max", type=int, default=10, help="K in 1..this")
+    parser.add_argument("--kselector-refs", type=int, default=10, help="n_refs")
     parser.add_argument("--no-kselector-in-memory", action="store_true")
     parser.add_argument(
         "--baseline", help="JSON of an earlier run: compare the mean final inertia"
@@ -619,9 +638,11 @@ def main(argv=None):
 
     print(f"dask: {args.n_samples:.2g} x {args.n_features} float32, ", end="")
     print(f"2 workers x {args.memory_limit}", flush=True)
-    km, dask_result = run_dask(args)
+    init, dask_result = run_dask(args)
     print(json.dumps(dask_result, indent=1), flush=True)
-    init = km.cluster_centers_  # any good centres serve for timing iterations
+    # The in-memory run starts where the Dask run started (its seeding's
+    # centres): from the same start both visit the same iterates, so their
+    # times per iteration compare the same work.
 
     comparison = {}
     if in_memory_samples != args.n_samples:

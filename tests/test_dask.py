@@ -203,6 +203,55 @@ def test_kmeans_parallel_candidates_are_weighted_rows_of_x(blobs, threads):
     assert np.all(candidate_weights > 0)
 
 
+def test_kmeans_parallel_runs_on_a_uniform_sample_of_large_data(
+    blobs, threads, monkeypatch
+):
+    X, _ = blobs
+    weights = np.random.RandomState(0).uniform(0.5, 2, size=N_SAMPLES)
+    blocks = _blocks(X, weights)
+    monkeypatch.setattr(dask_seeding, "SAMPLE_ROWS", N_SAMPLES // 5)
+    sample = dask_seeding.seeding_sample(blocks, entropy=[5])
+    # each block gives its share of the rows, distinct rows of its own
+    assert sample.n_rows == tuple(n // 5 for n in blocks.n_rows)
+    rows, sampled_weights = blocks.fetch(sample.x, sample.w)
+    for b, (block_rows, block_weights) in enumerate(
+        zip(rows, sampled_weights, strict=True)
+    ):
+        start = sum(blocks.n_rows[:b])
+        own = X[start : start + blocks.n_rows[b]]
+        index = [np.flatnonzero((own == row).all(axis=1))[0] for row in block_rows]
+        assert len(set(index)) == len(index)
+        # a sampled row stands for the 5 rows of its block it was drawn among
+        np.testing.assert_allclose(block_weights, 5 * weights[start:][index])
+    # the candidates are rows of the sample, their weights its total weight
+    candidates, candidate_weights = dask_seeding.kmeans_parallel_candidates(
+        sample, N_CLUSTERS, entropy=[5]
+    )
+    sample_rows = {
+        tuple(row) for row in np.round(np.concatenate(rows) - blocks.mean, 6)
+    }
+    assert all(tuple(c) in sample_rows for c in np.round(candidates, 6))
+    assert candidate_weights.sum() == pytest.approx(
+        np.concatenate(sampled_weights).sum(), rel=1e-12
+    )
+
+
+def test_kmeans_parallel_on_a_sample_finds_separated_blobs_on_any_scheduler(
+    monkeypatch,
+):
+    monkeypatch.setattr(dask_seeding, "SAMPLE_ROWS", 500)
+    centers = 10.0 * np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])
+    X, y = make_blobs(3000, centers=centers, cluster_std=0.5, random_state=1)
+    Xd = da.from_array(X, chunks=700)
+    fits = []
+    for scheduler in ("threads", "synchronous"):
+        with dask.config.set(scheduler=scheduler):
+            fits.append(LloydKMeans(6, random_state=0, max_iter=1).fit(Xd))
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    # one iteration from the seeding: the seeding itself found the blobs
+    assert adjusted_rand_score(y, fits[0].labels_) == 1.0
+
+
 def test_random_init_draws_distinct_rows_of_positive_weight(blobs, threads):
     X, _ = blobs
     weights = np.zeros(N_SAMPLES)

@@ -44,7 +44,6 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     partition_block,
     predict_block,
     sum_parts,
-    sum_pass_parts,
     transform_block,
 )
 from sklearn_kmeans_lab._backends.dask_seeding import kmeans_parallel, random_rows
@@ -187,9 +186,10 @@ class _Run:
         self.gap_drop[:] = 0.0
         # The states stay on the workers for the next pass; the graph of the
         # next pass refers to them, not to how they were made.
-        self.previous, total = self.blocks.keep(
-            steps, self.blocks.tree(steps, sum_parts, leaves=sum_pass_parts)
-        )
+        # Only the sums travel to the reduction (the states, three bytes a
+        # sample, stay on the worker that made them).
+        total = self.blocks.tree(self.blocks.items(steps, 1), sum_parts)
+        self.previous, total = self.blocks.keep(steps, total)
         ((sums, weights, n_changed, inertia),) = self.blocks.fetch(total)
         return n_changed, sums, weights, bool(np.any(weights == 0)), inertia
 

@@ -7,6 +7,7 @@ module-level (picklable) and never modify their inputs (dask may reuse them).
 dask itself is imported inside the functions that build graphs.
 """
 
+import copy
 import operator
 import sys
 
@@ -237,11 +238,6 @@ def sum_parts(*parts):
     return tuple(sum(values[1:], values[0]) for values in zip(*parts, strict=True))
 
 
-def sum_pass_parts(*results):
-    """``sum_parts`` of the second items of ``(state, parts)`` pass results."""
-    return sum_parts(*(result[1] for result in results))
-
-
 def concat(*parts):
     return np.concatenate(parts)
 
@@ -250,12 +246,7 @@ def concat(*parts):
 # The blocked data and the passes over it
 
 
-def _tree(parts, node, leaf_node=None):
-    if leaf_node is not None:  # the first level reads the blocks' results
-        parts = [
-            leaf_node(*parts[i : i + _SPLIT_EVERY])
-            for i in range(0, len(parts), _SPLIT_EVERY)
-        ]
+def _tree(parts, node):
     while len(parts) > 1:
         parts = [
             node(*parts[i : i + _SPLIT_EVERY])
@@ -418,6 +409,14 @@ class Blocks:
         else:
             self.w = list(sample_weight.to_delayed().ravel())
 
+    def subset(self, x, w, n_rows):
+        """These blocks' client, centring and dtype over other per-block data
+        (``x``, ``w``: tasks, e.g. a sample of each block's rows)."""
+        view = copy.copy(self)
+        view.x, view.n_rows = list(x), tuple(n_rows)
+        view.w = [None] * len(view.x) if w is None else list(w)
+        return view
+
     def call(self, func, *args, nout=None, **kwargs):
         """One task ``func(*args, **kwargs)`` (a future or a delayed object);
         with ``nout``, a tuple of that many parts of its result."""
@@ -444,13 +443,18 @@ class Blocks:
             for b, (x, w) in enumerate(zip(self.x, self.w, strict=True))
         ]
 
-    def tree(self, parts, combine, *, leaves=None):
-        """Combine ``parts`` in a fixed tree: deterministic, any scheduler.
+    def tree(self, parts, combine):
+        """Combine ``parts`` in a fixed tree: deterministic, any scheduler."""
+        return _tree(parts, lambda *chunk: self.call(combine, *chunk))
 
-        ``leaves``, if given, combines the parts themselves (the first level).
+    def items(self, values, index):
+        """``value[index]`` of each of ``values``, one task each.
+
+        On a cluster the task runs where the value is: a reduction that
+        needs only a small item of a block's result (its sums, not its
+        state) then moves only that item between workers.
         """
-        leaf_node = None if leaves is None else (lambda *c: self.call(leaves, *c))
-        return _tree(parts, lambda *chunk: self.call(combine, *chunk), leaf_node)
+        return [self.call(operator.getitem, value, index) for value in values]
 
     def keep(self, *values):
         """Start computing ``values`` and keep them on the workers."""

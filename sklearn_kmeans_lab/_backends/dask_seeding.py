@@ -29,21 +29,53 @@ from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
 from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
 
-# k-means||: each round (one pass) samples about OVERSAMPLING * n_clusters
-# points, and the start is the best of LOCAL_RUNS weighted k-means++ runs on
-# the candidates.  Measured, not assumed (blobs 10^6 x 10, k=8, five seeds,
-# final inertia after Lloyd): 3 rounds x 2k give the mean final inertia of
-# 5 rounds x 2k (within 1e-8); 2 rounds x 2k left one seed in a local minimum
-# 8% worse.  Spark's default is 2 rounds; Bahmani et al. use O(log cost).
-OVERSAMPLING = 2
+# k-means|| on a uniform sample of at most SAMPLE_ROWS rows (all rows of a
+# smaller X), drawn without a pass over X and kept on the workers: its rounds
+# then cost a fraction of a Lloyd iteration on large data.  Each round samples
+# about OVERSAMPLING * n_clusters points, and the start is the best of
+# LOCAL_RUNS weighted k-means++ and Lloyd runs on the candidates.  Measured,
+# not assumed (the benchmark's blobs, 2 x 10^6 x 10, k=8, in 8 blocks, eight
+# seeds, final inertia after Lloyd in float64): on all rows, 3 rounds x 2k
+# reached the best inertia for every seed; on a sample of 2^18 rows, 3 rounds
+# x 2k left one seed of eight in a local minimum 6.9% worse, while 5 x 2k and
+# 3 x 4k reached the best for every seed, 3 x 4k with the cheapest seeding
+# and the fewest Lloyd iterations after it (3 to 4, against 4 to 7).  Spark's
+# default is 2 rounds; Bahmani et al. use O(log cost).
+#
+# A cluster with a fraction p of the weight has about p * SAMPLE_ROWS rows in
+# the sample and none with probability about exp(-p * SAMPLE_ROWS): one of
+# under ~2e-5 of the weight (20 rows in 10^6) can be missed by the seeding,
+# though Lloyd's iterations on all of X may still find it.
+SAMPLE_ROWS = 2**18
+OVERSAMPLING = 4
 INIT_ROUNDS = 3
 LOCAL_RUNS = 10
 # spawn_key prefixes: every random draw has its own stream per block.
-_SEED_FIRST, _SEED_RANDOM, _SEED_ROUND, _SEED_LOCAL = range(4)
+_SEED_FIRST, _SEED_RANDOM, _SEED_ROUND, _SEED_LOCAL, _SEED_SAMPLE = range(5)
 
 
 # --------------------------------------------------------------------------
 # On the workers: one block each
+
+
+def _sample_indices(n_rows, seed, size):
+    """``size`` distinct row indices of a block, uniform, in row order."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size, replace=False))
+
+
+def sample_rows_block(X_b, w_b, seed, size, mean):
+    """``size`` rows of the block drawn uniformly without replacement, in the
+    working dtype (not centred: the passes centre them as they read them)."""
+    X = block_rows(X_b, mean)
+    return X[_sample_indices(X.shape[0], seed, size)]
+
+
+def sample_weights_block(X_b, w_b, seed, size, mean):
+    """The weights of ``sample_rows_block``'s rows, times ``n_rows / size``:
+    each sampled row stands for that many rows of its block."""
+    indices = _sample_indices(X_b.shape[0], seed, size)
+    return np.asarray(w_b)[indices] * mean.dtype.type(X_b.shape[0] / size)
 
 
 def smallest_keys_block(X_b, w_b, seed, mean, m):
@@ -251,12 +283,43 @@ def kmeans_parallel_candidates(
     return candidates, weights.astype(blocks.dtype)
 
 
+def seeding_sample(blocks, entropy, size=None):
+    """The blocks of a uniform sample of about ``size`` rows of X (default
+    ``SAMPLE_ROWS``), or ``blocks`` themselves when X has no more rows.
+
+    Stratified: each block gives a number of rows proportional to its own
+    (at least one), drawn without replacement by its own generator, and a
+    sampled row's weight is multiplied by its block's rows per sampled row.
+    The sample stays on the workers; drawing it reads no more than the
+    sampled rows.
+    """
+    size = SAMPLE_ROWS if size is None else size
+    n_rows = np.asarray(blocks.n_rows)
+    total = int(n_rows.sum())
+    if total <= size:
+        return blocks
+    sizes = np.minimum(n_rows, np.maximum(1, np.rint(n_rows * (size / total))))
+    sizes = [int(m) for m in sizes]
+    seeds = blocks.seeds(entropy, _SEED_SAMPLE)
+
+    def draw(func):
+        return [
+            blocks.call(func, x, w, seed, m, blocks.mean)
+            for x, w, seed, m in zip(blocks.x, blocks.w, seeds, sizes, strict=True)
+        ]
+
+    weights = draw(sample_weights_block) if blocks.weighted else None
+    return blocks.subset(draw(sample_rows_block), weights, sizes)
+
+
 def kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
-    """The ``init="k-means++"`` start, centred: k-means|| then the best of
-    ``LOCAL_RUNS`` weighted k-means++ and Lloyd runs on the candidates (a few
-    hundred weighted points: the runs cost nothing next to a pass over X, and
-    the best of them is the start)."""
-    candidates, weights = kmeans_parallel_candidates(blocks, n_clusters, entropy)
+    """The ``init="k-means++"`` start, centred: k-means|| on a uniform sample
+    of the rows (``seeding_sample``), then the best of ``LOCAL_RUNS``
+    weighted k-means++ and Lloyd runs on the candidates (a few hundred
+    weighted points: the runs cost nothing next to a pass over X, and the
+    best of them is the start)."""
+    sample = seeding_sample(blocks, entropy)
+    candidates, weights = kmeans_parallel_candidates(sample, n_clusters, entropy)
     order = canonical_order(candidates)
     best_inertia, best_centers = np.inf, None
     for run in range(LOCAL_RUNS):
