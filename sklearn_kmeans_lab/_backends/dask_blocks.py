@@ -417,29 +417,26 @@ class Blocks:
         view.w = [None] * len(view.x) if w is None else list(w)
         return view
 
-    def call(self, func, *args, nout=None, **kwargs):
-        """One task ``func(*args, **kwargs)`` (a future or a delayed object);
-        with ``nout``, a tuple of that many parts of its result."""
+    def call(self, func, *args, **kwargs):
+        """One task ``func(*args, **kwargs)``: a future or a delayed object."""
         if self.client is None:
             from dask import delayed
 
-            return delayed(func, pure=False, nout=nout)(*args, **kwargs)
-        result = self.client.submit(func, *args, pure=False, **kwargs)
-        if nout is None:
-            return result
-        return tuple(
-            self.client.submit(operator.getitem, result, i, pure=False)
-            for i in range(nout)
-        )
+            return delayed(func, pure=False)(*args, **kwargs)
+        return self.client.submit(func, *args, pure=False, **kwargs)
 
-    def map(self, func, *per_block, nout=None, **shared):
-        """``func(x_b, w_b, *per_block[b], **shared)`` for every block ``b``."""
-        if self.client is None:
-            shared = {key: _shared(value) for key, value in shared.items()}
+    def map(self, func, *per_block, **shared):
+        """``func(x_b, w_b, *per_block[b], **shared)`` for every block ``b``.
+
+        On a cluster the tasks go to the scheduler in one message
+        (``Client.map``), not one message per block.
+        """
+        if self.client is not None:
+            blocks = (self.x, self.w, *per_block)
+            return self.client.map(func, *blocks, pure=False, **shared)
+        shared = {key: _shared(value) for key, value in shared.items()}
         return [
-            self.call(
-                func, x, w, *(values[b] for values in per_block), nout=nout, **shared
-            )
+            self.call(func, x, w, *(values[b] for values in per_block), **shared)
             for b, (x, w) in enumerate(zip(self.x, self.w, strict=True))
         ]
 
@@ -454,6 +451,9 @@ class Blocks:
         needs only a small item of a block's result (its sums, not its
         state) then moves only that item between workers.
         """
+        if self.client is not None:
+            indices = [index] * len(values)
+            return self.client.map(operator.getitem, values, indices, pure=False)
         return [self.call(operator.getitem, value, index) for value in values]
 
     def keep(self, *values):
