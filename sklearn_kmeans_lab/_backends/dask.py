@@ -52,6 +52,7 @@ from sklearn_kmeans_lab._lloyd_iterations import (
     lloyd_iterations,
     relocate_empty_clusters,
 )
+from sklearn_kmeans_lab._lloyd_run import _REFRESH_EVERY
 from sklearn_kmeans_lab._seeding import weight_exponent
 
 # --------------------------------------------------------------------------
@@ -162,10 +163,10 @@ def _scaled_dask_weights(sample_weight, dtype):
 class _Run:
     """The state of one Lloyd run over the blocks, for ``lloyd_iterations``.
 
-    Each block's state (its labels, needed for strict convergence, and the
-    gap bounds that let a pass skip the samples whose label cannot change)
-    stays on the workers; the centres and how far they moved are small
-    literals, so each pass submits a graph of constant size.
+    Each block's state (its labels, needed for strict convergence, the gap
+    bounds that let a pass skip the samples whose label cannot change, and
+    its cluster totals) stays on the workers; the centres and how far they
+    moved are small literals, so each pass submits a graph of constant size.
     """
 
     def __init__(self, blocks, n_clusters):
@@ -173,6 +174,10 @@ class _Run:
         self.dtype = blocks.dtype
         self.previous = [None] * len(blocks.x)
         self.gap_drop = np.zeros(n_clusters)
+        # The blocks' cluster totals are running totals, refreshed from
+        # scratch as often as the in-memory run's.
+        self.passes_since_scratch = 0
+        self.next_from_scratch = True
 
     def step(self, centers, *, want_inertia):
         steps = self.blocks.map(
@@ -182,8 +187,14 @@ class _Run:
             gap_drop=self.gap_drop.copy(),
             mean=self.blocks.mean,
             want_inertia=want_inertia,
+            from_scratch=self.next_from_scratch,
         )
         self.gap_drop[:] = 0.0
+        if self.next_from_scratch:
+            self.passes_since_scratch = 0
+        else:
+            self.passes_since_scratch += 1
+        self.next_from_scratch = self.passes_since_scratch + 1 >= _REFRESH_EVERY
         # The states stay on the workers for the next pass; the graph of the
         # next pass refers to them, not to how they were made.
         # Only the sums travel to the reduction (the states, three bytes a
@@ -210,6 +221,7 @@ class _Run:
         )
         ((rows, w, labels),) = self.blocks.fetch(self.blocks.tree(parts, concat_parts))
         relocate_empty_clusters(rows, w, centers, sums, weights, labels)
+        self.next_from_scratch = True  # as in memory
 
     def moved(self, old, new):
         """Record what the move can take off the blocks' gap bounds."""

@@ -124,39 +124,48 @@ def index_dtype(n):
     return np.int64  # pragma: no cover - more than 2**31 clusters
 
 
-def lloyd_block(X_b, w_b, previous, centers, gap_drop, mean, want_inertia):
+def lloyd_block(
+    X_b, w_b, previous, centers, gap_drop, mean, want_inertia, from_scratch
+):
     """One fused E+M pass on a block; returns its new state and partial sums.
 
     ``previous`` is what the block's last pass returned (None at first): a
-    pass's whole result stays on the worker, so no task splits it.
+    pass's whole result stays on the worker.
 
-    The block's state between passes is its labels and the gap bounds of
-    the in-memory run (Hamerly's bound in one number per sample, see
-    ``_lloyd_run``): with ``gap_drop``, what the centres' moves since the
-    last pass can take off a gap, the samples whose label cannot change are
-    skipped, exactly as in memory; labels and sums are bit-for-bit those of
-    a pass without bounds.  The sums are recomputed from the block's rows.
+    The block's state between passes is the in-memory run's: its labels,
+    the gap bounds (Hamerly's bound in one number per sample, see
+    ``_lloyd_run``) and the per-cluster totals of its labels.  With
+    ``gap_drop``, what the centres' moves since the last pass can take off
+    a gap, the samples whose label cannot change are skipped, exactly as in
+    memory; labels are bit-for-bit those of a pass without bounds.  Unless
+    ``from_scratch`` (the first pass, and now and then as in memory), only
+    the samples that change cluster update the totals.
     """
     X = block_rows(X_b, mean)
     w = None if w_b is None else np.asarray(w_b)
     k, dtype = centers.shape[0], X.dtype
     if X.shape[0] == 0:  # nothing to assign (rows filtered out upstream)
-        state = (np.empty(0, index_dtype(k)), None, None, 0.0)
+        state = (np.empty(0, index_dtype(k)), None, None, 0.0, None)
         return state, (np.zeros(centers.shape, dtype), np.zeros(k, dtype), 0, 0.0)
     run = LloydRun(X, w, centers.shape[0], mean, 1, True)
     if previous is None:
         labels = np.full(X.shape[0], -1, dtype=np.int32)
+        from_scratch = True
     else:
-        labels_b, gaps, x_norm_max, c_norm_max = previous[0]
+        labels_b, gaps, x_norm_max, c_norm_max, totals = previous[0]
         labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
-        run.resume(gaps, x_norm_max, c_norm_max, gap_drop)
+        run.resume(gaps, x_norm_max, c_norm_max, gap_drop, totals)
     with run.blas_limit():
-        n_changed = run.assign(centers, labels, want_inertia=want_inertia)
+        n_changed = run.assign(
+            centers, labels, want_inertia=want_inertia, from_scratch=from_scratch
+        )
     inertia = float(run.partials.inertia.sum()) if want_inertia else 0.0
     labels = labels.astype(index_dtype(centers.shape[0]))
-    state = (labels, run.gaps, run.x_norm_max, run.c_norm_max)
-    sums, weights = run.sums.astype(X.dtype), run.weights.astype(X.dtype)
-    return state, (sums, weights, n_changed, inertia)
+    totals = (run.sums, run.weights, run.counts)
+    state = (labels, run.gaps, run.x_norm_max, run.c_norm_max, totals)
+    # (exactly 0 for a cluster left without a member of positive weight)
+    sums, weights, _ = run.totals()
+    return state, (sums.astype(dtype), weights.astype(dtype), n_changed, inertia)
 
 
 def inertia_block(X_b, w_b, centers, mean):
