@@ -29,6 +29,7 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 from sklearn_kmeans_lab import LloydKMeans  # noqa: E402
 from sklearn_kmeans_lab._backends import dask as dask_backend  # noqa: E402
 from sklearn_kmeans_lab._backends import dask_blocks, dask_seeding  # noqa: E402
+from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops  # noqa: E402
 
 N_SAMPLES, N_CLUSTERS = 2000, 4
 
@@ -671,6 +672,30 @@ def test_kselector_on_a_dask_array_needs_lloyd_kmeans(threads):
 
 
 # -- what a pass costs ---------------------------------------------------------
+
+
+def test_a_block_pass_from_running_totals_equals_one_from_scratch(blobs):
+    X, _ = blobs
+    mean = X.mean(axis=0)
+    rng = np.random.default_rng(0)
+    first = X[rng.choice(N_SAMPLES, N_CLUSTERS, replace=False)] - mean
+    state, _ = dask_blocks.lloyd_block(
+        X, None, None, first, np.zeros(N_CLUSTERS), mean, False, True
+    )
+    moved = first + rng.normal(scale=0.5, size=first.shape)
+    gap_drop = np.zeros(N_CLUSTERS)
+    add_gap_drops(first, moved, gap_drop)
+    passes = [
+        dask_blocks.lloyd_block(
+            X, None, (state, None), moved, gap_drop, mean, False, from_scratch
+        )
+        for from_scratch in (False, True)
+    ]
+    (running_state, running), (scratch_state, scratch) = passes
+    assert running[2] == scratch[2] > 0  # the same labels changed
+    np.testing.assert_array_equal(running_state[0], scratch_state[0])
+    np.testing.assert_allclose(running[0], scratch[0], rtol=1e-12)
+    np.testing.assert_array_equal(running[1], scratch[1])
 
 
 def test_passes_over_persisted_data_on_a_cluster_are_futures(blobs, local_client):
