@@ -41,8 +41,8 @@ float64 from each fit's centres.
 Targets (issue 14), each printed as met or missed by a factor: seeding at
 most 3 Lloyd iterations' time (the seeding alone, ``seeding_seconds``;
 ``init_seconds``, to the fit's ``Initialization complete``, also counts
-persisting the input and the validation pass), a Dask iteration at most 1.5x an in-memory
-one, ``LloydKMeans`` at least 10x faster than dask-ml (ratio of median
+persisting the input and the validation pass), a Dask iteration at most
+1.5x an in-memory one, ``LloydKMeans`` at least 10x faster than dask-ml (ratio of median
 times) to an equal or better inertia (mean over seeds at most 0.1% above
 dask-ml's), and, with ``--baseline`` (the JSON of an earlier run with the
 same settings), the mean final inertia over seeds at most 0.5% above the
