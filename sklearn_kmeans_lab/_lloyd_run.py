@@ -393,6 +393,27 @@ class LloydRun:
         self.assign(centers, self.labels, from_scratch=False)
         return self.labels, self.inertia_of(centers, self.labels)
 
+    def resume(self, gaps, x_norm_max, c_norm_max, gap_drop, totals=None):
+        """Take up the state an earlier run over the same rows left.
+
+        For a run that lives one pass at a time (a Dask block's): its gap
+        bounds (``gaps``, ``x_norm_max``, ``c_norm_max``) as the last pass
+        left them, ``gap_drop``, what the centres' moves since then can take
+        off a gap (see ``moved``), and ``totals``, the ``(sums, weights,
+        counts)`` of the labels it left, which a pass that is not from
+        scratch updates with the samples that change cluster.  The arrays are
+        copied: a caller's state may be read again (a lost worker's task
+        reruns).
+        """
+        if totals is not None:
+            self.sums[:], self.weights[:], self.counts[:] = totals
+        if not self.use_bounds:
+            return
+        self.gaps[:] = gaps
+        self.gap_drop[:] = gap_drop
+        self.x_norm_max, self.c_norm_max = x_norm_max, c_norm_max
+        self.gaps_valid = True
+
 
 def lloyd_single_run(
     X,

@@ -28,7 +28,8 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 from sklearn_kmeans_lab import LloydKMeans  # noqa: E402
 from sklearn_kmeans_lab._backends import dask as dask_backend  # noqa: E402
-from sklearn_kmeans_lab._backends import dask_blocks  # noqa: E402
+from sklearn_kmeans_lab._backends import dask_blocks, dask_seeding  # noqa: E402
+from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops  # noqa: E402
 
 N_SAMPLES, N_CLUSTERS = 2000, 4
 
@@ -191,7 +192,7 @@ def test_kmeans_parallel_candidates_are_weighted_rows_of_x(blobs, threads):
     X, _ = blobs
     weights = np.random.RandomState(0).uniform(0.5, 2, size=N_SAMPLES)
     blocks = _blocks(X, weights)
-    candidates, candidate_weights = dask_backend.kmeans_parallel_candidates(
+    candidates, candidate_weights = dask_seeding.kmeans_parallel_candidates(
         blocks, N_CLUSTERS, entropy=[1, 2, 3]
     )
     # oversampling: about 1 + rounds * l candidates, far more than k
@@ -203,12 +204,61 @@ def test_kmeans_parallel_candidates_are_weighted_rows_of_x(blobs, threads):
     assert np.all(candidate_weights > 0)
 
 
+def test_kmeans_parallel_runs_on_a_uniform_sample_of_large_data(
+    blobs, threads, monkeypatch
+):
+    X, _ = blobs
+    weights = np.random.RandomState(0).uniform(0.5, 2, size=N_SAMPLES)
+    blocks = _blocks(X, weights)
+    monkeypatch.setattr(dask_seeding, "SAMPLE_ROWS", N_SAMPLES // 5)
+    sample = dask_seeding.seeding_sample(blocks, entropy=[5])
+    # each block gives its share of the rows, distinct rows of its own
+    assert sample.n_rows == tuple(n // 5 for n in blocks.n_rows)
+    rows, sampled_weights = blocks.fetch(sample.x, sample.w)
+    for b, (block_rows, block_weights) in enumerate(
+        zip(rows, sampled_weights, strict=True)
+    ):
+        start = sum(blocks.n_rows[:b])
+        own = X[start : start + blocks.n_rows[b]]
+        index = [np.flatnonzero((own == row).all(axis=1))[0] for row in block_rows]
+        assert len(set(index)) == len(index)
+        # a sampled row stands for the 5 rows of its block it was drawn among
+        np.testing.assert_allclose(block_weights, 5 * weights[start:][index])
+    # the candidates are rows of the sample, their weights its total weight
+    candidates, candidate_weights = dask_seeding.kmeans_parallel_candidates(
+        sample, N_CLUSTERS, entropy=[5]
+    )
+    sample_rows = {
+        tuple(row) for row in np.round(np.concatenate(rows) - blocks.mean, 6)
+    }
+    assert all(tuple(c) in sample_rows for c in np.round(candidates, 6))
+    assert candidate_weights.sum() == pytest.approx(
+        np.concatenate(sampled_weights).sum(), rel=1e-12
+    )
+
+
+def test_kmeans_parallel_on_a_sample_finds_separated_blobs_on_any_scheduler(
+    monkeypatch,
+):
+    monkeypatch.setattr(dask_seeding, "SAMPLE_ROWS", 500)
+    centers = 10.0 * np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])
+    X, y = make_blobs(3000, centers=centers, cluster_std=0.5, random_state=1)
+    Xd = da.from_array(X, chunks=700)
+    fits = []
+    for scheduler in ("threads", "synchronous"):
+        with dask.config.set(scheduler=scheduler):
+            fits.append(LloydKMeans(6, random_state=0, max_iter=1).fit(Xd))
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    # one iteration from the seeding: the seeding itself found the blobs
+    assert adjusted_rand_score(y, fits[0].labels_) == 1.0
+
+
 def test_random_init_draws_distinct_rows_of_positive_weight(blobs, threads):
     X, _ = blobs
     weights = np.zeros(N_SAMPLES)
     weights[::10] = 1.0
     blocks = _blocks(X, weights)
-    rows = dask_backend._random_rows(blocks, 50, [7], dask_backend._SEED_RANDOM)
+    rows = dask_seeding.random_rows(blocks, 50, [7])
     chosen = [np.flatnonzero((X - blocks.mean == row).all(axis=1)) for row in rows]
     indices = np.concatenate(chosen)
     assert len(set(indices)) == 50
@@ -624,6 +674,30 @@ def test_kselector_on_a_dask_array_needs_lloyd_kmeans(threads):
 # -- what a pass costs ---------------------------------------------------------
 
 
+def test_a_block_pass_from_running_totals_equals_one_from_scratch(blobs):
+    X, _ = blobs
+    mean = X.mean(axis=0)
+    rng = np.random.default_rng(0)
+    first = X[rng.choice(N_SAMPLES, N_CLUSTERS, replace=False)] - mean
+    state, _ = dask_blocks.lloyd_block(
+        X, None, None, first, np.zeros(N_CLUSTERS), mean, False, True
+    )
+    moved = first + rng.normal(scale=0.5, size=first.shape)
+    gap_drop = np.zeros(N_CLUSTERS)
+    add_gap_drops(first, moved, gap_drop)
+    passes = [
+        dask_blocks.lloyd_block(
+            X, None, (state, None), moved, gap_drop, mean, False, from_scratch
+        )
+        for from_scratch in (False, True)
+    ]
+    (running_state, running), (scratch_state, scratch) = passes
+    assert running[2] == scratch[2] > 0  # the same labels changed
+    np.testing.assert_array_equal(running_state[0], scratch_state[0])
+    np.testing.assert_allclose(running[0], scratch[0], rtol=1e-12)
+    np.testing.assert_array_equal(running[1], scratch[1])
+
+
 def test_passes_over_persisted_data_on_a_cluster_are_futures(blobs, local_client):
     Xd = da.from_array(blobs[0], chunks=500).persist()
     blocks = dask_backend.FitData(Xd, None).blocks
@@ -631,8 +705,9 @@ def test_passes_over_persisted_data_on_a_cluster_are_futures(blobs, local_client
     assert all(isinstance(x, distributed.Future) for x in blocks.x)
 
 
-def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
-    blobs, threads, monkeypatch
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kmeans_parallel_oversampling_is_one_submission_and_one_fetch(
+    blobs, threads, monkeypatch, weighted
 ):
     calls = {"keep": 0, "fetch": 0}
     keep, fetch = dask_blocks.Blocks.keep, dask_blocks.Blocks.fetch
@@ -644,13 +719,13 @@ def test_kmeans_parallel_round_is_one_submission_and_one_fetch(
 
         return wrapper
 
-    blocks = _blocks(blobs[0])
+    weights = np.linspace(0.5, 2.0, N_SAMPLES) if weighted else None
+    blocks = _blocks(blobs[0], weights)
     monkeypatch.setattr(dask_blocks.Blocks, "keep", counting("keep", keep))
     monkeypatch.setattr(dask_blocks.Blocks, "fetch", counting("fetch", fetch))
-    dask_backend.kmeans_parallel_candidates(blocks, N_CLUSTERS, entropy=[4])
-    rounds = dask_backend.INIT_ROUNDS
-    # the first centre (one block), one per round, the candidates' weights
-    assert calls == {"keep": rounds, "fetch": rounds + 2}
+    dask_seeding.kmeans_parallel_candidates(blocks, N_CLUSTERS, entropy=[4])
+    # the first centre, every round and the weights: one graph, one fetch
+    assert calls == {"keep": 0, "fetch": 1}
 
 
 def test_kselector_on_a_dask_array_keeps_the_scale_of_the_weights(threads):

@@ -14,17 +14,13 @@ numbers come back to the client per iteration.
   previous pass (needed for strict convergence) stay persisted on the workers
   and the centres are a small literal, so the graph does not grow with the
   iteration count.
-* ``init="k-means++"`` runs k-means|| (Bahmani et al., 2012), the scalable
-  form of k-means++; ``init="random"`` draws weighted rows without replacement
-  in one pass.  Random draws use one generator per block, seeded from
-  ``random_state`` through ``np.random.SeedSequence``: the result depends on
-  the chunking, never on the scheduler, the worker count or timing.
+* The seeding (k-means|| for ``init="k-means++"``, weighted rows for
+  ``init="random"``) is ``dask_seeding.py``: the result depends on the
+  chunking, never on the scheduler, the worker count or timing.
 
 This module is imported only for a dask collection, so it imports dask
 freely; importing the package never imports it.
 """
-
-from functools import partial
 
 import dask.array as da
 import numpy as np
@@ -38,49 +34,26 @@ from sklearn_kmeans_lab._backends import (
 )
 from sklearn_kmeans_lab._backends.dask_blocks import (
     Blocks,
-    candidate_weights_block,
     check_numpy_block,
     concat_parts,
     farthest_block,
     inertia_block,
-    kmeans_parallel_round_block,
     lloyd_block,
     merge_moments,
-    merge_smallest,
     moments_block,
     partition_block,
-    pick_candidates,
     predict_block,
-    row_of,
-    smallest_keys_block,
     sum_parts,
-    sum_pass_parts,
     transform_block,
 )
+from sklearn_kmeans_lab._backends.dask_seeding import kmeans_parallel, random_rows
 from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops
 from sklearn_kmeans_lab._lloyd_iterations import (
     lloyd_iterations,
     relocate_empty_clusters,
 )
-from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
-from sklearn_kmeans_lab._seeding import (
-    canonical_order,
-    kmeans_plusplus_centers,
-    weight_exponent,
-)
-
-# k-means||: each round (one pass) samples about OVERSAMPLING * n_clusters
-# points, and the start is the best of LOCAL_RUNS weighted k-means++ runs on
-# the candidates.  Measured, not assumed (blobs 10^6 x 10, k=8, five seeds,
-# final inertia after Lloyd): 3 rounds x 2k give the mean final inertia of
-# 5 rounds x 2k (within 1e-8); 2 rounds x 2k left one seed in a local minimum
-# 8% worse.  Spark's default is 2 rounds; Bahmani et al. use O(log cost).
-OVERSAMPLING = 2
-INIT_ROUNDS = 3
-LOCAL_RUNS = 10
-# spawn_key prefixes: every random draw has its own stream per block.
-_SEED_FIRST, _SEED_RANDOM, _SEED_ROUND, _SEED_LOCAL = range(4)
-
+from sklearn_kmeans_lab._lloyd_run import _REFRESH_EVERY
+from sklearn_kmeans_lab._seeding import weight_exponent
 
 # --------------------------------------------------------------------------
 # Validation
@@ -183,127 +156,6 @@ def _scaled_dask_weights(sample_weight, dtype):
 # Initialisation
 
 
-def _random_rows(blocks, m, entropy, purpose):
-    """``m`` distinct rows drawn with probability proportional to weight."""
-    _, rows = blocks.reduce(
-        smallest_keys_block,
-        blocks.seeds(entropy, purpose),
-        combine=partial(merge_smallest, m),
-        mean=blocks.mean,
-        m=m,
-    )
-    return rows
-
-
-def _first_center(blocks, entropy):
-    """The first k-means|| centre, a row drawn with probability ~ weight.
-
-    Unweighted, a uniform row is a block drawn by its size and a row of it:
-    one task that reads one block, not a pass over the data.
-    """
-    if blocks.weighted:
-        return _random_rows(blocks, 1, entropy, _SEED_FIRST)
-    seed = np.random.SeedSequence(entropy, spawn_key=(_SEED_FIRST,))
-    rng = np.random.default_rng(seed)
-    ends = np.cumsum(blocks.n_rows)
-    row = int(rng.integers(ends[-1]))
-    block = int(np.searchsorted(ends, row, side="right"))
-    row -= int(ends[block] - blocks.n_rows[block])
-    (center,) = blocks.fetch(blocks.call(row_of, blocks.x[block], row, blocks.mean))
-    return center
-
-
-def kmeans_parallel_candidates(
-    blocks, n_clusters, entropy, *, rounds=None, oversampling=None
-):
-    """k-means|| oversampling: weighted candidate centres (centred coordinates).
-
-    Each round is one pass and one round trip: a map over the blocks adds
-    the previous round's candidates to each sample's nearest distance (kept
-    persisted on the workers, never recomputed) and draws a superset of the
-    block's new candidates (about ``oversampling * n_clusters`` rows); one
-    task of the same submission sums the cost and keeps the new candidates,
-    and only they come back.  A last pass weighs the candidates.
-
-    Returns
-    -------
-    candidates : ndarray of shape (n_candidates, n_features)
-        The first centre (drawn by weight) and the points sampled in the
-        rounds, about ``1 + rounds * oversampling * n_clusters``.
-    weights : ndarray of shape (n_candidates,)
-        Total sample weight of the points nearest to each candidate.
-    """
-    rounds = INIT_ROUNDS if rounds is None else rounds
-    ell = (OVERSAMPLING if oversampling is None else oversampling) * n_clusters
-    new = _first_center(blocks, entropy)
-    candidates = [new]
-    states = [None] * len(blocks.x)
-    offset = 0
-    for round_ in range(rounds):
-        steps = blocks.map(
-            kmeans_parallel_round_block,
-            states,
-            blocks.seeds(entropy, _SEED_ROUND, round_),
-            new_centers=new,
-            mean=blocks.mean,
-            offset=offset,
-            ell=ell,
-        )
-        picked = blocks.call(pick_candidates, ell, *steps)
-        # One submission: the distances stay on the workers for the next
-        # round, the cost and the new rows come back.
-        states, picked = blocks.keep(steps, picked)
-        ((phi, new),) = blocks.fetch(picked)
-        offset += candidates[-1].shape[0]
-        if phi == 0:  # every sample sits on a candidate
-            break
-        candidates.append(new)
-    all_candidates = np.concatenate(candidates)
-    (weights,) = blocks.reduce(
-        candidate_weights_block,
-        states,
-        new_centers=new,
-        mean=blocks.mean,
-        offset=offset,
-        n_cand=all_candidates.shape[0],
-    )
-    return all_candidates, weights.astype(blocks.dtype)
-
-
-def _kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
-    """k-means|| then the best of ``LOCAL_RUNS`` weighted k-means++ and Lloyd
-    runs on the candidates (a few hundred weighted points: the runs cost
-    nothing next to a pass over X, and the best of them is the start)."""
-    candidates, weights = kmeans_parallel_candidates(blocks, n_clusters, entropy)
-    order = canonical_order(candidates)
-    best_inertia, best_centers = np.inf, None
-    for run in range(LOCAL_RUNS):
-        local = np.random.RandomState(
-            np.random.MT19937(
-                np.random.SeedSequence(entropy, spawn_key=(_SEED_LOCAL, run))
-            )
-        )
-        centers, _ = kmeans_plusplus_centers(
-            candidates, n_clusters, weights, local, order
-        )
-        if candidates.shape[0] <= n_clusters:
-            # Too few distinct points to refine (Lloyd's relocation needs more
-            # samples than empty clusters); the Lloyd run on X relocates.
-            return centers
-        _, inertia, centers, _ = lloyd_single_run(
-            candidates,
-            weights,
-            centers,
-            max_iter=max_iter,
-            tol=tol,
-            verbose=0,
-            n_threads=1,
-        )
-        if inertia < best_inertia:
-            best_inertia, best_centers = inertia, centers
-    return best_centers
-
-
 # --------------------------------------------------------------------------
 # Lloyd's iterations
 
@@ -311,10 +163,10 @@ def _kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
 class _Run:
     """The state of one Lloyd run over the blocks, for ``lloyd_iterations``.
 
-    Each block's state (its labels, needed for strict convergence, and the
-    gap bounds that let a pass skip the samples whose label cannot change)
-    stays on the workers; the centres and how far they moved are small
-    literals, so each pass submits a graph of constant size.
+    Each block's state (its labels, needed for strict convergence, the gap
+    bounds that let a pass skip the samples whose label cannot change, and
+    its cluster totals) stays on the workers; the centres and how far they
+    moved are small literals, so each pass submits a graph of constant size.
     """
 
     def __init__(self, blocks, n_clusters):
@@ -322,6 +174,10 @@ class _Run:
         self.dtype = blocks.dtype
         self.previous = [None] * len(blocks.x)
         self.gap_drop = np.zeros(n_clusters)
+        # The blocks' cluster totals are running totals, refreshed from
+        # scratch as often as the in-memory run's.
+        self.passes_since_scratch = 0
+        self.next_from_scratch = True
 
     def step(self, centers, *, want_inertia):
         steps = self.blocks.map(
@@ -331,13 +187,20 @@ class _Run:
             gap_drop=self.gap_drop.copy(),
             mean=self.blocks.mean,
             want_inertia=want_inertia,
+            from_scratch=self.next_from_scratch,
         )
         self.gap_drop[:] = 0.0
+        if self.next_from_scratch:
+            self.passes_since_scratch = 0
+        else:
+            self.passes_since_scratch += 1
+        self.next_from_scratch = self.passes_since_scratch + 1 >= _REFRESH_EVERY
         # The states stay on the workers for the next pass; the graph of the
         # next pass refers to them, not to how they were made.
-        self.previous, total = self.blocks.keep(
-            steps, self.blocks.tree(steps, sum_parts, leaves=sum_pass_parts)
-        )
+        # Only the sums travel to the reduction (the states, three bytes a
+        # sample, stay on the worker that made them).
+        total = self.blocks.tree(self.blocks.items(steps, 1), sum_parts)
+        self.previous, total = self.blocks.keep(steps, total)
         ((sums, weights, n_changed, inertia),) = self.blocks.fetch(total)
         return n_changed, sums, weights, bool(np.any(weights == 0)), inertia
 
@@ -358,6 +221,7 @@ class _Run:
         )
         ((rows, w, labels),) = self.blocks.fetch(self.blocks.tree(parts, concat_parts))
         relocate_empty_clusters(rows, w, centers, sums, weights, labels)
+        self.next_from_scratch = True  # as in memory
 
     def moved(self, old, new):
         """Record what the move can take off the blocks' gap bounds."""
@@ -415,8 +279,8 @@ class FitData:
         """
         entropy = [int(v) for v in random_state.randint(2**31 - 1, size=4)]
         if init == "random":
-            return _random_rows(self.blocks, n_clusters, entropy, _SEED_RANDOM)
-        return _kmeans_parallel(
+            return random_rows(self.blocks, n_clusters, entropy)
+        return kmeans_parallel(
             self.blocks, n_clusters, entropy, max_iter=max_iter, tol=tol
         )
 

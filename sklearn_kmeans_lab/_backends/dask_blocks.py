@@ -7,6 +7,7 @@ module-level (picklable) and never modify their inputs (dask may reuse them).
 dask itself is imported inside the functions that build graphs.
 """
 
+import copy
 import operator
 import sys
 
@@ -25,7 +26,7 @@ _SPLIT_EVERY = 8
 _PERSIST_FRACTION = 0.5
 
 
-def _centred(X_b, mean):
+def centred_copy(X_b, mean):
     """A C-contiguous copy of the block in the working dtype, minus ``mean``."""
     if mean is None:
         return np.ascontiguousarray(X_b)
@@ -34,7 +35,7 @@ def _centred(X_b, mean):
     return out
 
 
-def _rows(X_b, mean):
+def block_rows(X_b, mean):
     """The block as the kernels read it, centred on the fly by ``mean``.
 
     No copy when the block is already C-contiguous in the working dtype (a
@@ -45,7 +46,7 @@ def _rows(X_b, mean):
     return np.ascontiguousarray(X_b, dtype=dtype)
 
 
-def _block_weights(w_b, n_rows, dtype):
+def block_weights(w_b, n_rows, dtype):
     return np.ones(n_rows, dtype=dtype) if w_b is None else np.asarray(w_b)
 
 
@@ -111,7 +112,7 @@ def merge_moments(*parts):
     return (n, mean, m2, *counts)
 
 
-def _index_dtype(n):
+def index_dtype(n):
     """The smallest signed integer type for -1 .. n - 1.
 
     Labels and candidate indices stay on the workers between passes: one byte
@@ -123,45 +124,48 @@ def _index_dtype(n):
     return np.int64  # pragma: no cover - more than 2**31 clusters
 
 
-def lloyd_block(X_b, w_b, previous, centers, gap_drop, mean, want_inertia):
+def lloyd_block(
+    X_b, w_b, previous, centers, gap_drop, mean, want_inertia, from_scratch
+):
     """One fused E+M pass on a block; returns its new state and partial sums.
 
     ``previous`` is what the block's last pass returned (None at first): a
-    pass's whole result stays on the worker, so no task splits it.
+    pass's whole result stays on the worker.
 
-    The block's state between passes is its labels and the gap bounds of
-    the in-memory run (Hamerly's bound in one number per sample, see
-    ``_lloyd_run``): with ``gap_drop``, what the centres' moves since the
-    last pass can take off a gap, the samples whose label cannot change are
-    skipped, exactly as in memory; labels and sums are bit-for-bit those of
-    a pass without bounds.  The sums are recomputed from the block's rows.
+    The block's state between passes is the in-memory run's: its labels,
+    the gap bounds (Hamerly's bound in one number per sample, see
+    ``_lloyd_run``) and the per-cluster totals of its labels.  With
+    ``gap_drop``, what the centres' moves since the last pass can take off
+    a gap, the samples whose label cannot change are skipped, exactly as in
+    memory; labels are bit-for-bit those of a pass without bounds.  Unless
+    ``from_scratch`` (the first pass, and now and then as in memory), only
+    the samples that change cluster update the totals.
     """
-    X = _rows(X_b, mean)
+    X = block_rows(X_b, mean)
     w = None if w_b is None else np.asarray(w_b)
     k, dtype = centers.shape[0], X.dtype
     if X.shape[0] == 0:  # nothing to assign (rows filtered out upstream)
-        state = (np.empty(0, _index_dtype(k)), None, None, 0.0)
+        state = (np.empty(0, index_dtype(k)), None, None, 0.0, None)
         return state, (np.zeros(centers.shape, dtype), np.zeros(k, dtype), 0, 0.0)
     run = LloydRun(X, w, centers.shape[0], mean, 1, True)
     if previous is None:
         labels = np.full(X.shape[0], -1, dtype=np.int32)
+        from_scratch = True
     else:
-        labels_b, gaps, x_norm_max, c_norm_max = previous[0]
+        labels_b, gaps, x_norm_max, c_norm_max, totals = previous[0]
         labels = labels_b.astype(np.int32)  # a copy: the input stays as it is
-        if run.use_bounds:
-            # the run resumes where the block's last pass left it (copies:
-            # a state may be read again if a worker is lost)
-            run.gaps[:] = gaps
-            run.gaps_valid = True
-            run.x_norm_max, run.c_norm_max = x_norm_max, c_norm_max
-            run.gap_drop[:] = gap_drop
+        run.resume(gaps, x_norm_max, c_norm_max, gap_drop, totals)
     with run.blas_limit():
-        n_changed = run.assign(centers, labels, want_inertia=want_inertia)
+        n_changed = run.assign(
+            centers, labels, want_inertia=want_inertia, from_scratch=from_scratch
+        )
     inertia = float(run.partials.inertia.sum()) if want_inertia else 0.0
-    labels = labels.astype(_index_dtype(centers.shape[0]))
-    state = (labels, run.gaps, run.x_norm_max, run.c_norm_max)
-    sums, weights = run.sums.astype(X.dtype), run.weights.astype(X.dtype)
-    return state, (sums, weights, n_changed, inertia)
+    labels = labels.astype(index_dtype(centers.shape[0]))
+    totals = (run.sums, run.weights, run.counts)
+    state = (labels, run.gaps, run.x_norm_max, run.c_norm_max, totals)
+    # (exactly 0 for a cluster left without a member of positive weight)
+    sums, weights, _ = run.totals()
+    return state, (sums.astype(dtype), weights.astype(dtype), n_changed, inertia)
 
 
 def inertia_block(X_b, w_b, centers, mean):
@@ -170,8 +174,8 @@ def inertia_block(X_b, w_b, centers, mean):
     It also checks the data, for ``score`` (whose input was never validated).
     """
     _check_finite_block(X_b)
-    X = _rows(X_b, mean)
-    w = _block_weights(w_b, X.shape[0], X.dtype)
+    X = block_rows(X_b, mean)
+    w = block_weights(w_b, X.shape[0], X.dtype)
     if w_b is not None and not (np.isfinite(w).all() and (w >= 0).all()):
         raise ValueError("sample_weight must be finite and non-negative.")
     labels, inertia = assign_labels(
@@ -184,49 +188,25 @@ def inertia_block(X_b, w_b, centers, mean):
 def farthest_block(X_b, w_b, previous, centers, mean, n_far):
     """The block's ``n_far`` samples farthest from their assigned centre."""
     labels_b = previous[0][0]
-    X = _rows(X_b, mean)
-    w = _block_weights(w_b, X.shape[0], X.dtype)
+    X = block_rows(X_b, mean)
+    w = block_weights(w_b, X.shape[0], X.dtype)
     distances = distances_to_assigned(X, centers, labels_b, x_offset=mean)
     distances[w == 0] = -1.0  # never relocated: they cannot fill a cluster
     if distances.shape[0] > n_far:
         keep = np.argpartition(distances, -n_far)[-n_far:]
     else:
         keep = np.arange(distances.shape[0])
-    return _centred(X[keep], mean), w[keep], labels_b[keep]
+    return centred_copy(X[keep], mean), w[keep], labels_b[keep]
 
 
 def partition_block(X_b, w_b, centers_a, centers_b, mean):
     """Which (label under a, label under b) pairs occur in the block, (k, k)."""
-    X = _rows(X_b, mean)
+    X = block_rows(X_b, mean)
     labels_a, _ = assign_labels(X, centers_a, x_offset=mean)
     labels_b, _ = assign_labels(X, centers_b, x_offset=mean)
     pairs = np.zeros((centers_a.shape[0], centers_b.shape[0]), dtype=np.int64)
     pairs[labels_a, labels_b] = 1
     return (pairs,)
-
-
-def smallest_keys_block(X_b, w_b, seed, mean, m):
-    """The ``m`` rows with the smallest keys ``Exp(1) / w`` in the block.
-
-    The ``m`` smallest keys over all samples are a weighted sample without
-    replacement (Efraimidis & Spirakis, 2006): the same law as ``m``
-    successive draws with probability proportional to the weight.
-    """
-    n_rows = X_b.shape[0]
-    w = _block_weights(w_b, n_rows, mean.dtype)
-    exp = np.random.default_rng(seed).exponential(size=n_rows)
-    keys = np.full(n_rows, np.inf)
-    np.divide(exp, w, out=keys, where=w > 0)
-    keep = np.argpartition(keys, m - 1)[:m] if n_rows > m else np.arange(n_rows)
-    keep = keep[np.isfinite(keys[keep])]
-    return keys[keep], _centred(X_b[keep], mean)
-
-
-def merge_smallest(m, *parts):
-    keys = np.concatenate([p[0] for p in parts])
-    rows = np.concatenate([p[1] for p in parts])
-    keep = np.argsort(keys, kind="stable")[:m]
-    return keys[keep], rows[keep]
 
 
 def uniform_sample_block(X_b, w_b, seed, size):
@@ -251,74 +231,6 @@ def merge_uniform_sample(size, *parts):
     return keys[keep], rows, np.concatenate([p[2] for p in parts])[keep]
 
 
-def _update_closest(X, mean, state, new_centers, offset):
-    """Distance to, and index of, the nearest candidate after adding new ones."""
-    if new_centers.shape[0] == 0:
-        return state
-    labels, _ = assign_labels(X, new_centers, x_offset=mean)
-    # Kept between rounds, so compact: float32 distances are plenty for
-    # sampling probabilities, and the indices take the smallest integer type.
-    d2 = distances_to_assigned(X, new_centers, labels, x_offset=mean)
-    d2 = d2.astype(np.float32)
-    labels = (labels + offset).astype(_index_dtype(offset + new_centers.shape[0]))
-    if state is None:
-        return d2, labels
-    min_d2, closest = state
-    closer = d2 < min_d2
-    return np.where(closer, d2, min_d2), np.where(closer, labels, closest)
-
-
-def kmeans_parallel_round_block(
-    X_b, w_b, previous, seed, new_centers, mean, offset, ell
-):
-    """One k-means|| round on a block: update distances, then oversample.
-
-    A point is kept with probability ``min(1, ell * w * d^2 / phi)``, where
-    ``phi`` is the cost over *all* blocks, unknown here.  With ``u`` uniform
-    the draw is ``u * phi < ell * w * d^2``; since the block's own cost
-    ``phi_b <= phi``, the points with ``u * phi_b < ell * w * d^2`` are a
-    superset of the kept ones (about ``ell`` of them).  They stay on the
-    worker with their ratio ``u / (w * d^2)`` until ``phi`` is known (a node
-    of the same graph): ``pick_block`` keeps those with ``ratio < ell / phi``.
-    """
-    X = _rows(X_b, mean)
-    w = _block_weights(w_b, X.shape[0], X.dtype)
-    state = None if previous is None else previous[0]
-    state = _update_closest(X, mean, state, new_centers, offset)
-    potential = w.astype(np.float64) * state[0]
-    phi = float(potential.sum())
-    u = np.random.default_rng(seed).random(X.shape[0])
-    superset = u * phi < ell * potential
-    ratio = u[superset] / potential[superset]
-    return state, (phi, ratio, _centred(X[superset], mean))
-
-
-def pick_candidates(ell, *round_results):
-    """The round's new candidates, from every block's superset.
-
-    ``phi``, the total cost, is the sum of the blocks' own; the kept points
-    are those with ``ratio < ell / phi`` (see ``kmeans_parallel_round_block``).
-    The supersets hold about ``ell`` rows per block, so one task reads them
-    all.  Returns ``(phi, rows)``.
-    """
-    samples = [result[1] for result in round_results]
-    phi = sum(sample[0] for sample in samples)
-    rows = np.concatenate([sample[2] for sample in samples])
-    if phi == 0:  # every sample sits on a candidate: nothing left to sample
-        return phi, rows[:0]
-    ratio = np.concatenate([sample[1] for sample in samples])
-    return phi, rows[ratio < ell / phi]
-
-
-def candidate_weights_block(X_b, w_b, previous, new_centers, mean, offset, n_cand):
-    """Total weight of the block's samples nearest to each candidate."""
-    X = _rows(X_b, mean)
-    w = _block_weights(w_b, X.shape[0], X.dtype)
-    state = None if previous is None else previous[0]
-    _, closest = _update_closest(X, mean, state, new_centers, offset)
-    return (np.bincount(closest, weights=w, minlength=n_cand),)
-
-
 def predict_block(X_b, centers, mean):
     _check_finite_block(X_b)
     X = np.ascontiguousarray(X_b, dtype=centers.dtype)
@@ -335,16 +247,6 @@ def sum_parts(*parts):
     return tuple(sum(values[1:], values[0]) for values in zip(*parts, strict=True))
 
 
-def sum_pass_parts(*results):
-    """``sum_parts`` of the second items of ``(state, parts)`` pass results."""
-    return sum_parts(*(result[1] for result in results))
-
-
-def row_of(X_b, row, mean):
-    """One row of a block, centred, as a (1, n_features) array."""
-    return _centred(X_b[row : row + 1], mean)
-
-
 def concat(*parts):
     return np.concatenate(parts)
 
@@ -353,12 +255,7 @@ def concat(*parts):
 # The blocked data and the passes over it
 
 
-def _tree(parts, node, leaf_node=None):
-    if leaf_node is not None:  # the first level reads the blocks' results
-        parts = [
-            leaf_node(*parts[i : i + _SPLIT_EVERY])
-            for i in range(0, len(parts), _SPLIT_EVERY)
-        ]
+def _tree(parts, node):
     while len(parts) > 1:
         parts = [
             node(*parts[i : i + _SPLIT_EVERY])
@@ -521,39 +418,52 @@ class Blocks:
         else:
             self.w = list(sample_weight.to_delayed().ravel())
 
-    def call(self, func, *args, nout=None, **kwargs):
-        """One task ``func(*args, **kwargs)`` (a future or a delayed object);
-        with ``nout``, a tuple of that many parts of its result."""
+    def subset(self, x, w, n_rows):
+        """These blocks' client, centring and dtype over other per-block data
+        (``x``, ``w``: tasks, e.g. a sample of each block's rows)."""
+        view = copy.copy(self)
+        view.x, view.n_rows = list(x), tuple(n_rows)
+        view.w = [None] * len(view.x) if w is None else list(w)
+        return view
+
+    def call(self, func, *args, **kwargs):
+        """One task ``func(*args, **kwargs)``: a future or a delayed object."""
         if self.client is None:
             from dask import delayed
 
-            return delayed(func, pure=False, nout=nout)(*args, **kwargs)
-        result = self.client.submit(func, *args, pure=False, **kwargs)
-        if nout is None:
-            return result
-        return tuple(
-            self.client.submit(operator.getitem, result, i, pure=False)
-            for i in range(nout)
-        )
+            return delayed(func, pure=False)(*args, **kwargs)
+        return self.client.submit(func, *args, pure=False, **kwargs)
 
-    def map(self, func, *per_block, nout=None, **shared):
-        """``func(x_b, w_b, *per_block[b], **shared)`` for every block ``b``."""
-        if self.client is None:
-            shared = {key: _shared(value) for key, value in shared.items()}
+    def map(self, func, *per_block, **shared):
+        """``func(x_b, w_b, *per_block[b], **shared)`` for every block ``b``.
+
+        On a cluster the tasks go to the scheduler in one message
+        (``Client.map``), not one message per block.
+        """
+        if self.client is not None:
+            blocks = (self.x, self.w, *per_block)
+            return self.client.map(func, *blocks, pure=False, **shared)
+        shared = {key: _shared(value) for key, value in shared.items()}
         return [
-            self.call(
-                func, x, w, *(values[b] for values in per_block), nout=nout, **shared
-            )
+            self.call(func, x, w, *(values[b] for values in per_block), **shared)
             for b, (x, w) in enumerate(zip(self.x, self.w, strict=True))
         ]
 
-    def tree(self, parts, combine, *, leaves=None):
-        """Combine ``parts`` in a fixed tree: deterministic, any scheduler.
+    def tree(self, parts, combine):
+        """Combine ``parts`` in a fixed tree: deterministic, any scheduler."""
+        return _tree(parts, lambda *chunk: self.call(combine, *chunk))
 
-        ``leaves``, if given, combines the parts themselves (the first level).
+    def items(self, values, index):
+        """``value[index]`` of each of ``values``, one task each.
+
+        On a cluster the task runs where the value is: a reduction that
+        needs only a small item of a block's result (its sums, not its
+        state) then moves only that item between workers.
         """
-        leaf_node = None if leaves is None else (lambda *c: self.call(leaves, *c))
-        return _tree(parts, lambda *chunk: self.call(combine, *chunk), leaf_node)
+        if self.client is not None:
+            indices = [index] * len(values)
+            return self.client.map(operator.getitem, values, indices, pure=False)
+        return [self.call(operator.getitem, value, index) for value in values]
 
     def keep(self, *values):
         """Start computing ``values`` and keep them on the workers."""
