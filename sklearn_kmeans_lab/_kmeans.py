@@ -6,7 +6,6 @@ the runs, warn, set the attributes.  What touches the data is a backend's
 (``_backends/``): in memory, or on a dask array.
 """
 
-import math
 import warnings
 from numbers import Integral, Real
 
@@ -21,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_kmeans_lab._backends import backend_for
+from sklearn_kmeans_lab._backends import backend_for, unscaled_inertia
 from sklearn_kmeans_lab._compat import (
     Interval,
     StrOptions,
@@ -324,10 +323,10 @@ class LloydKMeans(
         fixed_inits = self._fixed_inits(data.X, random_state)
         best = None
         # In memory, every start of a quiet k-means++ fit of dense data runs
-        # in one compiled call (``FitData.best_of_starts``): the runs of this loop
-        best_of_starts = getattr(data, "best_of_starts", None)
-        if best_of_starts is not None and fixed_inits is None and not self.verbose:
-            best = best_of_starts(
+        # in one compiled call (``FitData.best_of_starts``): the runs of this
+        # loop, the same choice; elsewhere the backend answers None
+        if fixed_inits is None and not self.verbose:
+            best = data.best_of_starts(
                 self.init,
                 self.n_clusters,
                 random_state,
@@ -503,23 +502,3 @@ class LloydKMeans(
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-def unscaled_inertia(inertia, weight_exponent, stacklevel):
-    """The inertia of weights scaled by ``2**-weight_exponent``, scaled back.
-
-    Where the true value lies beyond the float range the result is ``inf``,
-    with a warning; the centres and labels do not depend on the scale.
-    """
-    try:
-        return math.ldexp(float(inertia), weight_exponent)
-    except OverflowError:
-        warnings.warn(
-            "The weighted inertia exceeds the largest float (the sample_weight "
-            "are too large for it): it is reported as inf.  The centres and "
-            "labels do not depend on the scale of sample_weight; divide the "
-            "weights by a constant for a finite inertia.",
-            RuntimeWarning,
-            stacklevel=stacklevel,
-        )
-        return math.inf

@@ -23,8 +23,8 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from sklearn_kmeans_lab._kmeans import LloydKMeans
+from sklearn_kmeans_lab._kselector_fits import SEED_MAX
 
-_SEED_MAX = np.iinfo(np.int32).max
 # Fitted attributes the selector takes from X itself, not from the scan.
 _OWN = {"best_estimator_", "labels_", "n_features_in_", "feature_names_in_"}
 
@@ -58,7 +58,7 @@ def uniform_sample(X, sample_weight, size, random_state):
     )
 
     blocks = Blocks(X, sample_weight)
-    entropy = [int(v) for v in random_state.randint(_SEED_MAX, size=4)]
+    entropy = [int(v) for v in random_state.randint(SEED_MAX, size=4)]
     _, rows, weights = blocks.reduce(
         uniform_sample_block,
         blocks.seeds(entropy),
@@ -88,14 +88,14 @@ def fit_on_dask(selector, X, sample_weight):
     if row_weights is not None:
         row_weights = np.ldexp(row_weights.astype(np.float64), exponent)
 
-    scan = clone(selector).set_params(random_state=int(rng.randint(_SEED_MAX)))
+    scan = clone(selector).set_params(random_state=int(rng.randint(SEED_MAX)))
     scan.fit(rows, sample_weight=row_weights)
     at_k = scan.best_estimator_
     best = clone(estimator).set_params(
         **{selector.param_name: scan.n_clusters_},
         init=at_k.cluster_centers_,
         n_init=1,
-        random_state=int(rng.randint(_SEED_MAX)),
+        random_state=int(rng.randint(SEED_MAX)),
     )
     best.fit(X, sample_weight=sample_weight)
 

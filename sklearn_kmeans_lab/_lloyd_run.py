@@ -66,7 +66,7 @@ _MIN_WORK_PER_THREAD = 4_000_000
 # nothing).
 _USE_BOUNDS = True
 # Passes between two recomputations of the cluster totals from scratch.
-_REFRESH_EVERY = 32
+REFRESH_EVERY = 32
 # A quiet dense run on one thread is one compiled call (``_kernels/run.py``,
 # the same iterates; switched off only to test that it changes nothing).
 _USE_COMPILED_RUN = True
@@ -187,7 +187,7 @@ class LloydRun:
             self.use_gemm,
             GEMM_CHUNK_ROWS if self.use_gemm else CHUNK_ROWS,
             self.noise_coef,
-            _REFRESH_EVERY,
+            REFRESH_EVERY,
             bool(final_pass),
         )
 
@@ -365,7 +365,7 @@ class LloydRun:
         inertia = float(self.partials.inertia.sum()) if want_inertia else None
         # Running totals are refreshed from scratch now and then, so that
         # their rounding cannot build up over a long run.
-        self._next_from_scratch = self.passes_since_scratch + 1 >= _REFRESH_EVERY
+        self._next_from_scratch = self.passes_since_scratch + 1 >= REFRESH_EVERY
         return n_changed, sums, weights, any_empty, inertia
 
     def relocate(self, centers, sums, weights):

@@ -11,6 +11,8 @@ backend does only what touches the data; ``backend_for(X)`` picks it:
     given), ``n_samples``, ``n_positive_weights``, ``offset`` (the centring,
     or None), ``weight_exponent`` (the weights were divided by 2**it),
     ``feature_variances()``, ``seed(...)``, ``lloyd_run(...)``,
+    ``best_of_starts(...)`` (every start in one call, or None where the
+    estimator's loop over ``seed`` and ``lloyd_run`` runs them),
     ``same_clustering(a, b)``, ``final_labels_and_inertia(run, centers)``
     and ``n_distinct_clusters(run, labels)``.
 ``check_test_data(estimator, X)``, ``predict(X, centers)``,
@@ -22,7 +24,9 @@ The Dask backend is imported only for a dask collection: importing the
 package never imports dask.
 """
 
+import math
 import sys
+import warnings
 from collections import namedtuple
 
 RunResult = namedtuple("RunResult", ["inertia", "centers", "n_iter", "kept"])
@@ -57,3 +61,23 @@ def check_weight_counts(n_negative, n_positive):
         )
     if not n_positive:
         raise ValueError("Sample weights must contain at least one non-zero number.")
+
+
+def unscaled_inertia(inertia, weight_exponent, stacklevel):
+    """The inertia of weights scaled by ``2**-weight_exponent``, scaled back.
+
+    Where the true value lies beyond the float range the result is ``inf``,
+    with a warning; the centres and labels do not depend on the scale.
+    """
+    try:
+        return math.ldexp(float(inertia), weight_exponent)
+    except OverflowError:
+        warnings.warn(
+            "The weighted inertia exceeds the largest float (the sample_weight "
+            "are too large for it): it is reported as inf.  The centres and "
+            "labels do not depend on the scale of sample_weight; divide the "
+            "weights by a constant for a finite inertia.",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
+        return math.inf

@@ -52,7 +52,7 @@ from sklearn_kmeans_lab._lloyd_iterations import (
     lloyd_iterations,
     relocate_empty_clusters,
 )
-from sklearn_kmeans_lab._lloyd_run import _REFRESH_EVERY
+from sklearn_kmeans_lab._lloyd_run import REFRESH_EVERY
 from sklearn_kmeans_lab._seeding import weight_exponent
 
 # --------------------------------------------------------------------------
@@ -194,7 +194,7 @@ class _Run:
             self.passes_since_scratch = 0
         else:
             self.passes_since_scratch += 1
-        self.next_from_scratch = self.passes_since_scratch + 1 >= _REFRESH_EVERY
+        self.next_from_scratch = self.passes_since_scratch + 1 >= REFRESH_EVERY
         # The states stay on the workers for the next pass; the graph of the
         # next pass refers to them, not to how they were made.
         # Only the sums travel to the reduction (the states, three bytes a
@@ -283,6 +283,11 @@ class FitData:
         return kmeans_parallel(
             self.blocks, n_clusters, entropy, max_iter=max_iter, tol=tol
         )
+
+    def best_of_starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):
+        """None: each run on Dask is a distributed fit of its own, which
+        ``LloydKMeans._fit``'s loop runs start by start."""
+        return None
 
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
         run = _Run(self.blocks, centers_init.shape[0])

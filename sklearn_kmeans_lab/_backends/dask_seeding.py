@@ -25,9 +25,10 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     index_dtype,
     sum_parts,
 )
+from sklearn_kmeans_lab._canonical_order import canonical_order
 from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
-from sklearn_kmeans_lab._seeding import canonical_order, kmeans_plusplus_centers
+from sklearn_kmeans_lab._seeding import kmeans_plusplus_centers
 
 # k-means|| on a uniform sample of at most SAMPLE_ROWS rows (all rows of a
 # smaller X), drawn without a pass over X and kept on the workers: its rounds
