@@ -2,7 +2,8 @@
 
     python -m benchmarks.bench_kselector [--quick] [--large] [--threads N]
         [--n-jobs N] [--repeats R] [--slow-repeats R] [--no-r] [--no-gapstat]
-        [--no-sklearn] [--no-memory] [--rows NAME ...] [--out FILE.json]
+        [--no-sklearn] [--no-memory] [--memory-only] [--memory-k-max N]
+        [--rows NAME ...] [--out FILE.json]
 
 Every contender computes the gap statistic for K = 1..10 with B = 10
 reference sets and 10 k-means starts per fit, on issue 12's rows:
@@ -55,7 +56,11 @@ the issue's absolute times on its rows (this machine's figures: elsewhere
 read them as indications), and, on the 10^6-row blobs, the peak extra
 resident memory of one KSelector fit under 2x the size of X (measured after
 every timing, as ``benchmarks.run`` does, by ``benchmarks._measure.PeakRSS``;
-printed for every row).
+printed for every row).  ``--memory-only`` measures the memory alone, and
+``--memory-k-max N`` fits ``k_range=range(1, N + 1)`` for it: the memory of a
+fit does not grow with K (one reference set per task, buffers of n_samples),
+its time does, so ``--large --rows blobs_large --memory-only --memory-k-max 2``
+checks the 10^6-row memory target in about a minute.
 
 Threads: every thread pool (BLAS, OpenMP, ``LloydKMeans``'s blocks) is limited
 to ``--threads`` (default 1) with threadpoolctl and ``OMP_NUM_THREADS``, R
@@ -128,13 +133,13 @@ def blobs_small(n_samples):
 # ---- contenders: each returns {"seconds", "k_tibs", "k_own"} ----
 
 
-def run_kselector(X, seed, n_jobs):
+def run_kselector(X, seed, n_jobs, k_range=K_RANGE):
     from sklearn_kmeans_lab import KSelector, max_se
 
     start = time.perf_counter()
     sel = KSelector(
         criterion="gap",
-        k_range=K_RANGE,
+        k_range=k_range,
         n_refs=N_REFS,
         n_jobs=n_jobs,
         random_state=seed,
@@ -367,8 +372,11 @@ def summarise(shape, runs):
 def targets(name, summary):
     """Issue 12's targets on one row, each with its value and verdict."""
     rows = {row["contender"]: row for row in summary["rows"]}
-    ours = rows["KSelector"]["median_seconds"]
     out = []
+    if "KSelector" not in rows:  # --memory-only
+        rows = {}
+    else:
+        ours = rows["KSelector"]["median_seconds"]
     peers = [rows[p] for p in PEERS if p in rows]
     if peers:
         fastest = min(peers, key=lambda row: row["median_seconds"])
@@ -383,7 +391,7 @@ def targets(name, summary):
             }
         )
     limit = ABSOLUTE_TARGETS.get((name, summary["shape"][0]))
-    if limit is not None:
+    if limit is not None and rows:
         out.append(
             {
                 "target": "KSelector seconds (issue 12's machine)",
@@ -426,7 +434,8 @@ def print_table(name, summary):
             f"KSelector peak extra memory: "
             f"{summary['kselector_peak_extra_bytes'] / 2**20:.1f} MiB "
             f"(X: {summary['x_bytes'] / 2**20:.1f} MiB; "
-            f"{summary['kselector_peak_extra_over_X']:.2f}x X)"
+            f"{summary['kselector_peak_extra_over_X']:.2f}x X; "
+            f"k_range 1..{summary['memory_k_range'][1]})"
         )
     print("targets (issue 12):")
     for check in summary["targets"]:
@@ -446,7 +455,7 @@ def peak_memory(args, case):
 
     X = case["make"](case["n_samples"])
     with PeakRSS(exact=True) as peak:
-        run_kselector(X, 0, args.n_jobs)
+        run_kselector(X, 0, args.n_jobs, range(1, args.memory_k_max + 1))
     return peak.extra, X.nbytes
 
 
@@ -471,6 +480,18 @@ def main(argv=None):
     )
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the peak-memory fits"
+    )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="measure only the peak memory of one KSelector fit per row",
+    )
+    parser.add_argument(
+        "--memory-k-max",
+        type=int,
+        default=K_RANGE[-1],
+        help="the peak-memory fit uses k_range=range(1, N + 1) (default 10: "
+        "the timed fit's; memory does not grow with K, time does)",
     )
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args(argv)
@@ -526,6 +547,10 @@ def main(argv=None):
         print(f"threads={args.threads} n_jobs={args.n_jobs} (warming up)", flush=True)
         warm_up(args)
         for case in cases:
+            if args.memory_only:
+                shape = case["make"](case["n_samples"]).shape
+                report["cases"][case["name"]] = {"shape": list(shape), "rows": []}
+                continue
             shape, runs = bench_case(args, case, tmp)
             report["cases"][case["name"]] = summarise(shape, runs)
         if not args.no_memory:
@@ -534,6 +559,7 @@ def main(argv=None):
                 summary = report["cases"][case["name"]]
                 summary["x_bytes"] = x_bytes
                 summary["kselector_peak_extra_bytes"] = extra
+                summary["memory_k_range"] = [1, args.memory_k_max]
                 if extra is not None:
                     summary["kselector_peak_extra_over_X"] = extra / x_bytes
     for name, summary in report["cases"].items():
