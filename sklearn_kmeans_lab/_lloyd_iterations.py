@@ -16,6 +16,33 @@ from sklearn_kmeans_lab._kernels.common import (
     squared_distances_to_assigned,
 )
 
+# Passes between two recomputations of a run's cluster totals from scratch.
+REFRESH_EVERY = 32
+
+
+class RefreshSchedule:
+    """When a run's running cluster totals are recomputed from scratch.
+
+    Between two such passes only the samples that change cluster update the
+    totals; recomputing them on the first pass, every ``REFRESH_EVERY``
+    passes and after a relocation (whose moved samples keep their labels)
+    keeps their rounding from building up.  The in-memory run and the Dask
+    run keep the same schedule, so they add the same numbers.
+    """
+
+    def __init__(self):
+        self.passes_since = 0
+        self.due = True
+
+    def passed(self, from_scratch):
+        """Record a pass; ``due`` says whether the next is from scratch."""
+        self.passes_since = 0 if from_scratch else self.passes_since + 1
+        self.due = self.passes_since + 1 >= REFRESH_EVERY
+
+    def force(self):
+        """The next pass is from scratch."""
+        self.due = True
+
 
 def distances_to_assigned(X, centers, labels, x_offset=None):
     """Unweighted ``||x_i - c_{labels_i}||^2`` (float64) for every sample."""

@@ -41,6 +41,8 @@ from sklearn_kmeans_lab._kernels.common import (
     DenseRows,
 )
 from sklearn_kmeans_lab._lloyd_iterations import (
+    REFRESH_EVERY,
+    RefreshSchedule,
     lloyd_iterations,
     relocate_empty_clusters,
 )
@@ -65,8 +67,6 @@ _MIN_WORK_PER_THREAD = 4_000_000
 # Gap bounds on (they skip rows; switched off only to test that they change
 # nothing).
 _USE_BOUNDS = True
-# Passes between two recomputations of the cluster totals from scratch.
-REFRESH_EVERY = 32
 # A quiet dense run on one thread is one compiled call (``_kernels/run.py``,
 # the same iterates; switched off only to test that it changes nothing).
 _USE_COMPILED_RUN = True
@@ -155,8 +155,7 @@ class LloydRun:
         self.gap_drop = np.zeros(n_clusters)
         self.x_norm_max = None
         self.c_norm_max = 0.0
-        self.passes_since_scratch = 0
-        self._next_from_scratch = True
+        self.refresh = RefreshSchedule()
         self.labels = None
         # sqrt of the rounding error of a squared distance, per unit of
         # (||x|| + max ||c||)^2, with a factor 2 to spare
@@ -291,7 +290,6 @@ class LloydRun:
             kernels.reduce_partials(
                 out.sums, out.wsums, out.counts, self.sums, self.weights, self.counts
             )
-            self.passes_since_scratch = 0
         else:
             kernels.reduce_and_add(
                 out.sums,
@@ -302,7 +300,7 @@ class LloydRun:
                 self.weights,
                 self.counts,
             )
-            self.passes_since_scratch += 1
+        self.refresh.passed(from_scratch)
         if self.use_bounds and self.x_norm_max is None:
             # the first pass computes every row: the largest ||x||, for the
             # rounding noise of every later pass
@@ -359,13 +357,10 @@ class LloydRun:
             centers,
             self.labels,
             want_inertia=want_inertia,
-            from_scratch=self._next_from_scratch,
+            from_scratch=self.refresh.due,
         )
         sums, weights, any_empty = self.totals()
         inertia = float(self.partials.inertia.sum()) if want_inertia else None
-        # Running totals are refreshed from scratch now and then, so that
-        # their rounding cannot build up over a long run.
-        self._next_from_scratch = self.passes_since_scratch + 1 >= REFRESH_EVERY
         return n_changed, sums, weights, any_empty, inertia
 
     def relocate(self, centers, sums, weights):
@@ -380,7 +375,7 @@ class LloydRun:
             self.labels,
             self.x_offset,
         )
-        self._next_from_scratch = True  # the moved samples keep their labels
+        self.refresh.force()  # the moved samples keep their labels
 
     def finish(self, centers):
         """Labels equal to ``predict`` for the final centres, and their inertia.

@@ -49,10 +49,10 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
 from sklearn_kmeans_lab._backends.dask_seeding import kmeans_parallel, random_rows
 from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops
 from sklearn_kmeans_lab._lloyd_iterations import (
+    RefreshSchedule,
     lloyd_iterations,
     relocate_empty_clusters,
 )
-from sklearn_kmeans_lab._lloyd_run import REFRESH_EVERY
 from sklearn_kmeans_lab._seeding import weight_exponent
 
 # --------------------------------------------------------------------------
@@ -176,8 +176,7 @@ class _Run:
         self.gap_drop = np.zeros(n_clusters)
         # The blocks' cluster totals are running totals, refreshed from
         # scratch as often as the in-memory run's.
-        self.passes_since_scratch = 0
-        self.next_from_scratch = True
+        self.refresh = RefreshSchedule()
 
     def step(self, centers, *, want_inertia):
         steps = self.blocks.map(
@@ -187,14 +186,10 @@ class _Run:
             gap_drop=self.gap_drop.copy(),
             mean=self.blocks.mean,
             want_inertia=want_inertia,
-            from_scratch=self.next_from_scratch,
+            from_scratch=self.refresh.due,
         )
         self.gap_drop[:] = 0.0
-        if self.next_from_scratch:
-            self.passes_since_scratch = 0
-        else:
-            self.passes_since_scratch += 1
-        self.next_from_scratch = self.passes_since_scratch + 1 >= REFRESH_EVERY
+        self.refresh.passed(self.refresh.due)
         # The states stay on the workers for the next pass; the graph of the
         # next pass refers to them, not to how they were made.
         # Only the sums travel to the reduction (the states, three bytes a
@@ -221,7 +216,7 @@ class _Run:
         )
         ((rows, w, labels),) = self.blocks.fetch(self.blocks.tree(parts, concat_parts))
         relocate_empty_clusters(rows, w, centers, sums, weights, labels)
-        self.next_from_scratch = True  # as in memory
+        self.refresh.force()  # as in memory
 
     def moved(self, old, new):
         """Record what the move can take off the blocks' gap bounds."""
