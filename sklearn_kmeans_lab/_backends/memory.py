@@ -126,15 +126,19 @@ class FitData:
     def feature_variances(self):
         return self._variances
 
+    def canonical_order(self):
+        """The rows' canonical order (the seeding's), computed once."""
+        if self._order is None:
+            self._order = canonical_order(self.X)
+        return self._order
+
     def seed(self, init, n_clusters, random_state, *, max_iter, tol, last):
         """Centred initial centres by ``init`` ('k-means++' or 'random').
 
         The canonical order of the rows is computed once and shared by the
         runs; ``last`` releases it (the last run does not need its memory).
         """
-        if self._order is None:
-            self._order = canonical_order(self.X)
-        order = self._order
+        order = self.canonical_order()
         if last:
             self._order = None
         args = (self.X, n_clusters, self.sample_weight, random_state, order)
@@ -154,11 +158,12 @@ class FitData:
         compiled = _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN
         if init != "k-means++" or self.offset is None or not compiled:
             return None
-        if self._order is None:
-            # the backend's, as its seed computes it
-            self._order = canonical_order(self.X)
         seeding = compiled_seeding(
-            self.X, n_clusters, self.sample_weight, self._order, x_offset=self.offset
+            self.X,
+            n_clusters,
+            self.sample_weight,
+            self.canonical_order(),
+            x_offset=self.offset,
         )
         run = LloydRun(
             self.X, self.sample_weight, n_clusters, self.offset, self.n_threads, True
