@@ -233,7 +233,14 @@ def reference_box(X, *, reference="pca", sample_weight=None):
         center = X.mean(axis=0, dtype=np.float64)
     else:
         w = np.asarray(sample_weight, dtype=np.float64)
-        center = (w @ X) / w.sum()
+        # by chunks: a product with float32 X would cast all of it to float64
+        center = (
+            sum(
+                w[rows] @ X[rows].astype(np.float64)
+                for rows in _row_chunks(n_samples, n_features)
+            )
+            / w.sum()
+        )
         # sqrt(w / mean w): the weighted covariance, unchanged by a common
         # factor of the weights
         root_w = np.sqrt(w / w[w > 0].mean())

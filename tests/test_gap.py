@@ -172,9 +172,11 @@ def test_box_and_dispersion_take_the_memory_of_a_chunk_not_of_x(monkeypatch):
     monkeypatch.setattr(_gap, "_CHUNK_VALUES", 2**16)  # 0.5 MiB of float64
     X = np.random.RandomState(8).normal(size=(200_000, 20)).astype(np.float32)
     labels = np.zeros(X.shape[0], dtype=np.int32)
+    w = np.random.RandomState(9).uniform(0.5, 2.0, size=X.shape[0])
     tracemalloc.start()
     try:
         reference_box(X, reference="pca")
+        reference_box(X, reference="pca", sample_weight=w)
         within_dispersion(X, labels)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
