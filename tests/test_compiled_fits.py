@@ -145,3 +145,18 @@ def test_kselector_takes_the_compiled_starts(monkeypatch):
         np.testing.assert_array_equal(fast.results_[name], slow.results_[name])
     np.testing.assert_array_equal(fast.labels_, slow.labels_)
     np.testing.assert_array_equal(fast.cluster_centers_, slow.cluster_centers_)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_array_init_runs_in_one_call_with_the_loops_result(
+    monkeypatch, best_of_runs_calls, dtype
+):
+    X, _ = make_blobs(500, 3, centers=4, cluster_std=2.0, random_state=4)
+    X = (X + 1e4).astype(dtype)  # far from the origin: centred on the fly
+    init = X[[0, 10, 20, 30]]
+    fits = []
+    for compiled in (True, False):
+        monkeypatch.setattr(memory, "_USE_COMPILED_STARTS", compiled)
+        fits.append((LloydKMeans(n_clusters=4, init=init, n_init=1).fit(X), None))
+    assert best_of_runs_calls[0] is not None and best_of_runs_calls[1] is None
+    _assert_same_fit(*fits)
