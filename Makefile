@@ -59,10 +59,12 @@ docs-noplot: $(VENV)/.stamp-docs
 bench: $(VENV)/.stamp-bench
 	$(PY) -m benchmarks.run --out benchmarks/results/bench.json
 	$(PY) -m benchmarks.bench_kselector --out benchmarks/results/kselector.json
+	$(PY) -m benchmarks.check_shared_starts
 
 bench-quick: $(VENV)/.stamp-bench
 	$(PY) -m benchmarks.run --quick --out benchmarks/results/bench-quick.json
 	$(PY) -m benchmarks.bench_kselector --quick --out benchmarks/results/kselector-quick.json
+	$(PY) -m benchmarks.check_shared_starts --quick --seeds 3
 
 clean:
 	rm -rf docs/_build docs/generated docs/auto_examples build dist *.egg-info $(DEMO_OUT)

@@ -4,19 +4,22 @@ A gap-statistic scan is ``1 + n_refs`` data sets times ``len(k_range)``
 values of K, each fitted with ``n_init`` starts: hundreds of small,
 independent fits.  The general path (any clusterer) pays for each of them a
 clone, ``set_params``, the parameter and data validation, the column means
-and variances of the data and the canonical order of its rows.  For
-``LloydKMeans`` the engine pays these once per data set:
+and variances of the data, the canonical order of its rows and a seeding per
+start.  For ``LloydKMeans`` the engine fits every K of a data set at once:
 
 ``ManyFits``
-    Fits ``LloydKMeans`` at any K on a data set prepared once
-    (``PreparedData``): the parameters are validated once, each fit is a
-    ``LloydKMeans`` built directly (no clone, no ``set_params``) that runs
-    the estimator's own orchestration (``LloydKMeans._fit``) on the prepared
-    data.  The same seeds reach the same code, so every fit is bit for bit
-    the fit of the general path.  As in any ``LloydKMeans`` fit, a quiet
-    k-means++ fit of dense data runs all its ``n_init`` starts (seeding,
-    Lloyd run, the best run kept) in one compiled call
-    (``FitData.best_of_starts``).
+    Fits ``LloydKMeans`` at every K of a data set prepared once
+    (``PreparedData``): the parameters are validated once; the starts are
+    seeded once, at the largest K (``ManyFits.starts``), and the fit at a
+    smaller K starts its runs from the first K of those seeds.  k-means++
+    chooses its seeds one after the other, each by the ones before it, so
+    these are k-means++ seeds of K centres; only the number of candidates
+    per seed (``2 + int(log(k))``) is that of the largest K.  Each fit is
+    then ``LloydKMeans``'s own orchestration (``LloydKMeans._fit``, every
+    run of a quiet fit of dense data in one compiled call) from those
+    starts: the fit at the largest K is bit for bit
+    ``LloydKMeans(n_clusters=k_max, random_state=seed).fit(X)``, the fit at
+    a smaller K that of the same estimator with the shared starts.
 
 ``ReferenceSets``
     The reference sets of the gap statistic, drawn on demand from the
@@ -33,9 +36,9 @@ import numpy as np
 from sklearn_kmeans_lab._backends.memory import FitData, check_fit_data
 from sklearn_kmeans_lab._kmeans import LloydKMeans
 
-# Reference sets (and their prepared data) are kept between the tasks of a
-# scan while they take at most this many bytes in all; larger ones are drawn
-# and prepared again by each task, so that the memory stays about one set.
+# Reference sets are kept between the tasks of a scan (the general path fits
+# a set once per K) while they take at most this many bytes in all; larger
+# ones are drawn again by each task, so that the memory stays about one set.
 _CACHE_BYTES = 2**26
 # Uniform values drawn per call when a reference set is drawn in row chunks
 # (8 MiB of float64), and the fewest rows of a chunk: a matrix product of a
@@ -59,9 +62,8 @@ class PreparedData(FitData):
         # computed them
         self.__dict__.update(vars(data))
 
-    def seed(self, *args, **kwargs):
-        # the canonical order serves every K: never released after a fit
-        return super().seed(*args, **{**kwargs, "last": False})
+    # the canonical order serves every seeding: never released after a fit
+    keeps_order = True
 
 
 def many_fits(estimator, param_name):
@@ -123,6 +125,10 @@ class ManyFits:
     def prepare(self, X, sample_weight, keep):
         """``X`` validated and prepared once; kept for the next fits if
         ``keep`` (the data set will be fitted again, as this very array)."""
+        if not self.params_checked:
+            # in the first fit, so that an error names the fit it stopped
+            self.template._validate_params()
+            self.params_checked = True
         entry = self._prepared.get(id(X))
         if entry is not None and entry[0] is X and entry[1] is sample_weight:
             return entry[2]
@@ -132,27 +138,44 @@ class ManyFits:
             self._prepared[id(X)] = (X, sample_weight, data)
         return data
 
-    def fit(self, X, sample_weight, k, seed, keep=True):
-        """``LloydKMeans`` fitted at ``n_clusters=k, random_state=seed``.
+    def release(self, X):
+        """Forget the prepared data of ``X``: its fits are done."""
+        self._prepared.pop(id(X), None)
 
-        The same fit, bit for bit, as ``clone(estimator).set_params(...)
-        .fit(X, sample_weight=sample_weight)``.  ``keep``: keep the prepared
-        data for the next fits of this array.
-        """
-        if not self.params_checked:
-            # in the first fit, so that an error names the fit it stopped
-            self.template._validate_params()
-            self.params_checked = True
-        data = self.prepare(X, sample_weight, keep)
+    def _estimator(self, k, seed):
+        """``LloydKMeans`` at ``n_clusters=k``, as ``configured`` would set
+        it, with the template's validated ``n_features_in_``."""
         est = LloydKMeans(
             **{**self.params, "n_clusters": int(k), "random_state": int(seed)}
         )
         est.n_features_in_ = self.template.n_features_in_
+        return est
+
+    def starts(self, X, sample_weight, k, seed, keep=True):
+        """The centred initial centres of every start of a fit at K with
+        ``seed``, (n_init, k, d): the fits at smaller K start from their
+        first columns (see the module's docstring)."""
+        data = self.prepare(X, sample_weight, keep)
+        est = self._estimator(k, seed)
+        est._check_params_vs_input(data)
+        return est._initial_centers(data, self.generator(int(seed)))
+
+    def fit(self, X, sample_weight, k, seed, keep=True, starts=None):
+        """``LloydKMeans`` fitted at ``n_clusters=k, random_state=seed``.
+
+        The same fit, bit for bit, as ``clone(estimator).set_params(...)
+        .fit(X, sample_weight=sample_weight)``; or, given ``starts`` of a
+        larger K (``ManyFits.starts``), the fit from their first ``k``
+        centres.  ``keep``: keep the prepared data for the next fits of this
+        array.
+        """
+        data = self.prepare(X, sample_weight, keep)
+        est = self._estimator(k, seed)
         # the generator check_random_state(seed) would make, for the fit only:
         # the fitted estimator's parameters are the general path's
         est.random_state = self.generator(int(seed))
         try:
-            est._fit(data)
+            est._fit(data, None if starts is None else starts[:, :k])
         finally:
             est.random_state = int(seed)
         return est

@@ -273,6 +273,24 @@ class LloydKMeans(
             checked.append(init)
         return checked
 
+    def _initial_centers(self, data, random_state):
+        """The centred initial centres of every start, (n_init, k, d): an
+        array or callable ``init``'s, or the backend's seeds."""
+        fixed_inits = self._fixed_inits(data.X, random_state)
+        if fixed_inits is None:
+            return data.starts(
+                self.init,
+                self.n_clusters,
+                random_state,
+                self._n_init,
+                max_iter=self.max_iter,
+                tol=self._tol,
+            )
+        centers = np.array(fixed_inits)
+        if data.offset is not None:
+            centers -= data.offset
+        return centers
+
     def _test_data(self, X):
         """The backend for ``X``, ``X`` validated, and the fitted centres in
         a dtype that can serve it (the wider one)."""
@@ -310,44 +328,26 @@ class LloydKMeans(
         """
         return self._fit(backend_for(X).check_fit_data(self, X, sample_weight))
 
-    def _fit(self, data):
+    def _fit(self, data, initial_centers=None):
         """The body of ``fit``, on data a backend has validated.
 
         ``KSelector``'s engine (``_engine.py``) calls it with data prepared
-        once for many fits.
+        once for many fits and, for the starts, ``initial_centers``
+        (n_init, n_clusters, n_features) in the data's centred coordinates.
         """
         self._check_params_vs_input(data)
         random_state = check_random_state(self.random_state)
-        # Array and callable inits are read in the caller's coordinates, so
-        # they are resolved before the data is centred.
-        fixed_inits = self._fixed_inits(data.X, random_state)
+        if initial_centers is None:
+            initial_centers = self._initial_centers(data, random_state)
         best = None
-        # In memory, every start of a quiet k-means++ fit of dense data runs
-        # in one compiled call (``FitData.best_of_starts``): the runs of this
-        # loop, the same choice; elsewhere the backend answers None
-        if fixed_inits is None and not self.verbose:
-            best = data.best_of_starts(
-                self.init,
-                self.n_clusters,
-                random_state,
-                self._n_init,
-                max_iter=self.max_iter,
-                tol=self._tol,
+        # In memory, the runs of every start of a quiet fit of dense data
+        # run in one compiled call (``FitData.best_of_runs``): the runs of
+        # this loop, the same choice; elsewhere the backend answers None
+        if not self.verbose:
+            best = data.best_of_runs(
+                initial_centers, max_iter=self.max_iter, tol=self._tol
             )
-        for run in range(self._n_init if best is None else 0):
-            if fixed_inits is None:
-                centers_init = data.seed(
-                    self.init,
-                    self.n_clusters,
-                    random_state,
-                    max_iter=self.max_iter,
-                    tol=self._tol,
-                    last=run == self._n_init - 1,
-                )
-            else:
-                centers_init = fixed_inits[run]
-                if data.offset is not None:
-                    centers_init = centers_init - data.offset
+        for centers_init in initial_centers if best is None else ():
             if self.verbose:
                 print("Initialization complete")
             result = data.lloyd_run(
@@ -355,7 +355,7 @@ class LloydKMeans(
                 max_iter=self.max_iter,
                 tol=self._tol,
                 verbose=self.verbose,
-                several_runs=self._n_init > 1,
+                several_runs=len(initial_centers) > 1,
             )
             # A later run wins only if strictly better and a different
             # partition (equal partitions differ in inertia by rounding only).

@@ -1,24 +1,21 @@
-"""The fits of a ``KSelector`` scan: the data, a reference set or a split at one K.
+"""The fits of a ``KSelector`` scan: the data, a reference set or a split.
 
-Each function is one joblib task of the scan (``_kselector_scan``): it fits
-the clusterer at one K with one seed (a configured clone on the general path,
-the engine's ``ManyFits`` for ``LloydKMeans``) and returns what the criteria
-need from that fit.  A failing fit is raised again with the K and the data set
-it was fitting.
+Each function is one joblib task of the scan (``_kselector_scan``).  On the
+general path a task fits a configured clone of the clusterer at one K with
+one seed; for ``LloydKMeans`` a task fits a data set at every K with the
+engine (``_engine.ManyFits``).  A task returns what the criteria need from its
+fits; a failing fit is raised again with the K and the data set it was
+fitting.
 """
 
 from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.metrics import (
-    calinski_harabasz_score,
-    davies_bouldin_score,
-    silhouette_score,
-)
+from sklearn.metrics import silhouette_score
 from sklearn.utils import check_random_state
 
-from sklearn_kmeans_lab._engine import ManyFits
+from sklearn_kmeans_lab._cluster_indices import cluster_indices
 from sklearn_kmeans_lab._gap import within_dispersion
 from sklearn_kmeans_lab._prediction_strength import half_strength, split_halves
 
@@ -88,24 +85,44 @@ def _raise_with_context(exc, context):
     raise exc
 
 
-def _fit_at(estimator, X, sample_weight, k, seed, settings, where, keep=True):
-    """The clusterer fitted at K with ``seed``, and its labels.
+def _engine_call(method, args, k, settings, where):
+    """``method(*args)`` of the engine, an error naming the K and the data."""
+    try:
+        return method(*args)
+    except Exception as exc:
+        context = (
+            f"Fitting LloydKMeans with {settings.param_name}={k} on {where} failed"
+        )
+        _raise_with_context(exc, context)
 
-    ``estimator`` is the clusterer (the general path: a configured clone) or
-    the engine's ``ManyFits`` (the same fit without the per-fit overhead,
-    which keeps ``X`` prepared for the next K if ``keep``).
-    """
-    if isinstance(estimator, ManyFits):
-        try:
-            est = estimator.fit(X, sample_weight, k, seed, keep)
-        except Exception as exc:
-            context = (
-                f"Fitting LloydKMeans with {settings.param_name}={k} on {where} failed"
-            )
-            _raise_with_context(exc, context)
-        return est, est.labels_
+
+def _fit_at(estimator, X, sample_weight, k, seed, settings, where):
+    """A configured clone of the clusterer fitted at K with ``seed``, and its
+    labels (the general path)."""
     est = configured(estimator, settings.param_name, k, seed)
     return est, fit_labels(est, X, sample_weight, settings.param_name, k, where)
+
+
+def _fits_at_every_k(engine, X, sample_weight, ks, seed, settings, where):
+    """The engine's fits of every K of ``ks`` with ``seed`` and their labels
+    (``(None, zeros)`` at K=1, which needs no fit), from starts seeded once
+    at the largest K (``ManyFits.starts``), on ``X`` prepared once."""
+    fitted = [k for k in ks if k > 1]
+    starts = None
+    if fitted:
+        args = (X, sample_weight, max(fitted), seed, True)
+        starts = _engine_call(engine.starts, args, max(fitted), settings, where)
+    fits = []
+    for k in ks:
+        if k == 1:
+            fits.append((None, np.zeros(X.shape[0], dtype=np.int32)))
+            continue
+        args = (X, sample_weight, k, seed, True, starts)
+        est = _engine_call(engine.fit, args, k, settings, where)
+        fits.append((est, est.labels_))
+    # every fit of this data set is done: its prepared data is not needed
+    engine.release(X)
+    return fits
 
 
 def _log_w(est, X, labels, sample_weight, settings):
@@ -127,13 +144,33 @@ def _log_w(est, X, labels, sample_weight, settings):
 
 def fit_data(estimator, X, sample_weight, k, seed, settings):
     """Fit the data at K; return its inertia, log W and clustering indices."""
-    row = dict.fromkeys(ROW_COLUMNS, np.nan)
     if k == 1:
-        # One cluster needs no fit: its centre is the (weighted) mean.
         est, labels = None, np.zeros(X.shape[0], dtype=np.int32)
-        row["inertia"] = 2.0 * within_dispersion(X, labels, sample_weight=sample_weight)
     else:
         est, labels = _fit_at(estimator, X, sample_weight, k, seed, settings, "X")
+    return _data_row(est, labels, X, sample_weight, k, seed, settings, False)
+
+
+def fit_data_at_every_k(engine, X, sample_weight, ks, seeds, settings):
+    """``fit_data`` at every K of ``ks`` by the engine (``ManyFits``): one
+    row per K.  The fits start from seeds drawn once with ``seeds[0]``;
+    ``seeds[i]`` draws K ``i``'s silhouette subsample, as in ``fit_data``."""
+    fits = _fits_at_every_k(engine, X, sample_weight, ks, seeds[0], settings, "X")
+    return [
+        _data_row(est, labels, X, sample_weight, k, seed, settings, keep_fit=True)
+        for (est, labels), k, seed in zip(fits, ks, seeds, strict=True)
+    ]
+
+
+def _data_row(est, labels, X, sample_weight, k, seed, settings, keep_fit):
+    """What the criteria take from a fit of X at K (``est`` None at K=1);
+    ``keep_fit``: keep ``est`` as the selector's fit should K be chosen (the
+    engine's fits; the general path fits the chosen K again)."""
+    row = dict.fromkeys(ROW_COLUMNS, np.nan)
+    if est is None:
+        # One cluster needs no fit: its centre is the (weighted) mean.
+        row["inertia"] = 2.0 * within_dispersion(X, labels, sample_weight=sample_weight)
+    else:
         row["inertia"] = float(getattr(est, "inertia_", np.nan))
     # The jump method needs the within-cluster sum of squares of every fit;
     # a clusterer without inertia_ gets it from its labels.
@@ -148,14 +185,13 @@ def fit_data(estimator, X, sample_weight, k, seed, settings):
     if 2 <= n_labels < X.shape[0]:
         # The indices are defined for 2 .. n_samples - 1 distinct labels; they
         # take no sample weights (sklearn.metrics has none for them).
-        row["calinski_harabasz"] = calinski_harabasz_score(X, labels)
-        row["davies_bouldin"] = davies_bouldin_score(X, labels)
+        row["calinski_harabasz"], row["davies_bouldin"] = cluster_indices(X, labels)
         if "silhouette" in settings.computed:
             row["silhouette"] = _silhouette(
                 X, labels, settings.silhouette_sample_size, seed, k
             )
     # the engine's fit is kept: it is the selector's fit if K is chosen
-    row["fitted"] = est if isinstance(estimator, ManyFits) else None
+    row["fitted"] = est if keep_fit else None
     return row
 
 
@@ -185,10 +221,20 @@ def fit_reference(estimator, references, sample_weight, k, seed, settings, b):
     if k == 1:
         return _log_w(None, Z, np.zeros(Z.shape[0]), sample_weight, settings)
     where = f"reference set {b}"
-    est, labels = _fit_at(
-        estimator, Z, sample_weight, k, seed, settings, where, references.keeps
-    )
+    est, labels = _fit_at(estimator, Z, sample_weight, k, seed, settings, where)
     return _log_w(est, Z, labels, sample_weight, settings)
+
+
+def fit_reference_at_every_k(engine, references, sample_weight, ks, seed, settings, b):
+    """``log W*_k`` of reference set ``b`` at every K of ``ks`` by the engine
+    (``ManyFits``), from starts seeded once with ``seed``."""
+    Z = references[b]
+    fits = _fits_at_every_k(
+        engine, Z, sample_weight, ks, seed, settings, f"reference set {b}"
+    )
+    return np.array(
+        [_log_w(est, Z, labels, sample_weight, settings) for est, labels in fits]
+    )
 
 
 def fit_split(estimator, X, sample_weight, k, seed, settings, split):

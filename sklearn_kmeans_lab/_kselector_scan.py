@@ -21,7 +21,9 @@ from sklearn_kmeans_lab._kselector_fits import (
     SEED_MAX,
     Settings,
     fit_data,
+    fit_data_at_every_k,
     fit_reference,
+    fit_reference_at_every_k,
     fit_split,
 )
 from sklearn_kmeans_lab._prediction_strength import strength_summary
@@ -95,9 +97,10 @@ def scan(
         computed=computed,
         silhouette_sample_size=selector.silhouette_sample_size,
     )
-    # LloydKMeans: the engine fits without the per-fit overhead, the same
-    # fits bit for bit; any other clusterer takes the general path.
-    fitter = many_fits(estimator, selector.param_name) or estimator
+    # LloydKMeans: the engine fits every K of a data set in one task, from
+    # starts seeded once; any other clusterer takes the general path, one
+    # task per data set and K.
+    engine = many_fits(estimator, selector.param_name)
     gap = "gap" in computed
     n_refs = selector.n_refs if gap else 0
     ref_seeds = references = None
@@ -108,16 +111,35 @@ def scan(
         )
         # drawn by the tasks that fit them, not held all at once
         references = ReferenceSets(box, X.shape[0], selector.n_refs, rng, X.dtype)
-    # K by K, so that K's fits finish together (and are reported so)
-    tasks = []
-    for i, (k, seed) in enumerate(zip(ks, seeds, strict=True)):
-        tasks.append(delayed(fit_data)(fitter, X, sample_weight, k, seed, settings))
+    if engine is not None:
+        tasks = [
+            delayed(fit_data_at_every_k)(engine, X, sample_weight, ks, seeds, settings)
+        ]
         tasks += [
-            delayed(fit_reference)(
-                fitter, references, sample_weight, k, ref_seeds[b, i], settings, b
+            delayed(fit_reference_at_every_k)(
+                engine, references, sample_weight, ks, ref_seeds[b, 0], settings, b
             )
             for b in range(n_refs)
         ]
+    else:
+        # K by K, so that K's fits finish together (and are reported so)
+        tasks = []
+        for i, (k, seed) in enumerate(zip(ks, seeds, strict=True)):
+            tasks.append(
+                delayed(fit_data)(estimator, X, sample_weight, k, seed, settings)
+            )
+            tasks += [
+                delayed(fit_reference)(
+                    estimator,
+                    references,
+                    sample_weight,
+                    k,
+                    ref_seeds[b, i],
+                    settings,
+                    b,
+                )
+                for b in range(n_refs)
+            ]
     strength = "prediction_strength" in computed
     if strength:
         # Fresh splits for every K, as fpc::prediction.strength draws them.
@@ -129,15 +151,8 @@ def scan(
         ]
     start = time.perf_counter()
     outputs = Parallel(n_jobs=selector.n_jobs, return_as="generator")(tasks)
-    rows, ref_log_w = [], np.empty((n_refs, ks.size))
-    for i in range(ks.size):
-        rows.append(next(outputs))
-        for b in range(n_refs):
-            ref_log_w[b, i] = next(outputs)
-        if report and selector.verbose:
-            print_progress(
-                selector, i, ks, rows[i], ref_log_w[:, i], time.perf_counter() - start
-            )
+    collect = _k_by_k_outputs if engine is None else _every_k_outputs
+    rows, ref_log_w = collect(selector, outputs, ks, n_refs, report, start)
     results = {"k": ks}
     for name in RESULT_COLUMNS:
         results[name] = np.array([row.get(name, np.nan) for row in rows], float)
@@ -160,6 +175,43 @@ def scan(
             strength_summary(split_strengths)
         )
     return results, ref_log_w, [row["fitted"] for row in rows]
+
+
+def _k_by_k_outputs(selector, outputs, ks, n_refs, report, start):
+    """The rows of X and the references' ``log W*`` from the general path's
+    tasks (K by K: X, then every reference set); a line per K as its fits
+    finish."""
+    rows, ref_log_w = [], np.empty((n_refs, ks.size))
+    for i in range(ks.size):
+        rows.append(next(outputs))
+        for b in range(n_refs):
+            ref_log_w[b, i] = next(outputs)
+        if report and selector.verbose:
+            print_progress(
+                selector, i, ks, rows[i], ref_log_w[:, i], time.perf_counter() - start
+            )
+    return rows, ref_log_w
+
+
+def _every_k_outputs(selector, outputs, ks, n_refs, report, start):
+    """The rows of X and the references' ``log W*`` from the engine's tasks
+    (a data set each, at every K); a line per data set as its fits finish,
+    then the line of every K."""
+    verbose = report and selector.verbose
+    n_sets = 1 + n_refs
+    rows = next(outputs)
+    if verbose:
+        print_data_set_progress(1, n_sets, ks, time.perf_counter() - start)
+    ref_log_w = np.empty((n_refs, ks.size))
+    for b in range(n_refs):
+        ref_log_w[b] = next(outputs)
+        if verbose:
+            print_data_set_progress(b + 2, n_sets, ks, time.perf_counter() - start)
+    for i in range(ks.size if verbose else 0):
+        print_progress(
+            selector, i, ks, rows[i], ref_log_w[:, i], time.perf_counter() - start
+        )
+    return rows, ref_log_w
 
 
 def bootstrap(
@@ -217,6 +269,16 @@ def print_progress(selector, i, ks, row, ref_log_w, elapsed):
     print(
         f"[KSelector] K={ks[i]}: {scores}; {i + 1}/{ks.size} K done, "
         f"{1 + ref_log_w.size} data sets, elapsed: {elapsed:.1f}s",
+        flush=True,
+    )
+
+
+def print_data_set_progress(done, n_sets, ks, elapsed):
+    """The line of a data set (X, or a reference set) whose fits at every K
+    have finished."""
+    print(
+        f"[KSelector] data set {done}/{n_sets} fitted at K={ks[0]}..{ks[-1]}, "
+        f"elapsed: {elapsed:.1f}s",
         flush=True,
     )
 

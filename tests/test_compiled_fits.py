@@ -71,34 +71,34 @@ def test_all_starts_in_one_call_equal_the_starts_one_by_one(
 
 
 @pytest.fixture
-def best_of_starts_calls(monkeypatch):
-    """What every ``FitData.best_of_starts`` call returns, in order."""
+def best_of_runs_calls(monkeypatch):
+    """What every ``FitData.best_of_runs`` call returns, in order."""
     calls = []
-    best_of_starts = memory.FitData.best_of_starts
+    best_of_runs = memory.FitData.best_of_runs
 
     def spy(self, *args, **kwargs):
-        calls.append(best_of_starts(self, *args, **kwargs))
+        calls.append(best_of_runs(self, *args, **kwargs))
         return calls[-1]
 
-    monkeypatch.setattr(memory.FitData, "best_of_starts", spy)
+    monkeypatch.setattr(memory.FitData, "best_of_runs", spy)
     return calls
 
 
 def test_a_start_that_leaves_a_cluster_empty_falls_back_to_the_loop(
-    monkeypatch, best_of_starts_calls
+    monkeypatch, best_of_runs_calls
 ):
     # three distinct rows and five clusters: k-means++ seeds repeated rows,
     # a run leaves a cluster empty, and the loop (with its relocation) fits
     X = np.repeat(np.array([[0.0, 0.0], [5.0, 1.0], [1.0, 9.0]]), 40, axis=0)
     params = dict(n_clusters=5, n_init=4)
     compiled = _fit_prepared(X, None, True, monkeypatch, **params)
-    assert best_of_starts_calls == [None]
+    assert best_of_runs_calls == [None]
     _assert_same_fit(compiled, _fit_prepared(X, None, False, monkeypatch, **params))
 
 
 @pytest.mark.parametrize("n_features", [2, 12])
 def test_a_plain_fit_runs_its_starts_in_one_call_with_the_same_result(
-    monkeypatch, best_of_starts_calls, n_features
+    monkeypatch, best_of_runs_calls, n_features
 ):
     # LloydKMeans.fit itself, not only KSelector's engine, takes the one call
     X, _ = make_blobs(2000, n_features, centers=6, cluster_std=2.5, random_state=3)
@@ -107,7 +107,7 @@ def test_a_plain_fit_runs_its_starts_in_one_call_with_the_same_result(
         monkeypatch.setattr(memory, "_USE_COMPILED_STARTS", compiled)
         est = LloydKMeans(n_clusters=6, n_init=10, random_state=0).fit(X)
         fits.append((est, None))
-    assert best_of_starts_calls[0] is not None and best_of_starts_calls[1] is None
+    assert best_of_runs_calls[0] is not None and best_of_runs_calls[1] is None
     _assert_same_fit(*fits)
 
 
@@ -145,3 +145,18 @@ def test_kselector_takes_the_compiled_starts(monkeypatch):
         np.testing.assert_array_equal(fast.results_[name], slow.results_[name])
     np.testing.assert_array_equal(fast.labels_, slow.labels_)
     np.testing.assert_array_equal(fast.cluster_centers_, slow.cluster_centers_)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_an_array_init_runs_in_one_call_with_the_loops_result(
+    monkeypatch, best_of_runs_calls, dtype
+):
+    X, _ = make_blobs(500, 3, centers=4, cluster_std=2.0, random_state=4)
+    X = (X + 1e4).astype(dtype)  # far from the origin: centred on the fly
+    init = X[[0, 10, 20, 30]]
+    fits = []
+    for compiled in (True, False):
+        monkeypatch.setattr(memory, "_USE_COMPILED_STARTS", compiled)
+        fits.append((LloydKMeans(n_clusters=4, init=init, n_init=1).fit(X), None))
+    assert best_of_runs_calls[0] is not None and best_of_runs_calls[1] is None
+    _assert_same_fit(*fits)

@@ -1,5 +1,6 @@
-"""KSelector's engine: the fast path for LloydKMeans gives the general path's
-results bit for bit; reference sets drawn on demand are the sets drawn at once."""
+"""KSelector's engine: the fits of every K from starts seeded once, each
+LloydKMeans's own fit from its starts; reference sets drawn on demand are the
+sets drawn at once."""
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from numpy.testing import assert_array_equal
 from sklearn.datasets import make_blobs
 
 from sklearn_kmeans_lab import KSelector, LloydKMeans, _engine
+from sklearn_kmeans_lab._backends.memory import check_fit_data
 from sklearn_kmeans_lab._gap import draw_reference_sets, reference_box
 
 
@@ -25,27 +27,27 @@ def weights(n_samples, seed=1):
     return np.random.RandomState(seed).uniform(0.2, 3.0, size=n_samples)
 
 
-def fit_both(X, sample_weight=None, estimator_params=None, **params):
-    """The same selection by the fast path and by the general path."""
-    estimator_params = {"n_init": 3, **(estimator_params or {})}
-    params = {"k_range": range(1, 7), "n_refs": 4, "random_state": 0, **params}
-    fast = KSelector(LloydKMeans(**estimator_params), **params)
-    general = KSelector(GeneralPathKMeans(**estimator_params), **params)
-    return (
-        fast.fit(X, sample_weight=sample_weight),
-        general.fit(X, sample_weight=sample_weight),
-    )
+def engine_fits(monkeypatch):
+    """Every fit of the engine, in order: ``(X, k, seed, starts, est)``, and
+    the weights it was given (the selector's normalised weights)."""
+    fits, given_weights = [], []
+    fit = _engine.ManyFits.fit
+
+    def spy(self, X, sample_weight, k, seed, keep=True, starts=None):
+        est = fit(self, X, sample_weight, k, seed, keep, starts)
+        fits.append((X, int(k), int(seed), starts, est))
+        given_weights.append(sample_weight)
+        return est
+
+    monkeypatch.setattr(_engine.ManyFits, "fit", spy)
+    return fits, given_weights
 
 
-def assert_same_selection(fast, general):
-    assert fast.results_.keys() == general.results_.keys()
-    for name in fast.results_:
-        assert_array_equal(fast.results_[name], general.results_[name], err_msg=name)
-    assert fast.n_clusters_ == general.n_clusters_
-    assert_array_equal(fast.labels_, general.labels_)
-    assert_array_equal(fast.cluster_centers_, general.cluster_centers_)
-    assert fast.best_estimator_.inertia_ == general.best_estimator_.inertia_
-    assert fast.best_estimator_.n_iter_ == general.best_estimator_.n_iter_
+def assert_same_fit(a, b):
+    assert_array_equal(a.labels_, b.labels_)
+    assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    assert a.inertia_ == b.inertia_
+    assert a.n_iter_ == b.n_iter_
 
 
 @pytest.mark.parametrize(
@@ -60,13 +62,13 @@ def assert_same_selection(fast, general):
         "index_criterion",
     ],
 )
-def test_fast_path_equals_general_path_bit_for_bit(case, monkeypatch):
-    fits = []
-    fit = _engine.ManyFits.fit
-    monkeypatch.setattr(
-        _engine.ManyFits, "fit", lambda self, *a: fits.append(a[2]) or fit(self, *a)
-    )
-    X, w, params, estimator_params = blobs(), None, {}, {}
+def test_the_engine_fits_every_k_from_starts_seeded_at_the_largest_k(case, monkeypatch):
+    # What a KSelector fit computes (the docs' "What a fit computes"): on each
+    # data set, the fit at the largest K is LloydKMeans's own fit with the
+    # data set's seed; the fit at a smaller K runs from the first K centres
+    # of each of those starts and keeps the best run.
+    fits, given_weights = engine_fits(monkeypatch)
+    X, w, params, estimator_params = blobs(), None, {}, {"n_init": 3}
     if case == "float32":
         X = X.astype(np.float32)
     elif case == "weighted":
@@ -77,23 +79,62 @@ def test_fast_path_equals_general_path_bit_for_bit(case, monkeypatch):
     elif case == "many_features":
         X = blobs(n_samples=150, n_features=12, centers=4, seed=3)
     elif case == "random_init":
-        estimator_params = {"init": "random", "max_iter": 20, "tol": 0.0}
+        estimator_params = {"n_init": 3, "init": "random", "max_iter": 20, "tol": 0}
     elif case == "index_criterion":
         params = {"criterion": "calinski_harabasz", "k_range": range(2, 7)}
-    fast, general = fit_both(X, w, estimator_params, **params)
-    assert_same_selection(fast, general)
-    assert fast.results_["inertia"].dtype == np.float64
-    # the engine fitted every K >= 2 on every data set, and nothing more:
-    # the chosen fit was kept, not refitted
-    n_sets = 1 + (4 if fast.criterion == "gap" else 0)
-    assert sorted(fits) == sorted(
-        int(k) for k in fast.results_["k"] if k >= 2 for _ in range(n_sets)
-    )
+    params = {"k_range": range(1, 7), "n_refs": 4, "random_state": 0, **params}
+    selector = KSelector(LloydKMeans(**estimator_params), **params).fit(X, w)
+    ks = [int(k) for k in selector.results_["k"] if k >= 2]
+    n_sets = 1 + (4 if selector.criterion == "gap" else 0)
+    # every K >= 2 of every data set, once; the chosen fit kept, not refitted
+    assert sorted(k for _, k, _, _, _ in fits) == sorted(ks * n_sets)
+    data_sets = {}
+    for Z, k, seed, starts, est in fits:
+        data_sets.setdefault(id(Z), []).append((Z, k, seed, starts, est))
+    assert len(data_sets) == n_sets
+    w = given_weights[0]
+    assert all(given is w for given in given_weights)
+    for set_fits in data_sets.values():
+        Z, _, seed, starts, _ = set_fits[0]
+        assert all(f[2] == seed and f[3] is starts for f in set_fits)
+        assert starts.shape == (3, max(ks), X.shape[1])
+        offset = check_fit_data(LloydKMeans(), Z, w).offset
+        for _, k, _, _, est in set_fits:
+            if k == max(ks):
+                alone = LloydKMeans(**estimator_params, n_clusters=k, random_state=seed)
+                assert_same_fit(est, alone.fit(Z, sample_weight=w))
+                continue
+            # the best of the runs from the shared starts' first K centres
+            runs = [
+                LloydKMeans(
+                    **{**estimator_params, "n_init": 1, "init": start[:k] + offset},
+                    n_clusters=k,
+                ).fit(Z, sample_weight=w)
+                for start in starts
+            ]
+            assert any(
+                np.array_equal(run.labels_, est.labels_)
+                and np.array_equal(run.cluster_centers_, est.cluster_centers_)
+                for run in runs
+            )
+            assert est.inertia_ <= min(run.inertia_ for run in runs) * (1 + 1e-12)
+    # results_ holds the fits of X
+    (x_fits,) = [f for f in data_sets.values() if f[0][0] is X]
+    for _, k, _, _, est in x_fits:
+        i = list(selector.results_["k"]).index(k)
+        assert selector.results_["inertia"][i] == est.inertia_
+    chosen = [est for _, k, _, _, est in x_fits if k == selector.n_clusters_]
+    assert selector.best_estimator_ is chosen[0]
 
 
-def test_fast_path_equals_general_path_with_two_jobs():
-    fast, general = fit_both(blobs(), n_jobs=2)
-    assert_same_selection(fast, general)
+def test_n_jobs_does_not_change_the_selection():
+    params = dict(k_range=range(1, 7), n_refs=4, random_state=0)
+    one = KSelector(LloydKMeans(n_init=3), **params).fit(blobs())
+    two = KSelector(LloydKMeans(n_init=3), n_jobs=2, **params).fit(blobs())
+    for name in one.results_:
+        assert_array_equal(one.results_[name], two.results_[name], err_msg=name)
+    assert_array_equal(one.labels_, two.labels_)
+    assert_array_equal(one.cluster_centers_, two.cluster_centers_)
 
 
 def test_uncached_reference_sets_give_the_same_selection(monkeypatch):
@@ -151,7 +192,7 @@ def test_subclasses_and_callable_inits_take_the_general_path():
 
 
 @pytest.mark.parametrize("n_jobs", [None, 2])
-def test_verbose_prints_each_k_as_its_fits_finish_with_the_time(capsys, n_jobs):
+def test_verbose_prints_each_data_set_as_its_fits_finish_with_the_time(capsys, n_jobs):
     KSelector(
         LloydKMeans(n_init=2),
         k_range=range(1, 5),
@@ -161,14 +202,16 @@ def test_verbose_prints_each_k_as_its_fits_finish_with_the_time(capsys, n_jobs):
         n_jobs=n_jobs,
     ).fit(blobs(n_samples=90))
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 5
+    assert len(lines) == 4 + 4 + 1
     for i, line in enumerate(lines[:4]):
+        assert line.startswith(f"[KSelector] data set {i + 1}/4 fitted at K=1..4, ")
+        assert line.endswith("s")
+    for i, line in enumerate(lines[4:8]):
         assert line.startswith(f"[KSelector] K={i + 1}: inertia=")
         assert f"; {i + 1}/4 K done, 4 data sets, elapsed: " in line
-        assert line.endswith("s")
-    elapsed = [float(line.rsplit("elapsed: ", 1)[1][:-1]) for line in lines[:4]]
+    elapsed = [float(line.rsplit("elapsed: ", 1)[1][:-1]) for line in lines[:8]]
     assert elapsed == sorted(elapsed)
-    assert lines[4].startswith("[KSelector] chose K=")
+    assert lines[8].startswith("[KSelector] chose K=")
 
 
 @pytest.mark.parametrize(
@@ -239,7 +282,7 @@ def test_numpy_sum_adds_as_numpy_does():
 
 
 @pytest.mark.parametrize("kept", [True, False])
-def test_each_data_set_is_prepared_once_while_kept(kept, monkeypatch):
+def test_each_data_set_is_prepared_once(kept, monkeypatch):
     from sklearn_kmeans_lab._backends import memory
 
     orders = []
@@ -252,10 +295,10 @@ def test_each_data_set_is_prepared_once_while_kept(kept, monkeypatch):
     selector = KSelector(
         LloydKMeans(n_init=3), k_range=range(1, 6), n_refs=4, random_state=0
     ).fit(blobs())
-    # X always once; each reference set once if kept, else once per K >= 2;
-    # no refit at the chosen K
+    # X and each reference set once (one task fits every K of a data set),
+    # whether or not the reference sets are kept; no refit at the chosen K
     assert selector.n_clusters_ == 3
-    assert len(orders) == 1 + 4 * (1 if kept else 4)
+    assert len(orders) == 1 + 4
 
 
 def test_many_fits_generators_are_fresh_generators_of_the_seed():

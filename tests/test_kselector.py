@@ -428,9 +428,10 @@ def test_an_invalid_parameter_of_the_clusterer_stays_an_invalid_parameter_error(
     sel = selector(estimator=LloydKMeans(tol=-1), k_range=range(1, 4))
     with pytest.raises(InvalidParameterError) as info:
         sel.fit(four_blobs(n_per=5))
-    # the first fit (K=1 needs none) fails, naming the parameter and the value
+    # the first fit fails (the seeding of the starts at the largest K, which
+    # every K shares), naming the parameter and the value
     assert str(info.value).startswith(
-        "Fitting LloydKMeans with n_clusters=2 on X failed: The 'tol' parameter "
+        "Fitting LloydKMeans with n_clusters=3 on X failed: The 'tol' parameter "
         "of LloydKMeans must be a float in the range [0.0, inf). Got -1 instead."
     )
 
@@ -550,10 +551,13 @@ def test_dataframe_feature_names_are_kept():
     assert sel.n_features_in_ == 2
 
 
-def test_verbose_prints_one_line_per_k_and_the_choice(capsys):
+def test_verbose_prints_one_line_per_data_set_and_k_and_the_choice(capsys):
     selector(verbose=1, k_range=range(1, 4), n_refs=2).fit(four_blobs(n_per=10))
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines[:3]] == [
+    assert [line.split(",")[0] for line in lines[:3]] == [
+        f"[KSelector] data set {i}/3 fitted at K=1..3" for i in (1, 2, 3)
+    ]
+    assert [line.split(":")[0] for line in lines[3:6]] == [
         f"[KSelector] K={k}" for k in (1, 2, 3)
     ]
-    assert len(lines) == 4 and "chose K=" in lines[3]
+    assert len(lines) == 7 and "chose K=" in lines[6]

@@ -10,10 +10,10 @@ backend does only what touches the data; ``backend_for(X)`` picks it:
     training data as an object with ``X`` (what a callable ``init`` is
     given), ``n_samples``, ``n_positive_weights``, ``offset`` (the centring,
     or None), ``weight_exponent`` (the weights were divided by 2**it),
-    ``feature_variances()``, ``seed(...)``, ``lloyd_run(...)``,
-    ``best_of_starts(...)`` (every start in one call, or None where the
-    estimator's loop over ``seed`` and ``lloyd_run`` runs them),
-    ``same_clustering(a, b)``, ``final_labels_and_inertia(run, centers)``
+    ``feature_variances()``, ``starts(...)`` (the seeds of every start),
+    ``lloyd_run(...)``, ``best_of_runs(...)`` (the runs of every start in
+    one call, or None where the estimator's loop over ``lloyd_run`` runs
+    them), ``same_clustering(a, b)``, ``final_labels_and_inertia(run, centers)``
     and ``n_distinct_clusters(run, labels)``.
 ``check_test_data(estimator, X)``, ``predict(X, centers)``,
 ``transform(X, centers)``, ``inertia(X, centers, sample_weight)``

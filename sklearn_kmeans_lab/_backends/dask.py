@@ -265,7 +265,7 @@ class FitData:
     def feature_variances(self):
         return self._variances
 
-    def seed(self, init, n_clusters, random_state, *, max_iter, tol, last):
+    def seed(self, init, n_clusters, random_state, *, max_iter, tol):
         """Centred initial centres: k-means|| for 'k-means++', weighted rows
         without replacement for 'random'.
 
@@ -279,7 +279,17 @@ class FitData:
             self.blocks, n_clusters, entropy, max_iter=max_iter, tol=tol
         )
 
-    def best_of_starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):
+    def starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):
+        """The centred initial centres of ``n_init`` starts, one after the
+        other (``seed``), (n_init, k, d)."""
+        return np.array(
+            [
+                self.seed(init, n_clusters, random_state, max_iter=max_iter, tol=tol)
+                for _ in range(n_init)
+            ]
+        )
+
+    def best_of_runs(self, initial_centers, *, max_iter, tol):
         """None: each run on Dask is a distributed fit of its own, which
         ``LloydKMeans._fit``'s loop runs start by start."""
         return None

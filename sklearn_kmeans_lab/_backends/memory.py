@@ -102,6 +102,9 @@ def column_stats(X):
 class FitData:
     """Validated training data in memory and the operations a fit runs on it."""
 
+    # the canonical order is released after a fit's seeding (a fit seeds once)
+    keeps_order = False
+
     def __init__(self, X, sample_weight, weight_exponent):
         self.X = X
         # None stays None: the kernels' unweighted path, and no array of ones
@@ -132,58 +135,81 @@ class FitData:
             self._order = canonical_order(self.X)
         return self._order
 
-    def seed(self, init, n_clusters, random_state, *, max_iter, tol, last):
-        """Centred initial centres by ``init`` ('k-means++' or 'random').
-
-        The canonical order of the rows is computed once and shared by the
-        runs; ``last`` releases it (the last run does not need its memory).
-        """
-        order = self.canonical_order()
-        if last:
-            self._order = None
-        args = (self.X, n_clusters, self.sample_weight, random_state, order)
+    def seed(self, init, n_clusters, random_state, *, max_iter, tol):
+        """Centred initial centres of one start by ``init`` ('k-means++' or
+        'random'), on the canonical order of the rows."""
+        args = (self.X, n_clusters, self.sample_weight, random_state)
+        args += (self.canonical_order(),)
         if init == "k-means++":
             return kmeans_plusplus_centers(*args, x_offset=self.offset)[0]
         return random_centers(*args, x_offset=self.offset)
 
-    def best_of_starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):
-        """The best of ``n_init`` k-means++ runs, in one compiled call.
+    def starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):
+        """The centred initial centres of ``n_init`` starts, (n_init, k, d).
 
-        The ``RunResult`` that ``LloydKMeans._fit``'s loop over
-        ``seed``, ``lloyd_run`` and ``same_clustering`` keeps, bit for bit,
-        with ``random_state`` where that loop leaves it; or None, with
-        ``random_state`` untouched, where the loop runs instead: sparse data,
-        ``init='random'``, threads, a run that leaves a cluster empty.
+        One start after the other from ``random_state``; the k-means++ seeds
+        of dense data in one compiled call (the same seeds: each seeding's
+        uniforms are drawn at once, which is the stream of its draws).  The
+        canonical order of the rows is computed once for all the starts and
+        then released (``PreparedData`` keeps it for the next fits).
+        """
+        seeding = None
+        if init == "k-means++" and self.offset is not None and _USE_COMPILED_STARTS:
+            seeding = compiled_seeding(
+                self.X,
+                n_clusters,
+                self.sample_weight,
+                self.canonical_order(),
+                x_offset=self.offset,
+            )
+        if seeding is None:
+            centers = np.array(
+                [
+                    self.seed(
+                        init, n_clusters, random_state, max_iter=max_iter, tol=tol
+                    )
+                    for _ in range(n_init)
+                ]
+            )
+        else:
+            uniforms = random_state.uniform(
+                size=(n_init, 1 + (n_clusters - 1) * seeding.n_local_trials)
+            )
+            centers = np.empty((n_init, n_clusters, self.X.shape[1]), self.X.dtype)
+            with blas_single_thread(seeding.use_gemm):
+                start_kernels.seed_starts(
+                    (seeding.args, seeding.n_local_trials, seeding.options),
+                    uniforms,
+                    centers,
+                )
+        if not self.keeps_order:
+            self._order = None
+        return centers
+
+    def best_of_runs(self, initial_centers, *, max_iter, tol):
+        """The best of the runs from ``initial_centers`` (n_init, k, d), in
+        one compiled call.
+
+        The ``RunResult`` that ``LloydKMeans._fit``'s loop over ``lloyd_run``
+        and ``same_clustering`` keeps, bit for bit; or None where the loop
+        runs instead: sparse data, threads, a run that leaves a cluster empty.
         """
         compiled = _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN
-        if init != "k-means++" or self.offset is None or not compiled:
+        if self.offset is None or not compiled:
             return None
-        seeding = compiled_seeding(
-            self.X,
-            n_clusters,
-            self.sample_weight,
-            self.canonical_order(),
-            x_offset=self.offset,
-        )
+        n_init, n_clusters, n_features = initial_centers.shape
         run = LloydRun(
             self.X, self.sample_weight, n_clusters, self.offset, self.n_threads, True
         )
         # the run's final pass serves only to compare runs (see lloyd_run)
         settings = run.compiled_settings(max_iter, tol, final_pass=n_init > 1)
-        if seeding is None or settings is None:
+        if settings is None:
             return None
-        state = random_state.get_state()
-        # every seeding's uniforms at once: the stream of one seeding after
-        # the other
-        uniforms = random_state.uniform(
-            size=(n_init, 1 + (n_clusters - 1) * seeding.n_local_trials)
-        )
-        centers = np.empty((n_clusters, self.X.shape[1]), dtype=self.X.dtype)
+        centers = np.empty((n_clusters, n_features), dtype=self.X.dtype)
         labels = np.empty(self.X.shape[0], dtype=np.int32)
-        with blas_single_thread(seeding.use_gemm or run.use_gemm):
-            n_iter, inertia, failed = start_kernels.best_of_starts(
-                (seeding.args, seeding.n_local_trials, seeding.options),
-                uniforms,
+        with blas_single_thread(run.use_gemm):
+            n_iter, inertia, failed = start_kernels.best_of_runs(
+                np.ascontiguousarray(initial_centers, dtype=self.X.dtype),
                 (
                     run.samples,
                     run.bounds,
@@ -198,7 +224,6 @@ class FitData:
                 labels,
             )
         if failed >= 0:
-            random_state.set_state(state)
             return None
         inertia = float(inertia) if n_init > 1 else None
         return RunResult(inertia, centers, int(n_iter), labels)

@@ -1,12 +1,13 @@
-"""Every start of a k-means++ fit in one compiled call.
+"""The starts of a fit in two compiled calls: all seeds, then all runs.
 
-A fit of ``n_init`` starts seeds, runs Lloyd's iterations and keeps the best
-run, ``n_init`` times; on small data the Python round trips between these
-steps cost more than the steps.  ``best_of_starts`` makes the same calls
-(``kmeans_plusplus``, ``lloyd_run``) on the same uniforms, each run from the
-state of a new run, and keeps the best run by the estimator's rule
-(``LloydKMeans._fit``): a later run wins only if its inertia is strictly
-lower and its partition differs.
+A fit of ``n_init`` starts seeds each start, runs Lloyd's iterations from
+each and keeps the best run; on small data the Python round trips between
+these steps cost more than the steps.  ``seed_starts`` makes the k-means++
+calls of every start on the uniforms drawn for all of them (a seeding does
+not depend on the runs before it); ``best_of_runs`` makes the ``lloyd_run``
+calls, each run from the state of a new run, and keeps the best run by the
+estimator's rule (``LloydKMeans._fit``): a later run wins only if its inertia
+is strictly lower and its partition differs.
 """
 
 import numba
@@ -50,13 +51,35 @@ def _fresh_run_state(out, stored, drop, totals, deltas):
     counts[:] = 0
 
 
-@numba.njit(cache=True)  # object mode inside the seeding and the run
-def best_of_starts(seeding, uniforms, run_buffers, settings, best_centers, best_labels):
-    """Seed, run, keep the best: ``n_init`` starts of one fit.
+@numba.njit(cache=True)  # object mode inside (first_potential)
+def seed_starts(seeding, uniforms, centers):
+    """The k-means++ seeds of ``n_init`` starts, one after the other.
 
     seeding : ``(args, n_local_trials, options)`` of ``CompiledSeeding``;
     uniforms : (n_init, 1 + (k - 1) * n_local_trials), each row the uniforms
-    of one seeding, in the order the starts draw them; run_buffers :
+    of one seeding, in the order the starts draw them; centers :
+    (n_init, k, d) in X's dtype, gets the seeds (centred).
+    """
+    (seed_samples, order, total_weight), n_local_trials, options = seeding
+    indices = np.empty(centers.shape[1], dtype=np.int64)
+    for start in range(uniforms.shape[0]):
+        kmeans_plusplus(
+            seed_samples,
+            order,
+            total_weight,
+            uniforms[start],
+            n_local_trials,
+            options,
+            centers[start],
+            indices,
+        )
+
+
+@numba.njit(cache=True)  # object mode inside the run
+def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labels):
+    """Run from each start's centres, keep the best: the runs of one fit.
+
+    initial_centers : (n_init, k, d) in X's dtype, centred; run_buffers :
     ``(samples, bounds, out, stored, drop, totals, deltas)`` of one
     ``LloydRun`` (see ``lloyd_run``); settings : ``RunSettings``;
     best_centers : (k, d) in X's dtype, best_labels : (n,) int32, get the
@@ -66,25 +89,14 @@ def best_of_starts(seeding, uniforms, run_buffers, settings, best_centers, best_
     inertia, and -1; or, where a run left a cluster empty (its relocation is
     the Python run's), the index of that start, having stopped there.
     """
-    (seed_samples, order, total_weight), n_local_trials, options = seeding
     samples, bounds, out, stored, drop, totals, deltas = run_buffers
-    n_clusters, n_features = best_centers.shape
+    n_clusters = best_centers.shape[0]
     centers = np.empty_like(best_centers)
     labels = np.empty_like(best_labels)
-    indices = np.empty(n_clusters, dtype=np.int64)
     best_inertia = np.inf
     best_n_iter = -1
-    for start in range(uniforms.shape[0]):
-        kmeans_plusplus(
-            seed_samples,
-            order,
-            total_weight,
-            uniforms[start],
-            n_local_trials,
-            options,
-            centers,
-            indices,
-        )
+    for start in range(initial_centers.shape[0]):
+        centers[:] = initial_centers[start]
         _fresh_run_state(out, stored, drop, totals, deltas)
         labels[:] = -1
         n_iter, inertia, empty = lloyd_run(
