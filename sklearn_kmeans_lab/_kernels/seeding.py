@@ -397,19 +397,21 @@ def transposed_chunk(X, x_offset, start, n, chunk_t):
 
 
 @numba.njit(nogil=True, cache=True)
-def chunk_distances(chunk_t, n, center, d2):
-    """``d2[r] = squared_distance(row r, center)`` (float64) for the rows
-    r < n of a transposed chunk (n_features, chunk): ``squared_distance``'s
-    sum, feature by feature (from the first square: ``0.0 + s`` is ``s``),
-    vectorised over the rows.  center : (n_features,)."""
+def chunk_distances(chunk_t, n, center, zero, d2):
+    """``d2[r] = sum_f (zero + (chunk_t[f, r] - center[f]))**2`` (float64) for
+    the rows r < n of a transposed chunk (n_features, chunk), feature by
+    feature from the first square (``0.0 + s`` is ``s``), vectorised over the
+    rows.  ``zero`` 0.0: ``squared_distance``'s sum (differences squared in
+    float64); 0 in X's dtype: ``dense_trials``' direct loop (squared in X's
+    dtype, as ``float`` keeps a float32).  center : (n_features,)."""
     c = center[0]
     for r in range(n):
-        diff = float(chunk_t[0, r] - c)
+        diff = zero + (chunk_t[0, r] - c)
         d2[r] = diff * diff
     for f in range(1, chunk_t.shape[0]):
         c = center[f]
         for r in range(n):
-            diff = float(chunk_t[f, r] - c)
+            diff = zero + (chunk_t[f, r] - c)
             d2[r] += diff * diff
 
 
@@ -425,12 +427,13 @@ def direct_trials(samples, cands, closest, unit, options, potentials, chunk_t, d
     chunk, keep, cand_dist = options.chunk, options.keep, options.cand_dist
     n_samples = X.shape[0]
     inv_unit = 1.0 / unit
+    zero = np.zeros(1, dtype=X.dtype)[0]
     potentials[:] = 0.0
     for start in range(0, n_samples, chunk):
         n = min(chunk, n_samples - start)
         transposed_chunk(X, x_offset, start, n, chunk_t)
         for t in range(cands.shape[0]):
-            chunk_distances(chunk_t, n, cands[t], d2)
+            chunk_distances(chunk_t, n, cands[t], zero, d2)
             # contiguous views: the loops vectorise; d2 gets the terms of
             # weighted_sum, weighed already (the same products)
             now = closest[start : start + n]
@@ -459,7 +462,7 @@ def direct_closer(
     for start in range(0, X.shape[0], chunk):
         n = min(chunk, X.shape[0] - start)
         transposed_chunk(X, x_offset, start, n, chunk_t)
-        chunk_distances(chunk_t, n, center, d2)
+        chunk_distances(chunk_t, n, center, 0.0, d2)
         for r in range(n):
             i = start + r
             d2_i = d2[r] * inv_unit
