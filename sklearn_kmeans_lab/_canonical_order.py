@@ -69,6 +69,7 @@ class CanonicalOrder:
         # never subnormal: distances are multiplied by its inverse
         self.unit = math.ldexp(1.0, max(exponent - 3, -1000)) if largest > 0 else 1.0
         self._coarse = None
+        self._coarse_members = None
 
     def coarse_buckets(self):
         """Buckets merged ``2**s`` at a time (about ``_SAMPLES_PER_BUCKET``
@@ -83,6 +84,18 @@ class CanonicalOrder:
             coarse = self.buckets if shift == 0 else self.buckets >> shift
             self._coarse = (coarse, _N_BUCKETS >> shift)
         return self._coarse
+
+    def coarse_members(self):
+        """The samples grouped by coarse bucket, in index order within a
+        bucket, and where each bucket's group starts (n_buckets + 1,): a draw
+        finds a bucket's members without a pass over the samples."""
+        if self._coarse_members is None:
+            coarse, n_buckets = self.coarse_buckets()
+            members = np.argsort(coarse, kind="stable").astype(np.int64)
+            starts = np.zeros(n_buckets + 1, dtype=np.int64)
+            np.cumsum(np.bincount(coarse, minlength=n_buckets), out=starts[1:])
+            self._coarse_members = (members, starts)
+        return self._coarse_members
 
     def last(self, X, candidates=None):
         """The last sample in canonical order (largest key, then index), among

@@ -166,10 +166,11 @@ def _compiled(setup):
         return None
     order = setup.order
     buckets, n_buckets = order.coarse_buckets()
+    members, starts = order.coarse_members()
     return CompiledSeeding(
         (
             setup.samples,
-            (order.direction, buckets, n_buckets, order.unit),
+            (order.direction, buckets, n_buckets, order.unit, members, starts),
             setup.total_weight,
         ),
         setup.n_local_trials,

@@ -18,13 +18,14 @@ import math
 import numba
 import numpy as np
 
-from sklearn_kmeans_lab._kernels.common import row_key
+from sklearn_kmeans_lab._kernels.common import CHUNK_ROWS, row_key, weight
 from sklearn_kmeans_lab._kernels.seeding import (
     Masses,
     bucket_masses,
-    dense_closer,
-    dense_draw,
     dense_trials,
+    direct_closer,
+    direct_trials,
+    grouped_draw,
     take_kept,
 )
 
@@ -84,36 +85,68 @@ def draw_values(totals, uniforms):
     return values, total
 
 
-@numba.njit(cache=True)  # object mode inside (first_potential)
+@numba.njit(nogil=True, cache=True)
+def certain_mass_scale(potential, n_terms, float32_sum, unit):
+    """``mass_scale((p * unit) / unit)`` for every sum ``p`` of the same
+    ``n_terms`` nonnegative terms, whatever the order of its additions, where
+    ``potential`` is one such sum (in float64); 0 where they may differ.
+
+    Any order of summation of nonnegative terms errs by at most ``n_terms``
+    roundings of the total (``float32_sum``: in float32, as
+    ``ndarray.sum`` of float32 ``closest``), a product by half a subnormal
+    step; the bound taken is four times that.  The scale is a function of
+    the exponent alone, monotone in the sum: where the two ends of the
+    interval give the same scale, every sum in it does.
+    """
+    rounding = 2.0**-24 if float32_sum else 2.0**-53
+    slack = 4.0 * (n_terms + 2) * rounding
+    if not slack < 0.25:
+        return 0.0
+    tiny = 4.0 * (n_terms + 2) * 2.0**-1074
+    low = (max(potential * (1.0 - slack) - tiny, 0.0) * unit) / unit
+    high = ((potential * (1.0 + slack) + tiny) * unit) / unit
+    if not low > 0:  # mass_scale is not monotone at 0
+        return 0.0
+    scale = mass_scale(low)
+    return scale if mass_scale(high) == scale else 0.0
+
+
+@numba.njit(cache=True)  # object mode inside (first_potential, seldom run)
 def kmeans_plusplus(
     samples, order, total_weight, uniforms, n_local_trials, options, centers, indices
 ):
     """Greedy k-means++ seeds of dense X, as ``kmeans_plusplus_centers``.
 
     samples : ``DenseRows`` (X read as ``X - x_offset``); order :
-    ``(direction (d,), buckets (n,) uint16, n_buckets, unit)``, buckets
-    monotone in the row key; total_weight : float, the samples' total weight
-    (n when unweighted); uniforms : (1 + (k - 1) * n_local_trials,) the
-    uniforms of the draws, in the order the Python loop draws them;
-    options : ``TrialOptions``; centers : (k, d) in X's dtype, gets the
-    seeds (centred); indices : (k,) int64, gets their rows.
+    ``(direction (d,), buckets (n,) uint16, n_buckets, unit, members (n,),
+    starts (n_buckets + 1,))``, buckets monotone in the row key, members
+    and starts as ``CanonicalOrder.coarse_members``; total_weight : float,
+    the samples' total weight (n when unweighted); uniforms : (1 + (k - 1)
+    * n_local_trials,) the uniforms of the draws, in the order the Python
+    loop draws them; options : ``TrialOptions``; centers : (k, d) in X's
+    dtype, gets the seeds (centred); indices : (k,) int64, gets their rows.
     """
     X, x_offset, w, weighted = samples.X, samples.x_offset, samples.w, samples.weighted
-    direction, buckets, n_buckets, unit = order
+    direction, buckets, n_buckets, unit, members, starts = order
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    no_exclusion = np.empty(0, dtype=np.int64)
     ones = np.ones(1, dtype=np.float32)
     totals = np.zeros(n_buckets, dtype=np.int64)
     pick = np.empty(n_local_trials, dtype=np.intp)
+    # scratch of the chunked passes (the direct trials' chunks fix their sums)
+    chunk = CHUNK_ROWS if options.use_gemm else options.chunk
+    chunk_t = np.empty((n_features, chunk), dtype=X.dtype)
+    d2 = np.empty(chunk)
 
     # the first centre: drawn by weight alone
     masses = Masses(w, weighted, ones, False, mass_scale(total_weight))
-    bucket_masses(buckets, masses, totals)
+    if weighted:
+        bucket_masses(buckets, masses, totals)
+    else:  # every mass is the scale: a bucket's total is its count times it
+        for b in range(n_buckets):
+            totals[b] = (starts[b + 1] - starts[b]) * np.int64(masses.scale)
     values, total = draw_values(totals, uniforms[:1])
-    dense_draw(
-        X, direction, buckets, totals, values, masses, no_exclusion, n_samples, pick
-    )
+    grouped_draw(X, direction, members, starts, totals, values, masses, pick)
     indices[0] = pick[0]
     for f in range(n_features):
         centers[0, f] = X[pick[0], f] - x_offset[f]
@@ -122,9 +155,18 @@ def kmeans_plusplus(
 
     closest = np.empty(n_samples, dtype=np.float32)
     masses = Masses(w, weighted, closest, True, 0.0)
-    dense_closer(samples, centers[:1], closest, unit, True, buckets, masses, totals)
-    potential = first_potential(closest, w, weighted) * unit
-    masses = Masses(w, weighted, closest, True, mass_scale(potential / unit))
+    direct_closer(
+        samples, centers[0], closest, unit, True, buckets, masses, totals, chunk_t, d2
+    )
+    # numpy's potential (first_potential) fixes the masses' scale by its
+    # exponent alone: a sum of our own fixes it, but near a power of two
+    potential = 0.0
+    for i in range(n_samples):
+        potential += float(closest[i]) * weight(samples, i)
+    scale = certain_mass_scale(potential, n_samples, not weighted, unit)
+    if scale == 0:
+        scale = mass_scale((first_potential(closest, w, weighted) * unit) / unit)
+    masses = Masses(w, weighted, closest, True, scale)
     bucket_masses(buckets, masses, totals)
 
     candidates = np.empty((n_local_trials, n_features), dtype=X.dtype)
@@ -137,17 +179,7 @@ def kmeans_plusplus(
             # last sample of positive weight in canonical order
             pick[:] = last_positive(X, w, weighted, direction)
         else:
-            dense_draw(
-                X,
-                direction,
-                buckets,
-                totals,
-                values,
-                masses,
-                no_exclusion,
-                n_samples,
-                pick,
-            )
+            grouped_draw(X, direction, members, starts, totals, values, masses, pick)
         for t in range(n_local_trials):
             for f in range(n_features):
                 candidates[t, f] = X[pick[t], f] - x_offset[f]
@@ -156,7 +188,9 @@ def kmeans_plusplus(
                 samples, candidates + x_offset, closest, unit, options, potentials
             )
         else:
-            dense_trials(samples, candidates, closest, unit, options, potentials)
+            direct_trials(
+                samples, candidates, closest, unit, options, potentials, chunk_t, d2
+            )
         best = np.argmin(potentials)
         potential = potentials[best]
         centers[c] = candidates[best]
@@ -165,13 +199,15 @@ def kmeans_plusplus(
         if options.keep:
             take_kept(options.cand_dist[best], closest, buckets, masses, totals)
         else:
-            dense_closer(
+            direct_closer(
                 samples,
-                centers[c : c + 1],
+                centers[c],
                 closest,
                 unit,
                 False,
                 buckets,
                 masses,
                 totals,
+                chunk_t,
+                d2,
             )

@@ -209,29 +209,38 @@ def dense_draw(
 def weighted_sum(values, samples, start, n):
     """``sum_r values[r] * w[start + r]`` for r < n, in four running sums:
     independent additions in a fixed order.  samples : ``DenseRows``."""
+    if not samples.weighted:
+        return lane_sum(values, n)
     w = samples.w
     a0 = a1 = a2 = a3 = 0.0
     r = 0
-    if samples.weighted:
-        while r + 4 <= n:
-            a0 += values[r] * w[start + r]
-            a1 += values[r + 1] * w[start + r + 1]
-            a2 += values[r + 2] * w[start + r + 2]
-            a3 += values[r + 3] * w[start + r + 3]
-            r += 4
-        while r < n:
-            a0 += values[r] * w[start + r]
-            r += 1
-    else:
-        while r + 4 <= n:
-            a0 += values[r]
-            a1 += values[r + 1]
-            a2 += values[r + 2]
-            a3 += values[r + 3]
-            r += 4
-        while r < n:
-            a0 += values[r]
-            r += 1
+    while r + 4 <= n:
+        a0 += values[r] * w[start + r]
+        a1 += values[r + 1] * w[start + r + 1]
+        a2 += values[r + 2] * w[start + r + 2]
+        a3 += values[r + 3] * w[start + r + 3]
+        r += 4
+    while r < n:
+        a0 += values[r] * w[start + r]
+        r += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+@numba.njit(nogil=True, cache=True)
+def lane_sum(values, n):
+    """``weighted_sum`` of unweighted ``values[:n]``: the same four running
+    sums."""
+    a0 = a1 = a2 = a3 = 0.0
+    r = 0
+    while r + 4 <= n:
+        a0 += values[r]
+        a1 += values[r + 1]
+        a2 += values[r + 2]
+        a3 += values[r + 3]
+        r += 4
+    while r < n:
+        a0 += values[r]
+        r += 1
     return (a0 + a1) + (a2 + a3)
 
 
@@ -372,3 +381,119 @@ def sparse_closer(samples, center, closest, unit, first, buckets, masses, totals
             closest[i] = d2
         if masses.scale > 0:
             totals[buckets[i]] += mass(masses, i)
+
+
+# The compiled seeding's own kernels (``_kernels/kmeans_plusplus.py``): the
+# values of the kernels above, which the Python loop runs and which are their
+# reference, with fewer passes over memory.
+
+
+@numba.njit(nogil=True, cache=True)
+def transposed_chunk(X, x_offset, start, n, chunk_t):
+    """``chunk_t[f, r] = X[start + r, f] - x_offset[f]`` in X's dtype, r < n."""
+    for r in range(n):
+        for f in range(X.shape[1]):
+            chunk_t[f, r] = X[start + r, f] - x_offset[f]
+
+
+@numba.njit(nogil=True, cache=True)
+def chunk_distances(chunk_t, n, center, zero, d2):
+    """``d2[r] = sum_f (zero + (chunk_t[f, r] - center[f]))**2`` (float64) for
+    the rows r < n of a transposed chunk (n_features, chunk), feature by
+    feature from the first square (``0.0 + s`` is ``s``), vectorised over the
+    rows.  ``zero`` 0.0: ``squared_distance``'s sum (differences squared in
+    float64); 0 in X's dtype: ``dense_trials``' direct loop (squared in X's
+    dtype, as ``float`` keeps a float32).  center : (n_features,)."""
+    c = center[0]
+    for r in range(n):
+        diff = zero + (chunk_t[0, r] - c)
+        d2[r] = diff * diff
+    for f in range(1, chunk_t.shape[0]):
+        c = center[f]
+        for r in range(n):
+            diff = zero + (chunk_t[f, r] - c)
+            d2[r] += diff * diff
+
+
+@numba.njit(nogil=True, cache=True)
+def direct_trials(samples, cands, closest, unit, options, potentials, chunk_t, d2):
+    """``dense_trials`` by the direct loop (``options.use_gemm`` False), bit
+    for bit: the same chunks, sums and kept distances, in fewer passes.
+
+    chunk_t : (n_features, options.chunk) and d2 : (options.chunk,) float64
+    are scratch buffers.
+    """
+    X, x_offset = samples.X, samples.x_offset
+    chunk, keep, cand_dist = options.chunk, options.keep, options.cand_dist
+    n_samples = X.shape[0]
+    inv_unit = 1.0 / unit
+    zero = np.zeros(1, dtype=X.dtype)[0]
+    potentials[:] = 0.0
+    for start in range(0, n_samples, chunk):
+        n = min(chunk, n_samples - start)
+        transposed_chunk(X, x_offset, start, n, chunk_t)
+        for t in range(cands.shape[0]):
+            chunk_distances(chunk_t, n, cands[t], zero, d2)
+            # contiguous views: the loops vectorise; d2 gets the terms of
+            # weighted_sum, weighed already (the same products)
+            now = closest[start : start + n]
+            kept = cand_dist[t, start : start + n] if keep else now
+            w = samples.w[start : start + n] if samples.weighted else d2
+            for r in range(n):
+                nearest = min(float(now[r]), d2[r] * inv_unit)
+                if keep:
+                    kept[r] = nearest
+                d2[r] = nearest * w[r] if samples.weighted else nearest
+            potentials[t] += lane_sum(d2, n)
+    potentials *= unit
+
+
+@numba.njit(nogil=True, cache=True)
+def direct_closer(
+    samples, center, closest, unit, first, buckets, masses, totals, chunk_t, d2
+):
+    """``dense_closer`` bit for bit, the distances vectorised over a
+    transposed chunk.  center : (n_features,); chunk_t : (n_features, m) and
+    d2 : (m,) float64 scratch buffers, any m."""
+    X, x_offset = samples.X, samples.x_offset
+    chunk = d2.shape[0]
+    inv_unit = 1.0 / unit
+    totals[:] = 0
+    for start in range(0, X.shape[0], chunk):
+        n = min(chunk, X.shape[0] - start)
+        transposed_chunk(X, x_offset, start, n, chunk_t)
+        chunk_distances(chunk_t, n, center, 0.0, d2)
+        for r in range(n):
+            i = start + r
+            d2_i = d2[r] * inv_unit
+            if first or d2_i < closest[i]:
+                closest[i] = d2_i
+            if masses.scale > 0:
+                totals[buckets[i]] += mass(masses, i)
+
+
+@numba.njit(nogil=True, cache=True)
+def grouped_draw(X, direction, members, starts, totals, values, masses, picks):
+    """``dense_draw`` (nothing excluded, no bucket too large), with the
+    members of each bucket listed beforehand instead of found by a pass.
+
+    members : (n,) the samples grouped by bucket, in index order within a
+    bucket; starts : (n_buckets + 1,) where each bucket's group starts.
+    """
+    cumulative = np.cumsum(totals)
+    for t in range(len(values)):
+        b = np.searchsorted(cumulative, values[t], side="right")
+        residual = values[t] - (cumulative[b] - totals[b])
+        group = members[starts[b] : starts[b + 1]]
+        count = len(group)
+        keys = np.empty(count)
+        dense_keys(X, group, direction, keys)
+        order = np.argsort(keys, kind="mergesort")
+        position = count - 1
+        running = 0
+        for p in range(count):
+            running += mass(masses, group[order[p]])
+            if running > residual:
+                position = p
+                break
+        picks[t] = group[order[position]]
