@@ -176,6 +176,46 @@ def chunk_inertia(samples, centers, labels, start, n_rows):
     return total
 
 
+PassBuffers = namedtuple(
+    "PassBuffers",
+    [
+        "chunk_t",
+        "chunk_rows",
+        "dots_buffer",
+        "acc",
+        "best_d",
+        "second_d",
+        "best",
+        "rows",
+        "sq_norm",
+        "gap_bits",
+        "new_gaps",
+    ],
+)
+PassBuffers.__doc__ = """The scratch buffers of a dense pass (``pass_buffers``): a
+run allocates them once, not once per pass."""
+
+
+@numba.njit(nogil=True, cache=True)
+def pass_buffers(X, n_clusters, chunk):
+    """``PassBuffers`` for a pass over X (n, d) with ``n_clusters`` centres
+    and ``chunk`` rows per chunk."""
+    n_features = X.shape[1]
+    return PassBuffers(
+        np.empty((n_features, chunk), dtype=X.dtype),
+        np.empty((chunk, n_features), dtype=X.dtype),
+        np.empty(n_clusters * chunk, dtype=X.dtype),
+        np.empty(chunk, dtype=X.dtype),
+        np.empty(chunk, dtype=X.dtype),
+        np.empty(chunk, dtype=X.dtype),
+        np.empty(chunk, dtype=np.int32),
+        np.empty(chunk, dtype=np.int64),
+        np.empty(chunk),
+        np.empty(chunk, dtype=np.uint32),
+        np.empty(chunk),
+    )
+
+
 @numba.njit(nogil=True, cache=True)
 def dense_pass(samples, centers, bounds, labels, out, gaps, options, g_start, g_stop):
     """One fused E-step and M-step accumulation over groups [g_start, g_stop).
@@ -184,22 +224,32 @@ def dense_pass(samples, centers, bounds, labels, out, gaps, options, g_start, g_
     row offsets of the groups; labels : (n_samples,) int32, updated in place;
     out : ``Partials``; gaps : ``GapBounds``; options : ``PassOptions``.
     """
-    X = samples.X
-    n_clusters, n_features = centers.minus_2.shape
+    buffers = pass_buffers(samples.X, centers.minus_2.shape[0], options.chunk)
+    dense_pass_in(
+        samples, centers, bounds, labels, out, gaps, options, buffers, g_start, g_stop
+    )
+
+
+@numba.njit(nogil=True, cache=True)
+def dense_pass_in(
+    samples, centers, bounds, labels, out, gaps, options, buffers, g_start, g_stop
+):
+    """``dense_pass`` in the scratch ``buffers`` (``PassBuffers`` of
+    ``pass_buffers(samples.X, n_clusters, options.chunk)``)."""
+    n_features = centers.minus_2.shape[1]
     n_lanes = out.sums.shape[1]
     chunk = options.chunk
     use_gemm = options.use_gemm
-    chunk_t = np.empty((n_features, chunk), dtype=X.dtype)
-    chunk_rows = np.empty((chunk, n_features), dtype=X.dtype)
-    dots_buffer = np.empty(n_clusters * chunk, dtype=X.dtype)
-    acc = np.empty(chunk, dtype=X.dtype)
-    best_d = np.empty(chunk, dtype=X.dtype)
-    second_d = np.empty(chunk, dtype=X.dtype)
-    best = np.empty(chunk, dtype=np.int32)
-    rows = np.empty(chunk, dtype=np.int64)
-    sq_norm = np.empty(chunk)
-    gap_bits = np.empty(chunk, dtype=np.uint32)
-    new_gaps = np.empty(chunk)
+    chunk_t, chunk_rows, dots_buffer, acc, best_d, second_d = (
+        buffers.chunk_t,
+        buffers.chunk_rows,
+        buffers.dots_buffer,
+        buffers.acc,
+        buffers.best_d,
+        buffers.second_d,
+    )
+    best, rows, sq_norm = buffers.best, buffers.rows, buffers.sq_norm
+    gap_bits, new_gaps = buffers.gap_bits, buffers.new_gaps
     for g in range(g_start, g_stop):
         sums, wsums, counts = out.sums[g], out.wsums[g], out.counts[g]
         sums[:] = 0.0

@@ -5,9 +5,11 @@ The in-memory run of ``_lloyd_run`` (``LloydRun`` driven by
 iteration, larger than the arithmetic of a pass on small data.  ``lloyd_run``
 makes the same calls to the same kernels in the same order, and reproduces
 numpy's own arithmetic where the Python run uses numpy: the centres' squared
-norms are numpy's ``einsum`` itself (called back in object mode: einsum's
-summation order is not specified), and ``ndarray.sum`` is numpy's pairwise
-summation (``numpy_sum``).  The labels, centres, inertia and number of
+norms are numpy's ``einsum`` arithmetic (reproduced for float64 where this
+numpy is seen to add that way at import, else einsum itself, called back in
+object mode), and ``ndarray.sum`` is numpy's pairwise summation
+(``numpy_sum``).  A run allocates its scratch buffers once (``RunBuffers``),
+not once per iteration.  The labels, centres, inertia and number of
 iterations are therefore bit for bit those of the Python run.
 
 A run that meets an empty cluster stops and says so: relocation is the
@@ -29,7 +31,8 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     center_shifts,
     copy_totals,
     dense_inertia,
-    dense_pass,
+    dense_pass_in,
+    pass_buffers,
     reduce_and_add,
     reduce_partials,
 )
@@ -38,6 +41,55 @@ from sklearn_kmeans_lab._kernels.lloyd import (
 # accumulators, and splits larger arrays in two: ``numpy_sum`` does the first
 # only, so a compiled run takes at most this many clusters and groups.
 MAX_SUMMED = 128
+
+# Up to this many features, ``einsum("ij,ij->i")`` is computed here, as
+# numpy computes it: each square in a vector lane of its own (one lane per
+# feature: numpy's SIMD lanes hold at least 2 values), then lanes and zero
+# padding added, which no order of addition changes for two terms.
+MAX_COMPILED_NORM_FEATURES = 2
+# Above it, float64 norms are numpy's einsum arithmetic reproduced (see
+# ``_einsum_lanes``) where this numpy is seen to compute them that way.
+EINSUM_LANES = 2
+
+
+def _einsum_lanes_reference(centers):
+    """``einsum("ij,ij->i")`` of float64 ``centers`` (k, d) as numpy's
+    contiguous sum of products computes it on SIMD lanes of two doubles
+    without a fused multiply-add: feature ``f`` in lane ``f % 2``; each block
+    of eight features added last to first, then pairs of the rest in order;
+    the two lanes added at the end.  numpy operations, one rounding each."""
+    k, d = centers.shape
+    lanes = np.zeros((k, EINSUM_LANES))
+    f = 0
+    while d - f >= 4 * EINSUM_LANES:
+        for block in (3, 2, 1, 0):
+            v = centers[:, f + EINSUM_LANES * block : f + EINSUM_LANES * (block + 1)]
+            lanes = v * v + lanes
+        f += 4 * EINSUM_LANES
+    while f < d:
+        v = np.zeros((k, EINSUM_LANES))
+        m = min(EINSUM_LANES, d - f)
+        v[:, :m] = centers[:, f : f + m]
+        lanes = v * v + lanes
+        f += EINSUM_LANES
+    return lanes[:, 0] + lanes[:, 1]
+
+
+def _numpy_einsum_is_lanes():
+    """Whether this numpy's ``einsum("ij,ij->i")`` of float64 is
+    ``_einsum_lanes_reference`` on probe data (1 to 40 features, magnitudes
+    over many orders): else, as on platforms whose SIMD fuses the
+    multiply-add, the compiled run calls numpy's einsum back."""
+    rng = np.random.RandomState(0)
+    for n_features in range(1, 41):
+        probe = rng.standard_normal((64, n_features)) * np.logspace(-3, 3, 64)[:, None]
+        expected = np.einsum("ij,ij->i", probe, probe)
+        if not np.array_equal(_einsum_lanes_reference(probe), expected):
+            return False
+    return True
+
+
+COMPILED_EINSUM = _numpy_einsum_is_lanes()
 
 RunSettings = namedtuple(
     "RunSettings",
@@ -50,7 +102,9 @@ RunSettings = namedtuple(
         "noise_coef",
         "refresh",
         "final_pass",
+        "compiled_einsum",
     ],
+    defaults=(COMPILED_EINSUM,),
 )
 RunSettings.__doc__ = """What a compiled run needs besides its buffers.
 
@@ -62,6 +116,8 @@ chunk : int, rows per chunk
 noise_coef : float, rounding noise of a distance per unit of norm
 refresh : int, passes between two recomputations of the totals from scratch
 final_pass : bool, relabel against the final centres and compute the inertia
+compiled_einsum : bool, the centres' squared norms computed here as numpy's
+    einsum computes them (default: whether this numpy is seen to)
 """
 
 
@@ -92,18 +148,41 @@ def numpy_sum(a):
     return res
 
 
-# Up to this many features, ``einsum("ij,ij->i")`` is computed here, as
-# numpy computes it: each square in a vector lane of its own (one lane per
-# feature: numpy's SIMD lanes hold at least 2 values), then lanes and zero
-# padding added, which no order of addition changes for two terms.
-MAX_COMPILED_NORM_FEATURES = 2
+@numba.njit(nogil=True, cache=True)
+def _einsum_lanes(centers, out):
+    """``out = _einsum_lanes_reference(centers)`` (k,), compiled: the same
+    additions in the same order, each rounded (no fused multiply-add)."""
+    n_features = centers.shape[1]
+    for j in range(centers.shape[0]):
+        lane_0 = 0.0
+        lane_1 = 0.0
+        f = 0
+        while n_features - f >= 8:
+            for block in range(3, -1, -1):
+                a = centers[j, f + 2 * block]
+                b = centers[j, f + 2 * block + 1]
+                lane_0 = a * a + lane_0
+                lane_1 = b * b + lane_1
+            f += 8
+        while f < n_features:
+            a = centers[j, f]
+            lane_0 = a * a + lane_0
+            if f + 1 < n_features:
+                b = centers[j, f + 1]
+                lane_1 = b * b + lane_1
+            else:  # the zero padding of a partial vector
+                lane_1 = 0.0 * 0.0 + lane_1
+            f += 2
+        out[j] = lane_0 + lane_1
 
 
 @numba.njit(cache=True)  # object mode inside: holds the GIL
-def squared_norms(centers, out):
+def squared_norms(centers, out, compiled_einsum=False):
     """``out = einsum("ij,ij->i", centers, centers)`` (k,), bit for bit: the
     squares and their sum for at most ``MAX_COMPILED_NORM_FEATURES``
-    features, numpy's own (called back) above."""
+    features; numpy's arithmetic reproduced for float64 where
+    ``compiled_einsum`` (``COMPILED_EINSUM``); numpy's own (called back)
+    otherwise."""
     n_features = centers.shape[1]
     if n_features <= MAX_COMPILED_NORM_FEATURES:
         for j in range(centers.shape[0]):
@@ -112,13 +191,59 @@ def squared_norms(centers, out):
                 sq = sq + centers[j, 1] * centers[j, 1]
             out[j] = sq
         return
+    if compiled_einsum and centers.itemsize == 8:  # float64
+        _einsum_lanes(centers, out)
+        return
     with numba.objmode():
         np.einsum("ij,ij->i", centers, centers, out=out)
 
 
+RunBuffers = namedtuple(
+    "RunBuffers",
+    [
+        "c_sqnorm",
+        "minus_2",
+        "new_sums",
+        "new_weights",
+        "centers_new",
+        "shifts",
+        "pass_",
+    ],
+)
+RunBuffers.__doc__ = """The scratch buffers of a compiled run (``run_buffers``),
+allocated once per run instead of once per iteration."""
+
+
+@numba.njit(nogil=True, cache=True)
+def run_buffers(samples, centers, s):
+    """``RunBuffers`` of a run over ``samples`` (``DenseRows``) from
+    ``centers`` (k, d) with ``RunSettings`` ``s``."""
+    n_clusters, n_features = centers.shape
+    return RunBuffers(
+        np.empty(n_clusters, dtype=centers.dtype),
+        np.empty_like(centers),
+        np.empty((n_clusters, n_features)),
+        np.empty(n_clusters),
+        np.empty_like(centers),
+        np.empty(n_clusters, dtype=centers.dtype),
+        pass_buffers(samples.X, n_clusters, s.chunk),
+    )
+
+
 @numba.njit(cache=True)  # object mode inside: holds the GIL
 def _assign(
-    samples, centers, labels, bounds, out, stored, drop, totals, deltas, s, state
+    samples,
+    centers,
+    labels,
+    bounds,
+    out,
+    stored,
+    drop,
+    totals,
+    deltas,
+    s,
+    state,
+    work,
 ):
     """One pass, as ``LloydRun.assign``: the labels in place, the running
     totals (from scratch when ``state[4]``).
@@ -126,13 +251,12 @@ def _assign(
     state : (5,) float64, the run's scalars: ``x_norm_max`` (-1 before the
     first pass), ``c_norm_max``, whether the stored gaps are valid, passes
     since the last pass from scratch, whether this pass is from scratch.
-    Returns the number of labels changed.
+    work : ``RunBuffers``.  Returns the number of labels changed.
     """
     n_clusters = centers.shape[0]
     from_scratch = state[4] != 0
-    c_sqnorm = np.empty(n_clusters, dtype=centers.dtype)
-    squared_norms(centers, c_sqnorm)
-    minus_2 = np.empty_like(centers)
+    c_sqnorm, minus_2 = work.c_sqnorm, work.minus_2
+    squared_norms(centers, c_sqnorm, s.compiled_einsum)
     largest = 0.0
     for j in range(n_clusters):
         largest = max(largest, float(c_sqnorm[j]))
@@ -146,7 +270,18 @@ def _assign(
     gaps = GapBounds(stored, drop, threshold, read, s.use_bounds)
     options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
-    dense_pass(samples, terms, bounds, labels, out, gaps, options, 0, len(bounds) - 1)
+    dense_pass_in(
+        samples,
+        terms,
+        bounds,
+        labels,
+        out,
+        gaps,
+        options,
+        work.pass_,
+        0,
+        len(bounds) - 1,
+    )
     state[2] = 1.0 if s.use_bounds else 0.0
     drop[:] = 0.0
     sums, weights, counts = totals
@@ -188,38 +323,26 @@ def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, delta
     Python run's).  Without ``s.final_pass`` the labels are those of the last
     iteration and the inertia is NaN.
     """
-    n_clusters = centers.shape[0]
     state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0])
     sums, weights, counts = totals
+    work = run_buffers(samples, centers, s)
+    new_sums, new_weights = work.new_sums, work.new_weights
+    centers_new, shifts = work.centers_new, work.shifts
+    args = (samples, centers, labels, bounds, out, stored, drop, totals, deltas, s)
     n_iter = 0
     for i in range(s.max_iter):
-        n_changed = _assign(
-            samples,
-            centers,
-            labels,
-            bounds,
-            out,
-            stored,
-            drop,
-            totals,
-            deltas,
-            s,
-            state,
-        )
-        new_sums = np.empty_like(sums)
-        new_weights = np.empty_like(weights)
+        n_changed = _assign(*args, state, work)
         any_empty = copy_totals(sums, weights, counts, new_sums, new_weights)
         # the totals are refreshed from scratch every s.refresh passes
         state[4] = 1.0 if state[3] + 1 >= s.refresh else 0.0
         if any_empty:
             return i + 1, 0.0, True
         average_in_place(new_sums, new_weights)
-        centers_new = new_sums.astype(centers.dtype)
+        centers_new[:] = new_sums  # rounded to X's dtype, as astype
         if s.use_bounds:
             add_gap_drops(centers, centers_new, drop)
         done = n_changed == 0
         if not done:
-            shifts = np.empty(n_clusters, dtype=centers.dtype)
             center_shifts(centers, centers_new, shifts)
             done = numpy_sum(shifts * shifts) <= s.tol
         centers[:] = centers_new
@@ -230,8 +353,6 @@ def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, delta
         return n_iter, np.nan, False
     # LloydRun.finish: labels against the final centres, then their inertia
     state[4] = 0.0
-    _assign(
-        samples, centers, labels, bounds, out, stored, drop, totals, deltas, s, state
-    )
+    _assign(*args, state, work)
     dense_inertia(samples, centers, labels, bounds, out.inertia, 0, len(bounds) - 1)
     return n_iter, numpy_sum(out.inertia), False
