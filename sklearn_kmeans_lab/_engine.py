@@ -33,6 +33,7 @@ import threading
 
 import numpy as np
 
+from sklearn_kmeans_lab._backends import unscaled_inertia
 from sklearn_kmeans_lab._backends.memory import FitData, check_fit_data
 from sklearn_kmeans_lab._kmeans import LloydKMeans
 
@@ -179,6 +180,22 @@ class ManyFits:
         finally:
             est.random_state = int(seed)
         return est
+
+    def inertia(self, X, sample_weight, k, starts, keep=True):
+        """The inertia of the best run at K from ``starts`` (of a larger K:
+        their first ``k`` centres), as the run computes it.
+
+        All the gap statistic needs of a reference set's fit: the fit's run
+        and choice of the best run, without what only a fitted estimator
+        needs (its labels and ``inertia_`` against the returned centres,
+        recomputed as ``predict`` and ``score`` compute them).  It differs
+        from that ``inertia_`` by rounding.
+        """
+        data = self.prepare(X, sample_weight, keep)
+        est = self._estimator(k, 0)
+        est._check_params_vs_input(data)
+        best = est._best_run(data, starts[:, :k], with_inertia=True)
+        return unscaled_inertia(best.inertia, data.weight_exponent, stacklevel=4)
 
 
 class ReferenceSets:

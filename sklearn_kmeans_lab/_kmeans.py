@@ -291,6 +291,45 @@ class LloydKMeans(
             centers -= data.offset
         return centers
 
+    def _best_run(self, data, initial_centers, with_inertia=False):
+        """The best of the runs from ``initial_centers`` (centred), a
+        ``RunResult`` in the data's centred coordinates.
+
+        Its ``inertia`` is the run's own (of its final labels, centred as the
+        run centres the data); with one start it is computed only if
+        ``with_inertia`` (the fit does not need it: ``inertia_`` is that of
+        the returned centres, computed as ``score`` computes it).
+        """
+        several_runs = len(initial_centers) > 1 or with_inertia
+        best = None
+        # In memory, the runs of every start of a quiet fit of dense data
+        # run in one compiled call (``FitData.best_of_runs``): the runs of
+        # this loop, the same choice; elsewhere the backend answers None
+        if not self.verbose:
+            best = data.best_of_runs(
+                initial_centers,
+                max_iter=self.max_iter,
+                tol=self._tol,
+                final_pass=several_runs,
+            )
+        for centers_init in initial_centers if best is None else ():
+            if self.verbose:
+                print("Initialization complete")
+            result = data.lloyd_run(
+                centers_init,
+                max_iter=self.max_iter,
+                tol=self._tol,
+                verbose=self.verbose,
+                several_runs=several_runs,
+            )
+            # A later run wins only if strictly better and a different
+            # partition (equal partitions differ in inertia by rounding only).
+            if best is None or (
+                result.inertia < best.inertia and not data.same_clustering(result, best)
+            ):
+                best = result
+        return best
+
     def _test_data(self, X):
         """The backend for ``X``, ``X`` validated, and the fitted centres in
         a dtype that can serve it (the wider one)."""
@@ -336,34 +375,10 @@ class LloydKMeans(
         (n_init, n_clusters, n_features) in the data's centred coordinates.
         """
         self._check_params_vs_input(data)
-        random_state = check_random_state(self.random_state)
         if initial_centers is None:
+            random_state = check_random_state(self.random_state)
             initial_centers = self._initial_centers(data, random_state)
-        best = None
-        # In memory, the runs of every start of a quiet fit of dense data
-        # run in one compiled call (``FitData.best_of_runs``): the runs of
-        # this loop, the same choice; elsewhere the backend answers None
-        if not self.verbose:
-            best = data.best_of_runs(
-                initial_centers, max_iter=self.max_iter, tol=self._tol
-            )
-        for centers_init in initial_centers if best is None else ():
-            if self.verbose:
-                print("Initialization complete")
-            result = data.lloyd_run(
-                centers_init,
-                max_iter=self.max_iter,
-                tol=self._tol,
-                verbose=self.verbose,
-                several_runs=len(initial_centers) > 1,
-            )
-            # A later run wins only if strictly better and a different
-            # partition (equal partitions differ in inertia by rounding only).
-            if best is None or (
-                result.inertia < best.inertia and not data.same_clustering(result, best)
-            ):
-                best = result
-
+        best = self._best_run(data, initial_centers)
         centers = best.centers
         if data.offset is not None:
             centers = centers + data.offset

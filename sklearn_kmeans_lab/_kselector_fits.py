@@ -103,15 +103,21 @@ def _fit_at(estimator, X, sample_weight, k, seed, settings, where):
     return est, fit_labels(est, X, sample_weight, settings.param_name, k, where)
 
 
+def _shared_starts(engine, X, sample_weight, ks, seed, settings, where):
+    """The engine's starts of ``X`` seeded with ``seed`` at the largest K of
+    ``ks`` (``ManyFits.starts``), None if no K needs a fit."""
+    fitted = [k for k in ks if k > 1]
+    if not fitted:
+        return None
+    args = (X, sample_weight, max(fitted), seed, True)
+    return _engine_call(engine.starts, args, max(fitted), settings, where)
+
+
 def _fits_at_every_k(engine, X, sample_weight, ks, seed, settings, where):
     """The engine's fits of every K of ``ks`` with ``seed`` and their labels
     (``(None, zeros)`` at K=1, which needs no fit), from starts seeded once
-    at the largest K (``ManyFits.starts``), on ``X`` prepared once."""
-    fitted = [k for k in ks if k > 1]
-    starts = None
-    if fitted:
-        args = (X, sample_weight, max(fitted), seed, True)
-        starts = _engine_call(engine.starts, args, max(fitted), settings, where)
+    at the largest K, on ``X`` prepared once."""
+    starts = _shared_starts(engine, X, sample_weight, ks, seed, settings, where)
     fits = []
     for k in ks:
         if k == 1:
@@ -129,9 +135,7 @@ def _log_w(est, X, labels, sample_weight, settings):
     """``log W_k`` of a fitted partition, floored at the rounding level of X.
 
     For squared distances a k-means fit already knows ``W_k = inertia_ / 2``;
-    otherwise ``W_k`` is computed from the labels.  The floor turns a perfect
-    partition (duplicate points) into a large finite gap instead of
-    ``log(0) = -inf`` and NaN.
+    otherwise ``W_k`` is computed from the labels.
     """
     if settings.d_power == 2 and hasattr(est, "inertia_"):
         w = est.inertia_ / 2.0
@@ -139,6 +143,13 @@ def _log_w(est, X, labels, sample_weight, settings):
         w = within_dispersion(
             X, labels, d_power=settings.d_power, sample_weight=sample_weight
         )
+    return _floored_log(w, settings)
+
+
+def _floored_log(w, settings):
+    """``log w``, floored at the rounding level of X: the floor turns a
+    perfect partition (duplicate points) into a large finite gap instead of
+    ``log(0) = -inf`` and NaN."""
     return float(np.log(max(w, settings.log_w_floor)))
 
 
@@ -227,14 +238,31 @@ def fit_reference(estimator, references, sample_weight, k, seed, settings, b):
 
 def fit_reference_at_every_k(engine, references, sample_weight, ks, seed, settings, b):
     """``log W*_k`` of reference set ``b`` at every K of ``ks`` by the engine
-    (``ManyFits``), from starts seeded once with ``seed``."""
+    (``ManyFits``), from starts seeded once with ``seed``.
+
+    With ``d_power=2``, ``W*_k`` is half the inertia of the best run at K, as
+    the run computes it (``ManyFits.inertia``): a reference set needs no
+    fitted estimator.
+    """
     Z = references[b]
-    fits = _fits_at_every_k(
-        engine, Z, sample_weight, ks, seed, settings, f"reference set {b}"
-    )
-    return np.array(
-        [_log_w(est, Z, labels, sample_weight, settings) for est, labels in fits]
-    )
+    where = f"reference set {b}"
+    if settings.d_power != 2:
+        fits = _fits_at_every_k(engine, Z, sample_weight, ks, seed, settings, where)
+        return np.array(
+            [_log_w(est, Z, labels, sample_weight, settings) for est, labels in fits]
+        )
+    starts = _shared_starts(engine, Z, sample_weight, ks, seed, settings, where)
+    log_w = np.empty(len(ks))
+    for i, k in enumerate(ks):
+        if k == 1:
+            labels = np.zeros(Z.shape[0], dtype=np.int32)
+            log_w[i] = _log_w(None, Z, labels, sample_weight, settings)
+            continue
+        args = (Z, sample_weight, k, starts, True)
+        inertia = _engine_call(engine.inertia, args, k, settings, where)
+        log_w[i] = _floored_log(inertia / 2.0, settings)
+    engine.release(Z)
+    return log_w
 
 
 def fit_split(estimator, X, sample_weight, k, seed, settings, split):

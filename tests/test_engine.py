@@ -28,19 +28,39 @@ def weights(n_samples, seed=1):
 
 
 def engine_fits(monkeypatch):
-    """Every fit of the engine, in order: ``(X, k, seed, starts, est)``, and
-    the weights it was given (the selector's normalised weights)."""
-    fits, given_weights = [], []
-    fit = _engine.ManyFits.fit
+    """Every fit of the engine, in order, as ``(X, k, starts, fit)``: ``fit``
+    the fitted estimator (``ManyFits.fit``) or the inertia alone
+    (``ManyFits.inertia``, the reference sets); the seed of every set of
+    starts (by id); the weights each was given (the selector's normalised
+    weights)."""
+    fits, seeds, given_weights = [], {}, []
+    fit, inertia, starts_of = (
+        _engine.ManyFits.fit,
+        _engine.ManyFits.inertia,
+        _engine.ManyFits.starts,
+    )
 
-    def spy(self, X, sample_weight, k, seed, keep=True, starts=None):
+    def spy_starts(self, X, sample_weight, k, seed, keep=True):
+        starts = starts_of(self, X, sample_weight, k, seed, keep)
+        seeds[id(starts)] = int(seed)
+        return starts
+
+    def spy_fit(self, X, sample_weight, k, seed, keep=True, starts=None):
         est = fit(self, X, sample_weight, k, seed, keep, starts)
-        fits.append((X, int(k), int(seed), starts, est))
+        fits.append((X, int(k), starts, est))
         given_weights.append(sample_weight)
         return est
 
-    monkeypatch.setattr(_engine.ManyFits, "fit", spy)
-    return fits, given_weights
+    def spy_inertia(self, X, sample_weight, k, starts, keep=True):
+        value = inertia(self, X, sample_weight, k, starts, keep)
+        fits.append((X, int(k), starts, value))
+        given_weights.append(sample_weight)
+        return value
+
+    monkeypatch.setattr(_engine.ManyFits, "starts", spy_starts)
+    monkeypatch.setattr(_engine.ManyFits, "fit", spy_fit)
+    monkeypatch.setattr(_engine.ManyFits, "inertia", spy_inertia)
+    return fits, seeds, given_weights
 
 
 def assert_same_fit(a, b):
@@ -66,8 +86,9 @@ def test_the_engine_fits_every_k_from_starts_seeded_at_the_largest_k(case, monke
     # What a KSelector fit computes (the docs' "What a fit computes"): on each
     # data set, the fit at the largest K is LloydKMeans's own fit with the
     # data set's seed; the fit at a smaller K runs from the first K centres
-    # of each of those starts and keeps the best run.
-    fits, given_weights = engine_fits(monkeypatch)
+    # of each of those starts and keeps the best run; of a reference set only
+    # the best run's inertia is taken.
+    fits, seeds, given_weights = engine_fits(monkeypatch)
     X, w, params, estimator_params = blobs(), None, {}, {"n_init": 3}
     if case == "float32":
         X = X.astype(np.float32)
@@ -87,22 +108,33 @@ def test_the_engine_fits_every_k_from_starts_seeded_at_the_largest_k(case, monke
     ks = [int(k) for k in selector.results_["k"] if k >= 2]
     n_sets = 1 + (4 if selector.criterion == "gap" else 0)
     # every K >= 2 of every data set, once; the chosen fit kept, not refitted
-    assert sorted(k for _, k, _, _, _ in fits) == sorted(ks * n_sets)
+    assert sorted(k for _, k, _, _ in fits) == sorted(ks * n_sets)
     data_sets = {}
-    for Z, k, seed, starts, est in fits:
-        data_sets.setdefault(id(Z), []).append((Z, k, seed, starts, est))
+    for Z, k, starts, fit in fits:
+        data_sets.setdefault(id(Z), []).append((Z, k, starts, fit))
     assert len(data_sets) == n_sets
     w = given_weights[0]
     assert all(given is w for given in given_weights)
     for set_fits in data_sets.values():
-        Z, _, seed, starts, _ = set_fits[0]
-        assert all(f[2] == seed and f[3] is starts for f in set_fits)
+        Z, _, starts, _ = set_fits[0]
+        assert all(f[2] is starts for f in set_fits)
         assert starts.shape == (3, max(ks), X.shape[1])
+        seed = seeds[id(starts)]
+        # the estimator fitted (X) or only its inertia (a reference set)
+        fitted = Z is X
+        assert all(isinstance(fit, LloydKMeans) == fitted for *_, fit in set_fits)
         offset = check_fit_data(LloydKMeans(), Z, w).offset
-        for _, k, _, _, est in set_fits:
+        # a run's own inertia and inertia_ (recomputed against the returned
+        # centres) differ by rounding
+        rel = 1e-6 if Z.dtype == np.float32 else 1e-9
+        for _, k, _, fit in set_fits:
             if k == max(ks):
                 alone = LloydKMeans(**estimator_params, n_clusters=k, random_state=seed)
-                assert_same_fit(est, alone.fit(Z, sample_weight=w))
+                alone.fit(Z, sample_weight=w)
+                if fitted:
+                    assert_same_fit(fit, alone)
+                else:
+                    assert fit == pytest.approx(alone.inertia_, rel=rel)
                 continue
             # the best of the runs from the shared starts' first K centres
             runs = [
@@ -112,18 +144,22 @@ def test_the_engine_fits_every_k_from_starts_seeded_at_the_largest_k(case, monke
                 ).fit(Z, sample_weight=w)
                 for start in starts
             ]
+            best = min(run.inertia_ for run in runs)
+            if not fitted:
+                assert fit == pytest.approx(best, rel=rel)
+                continue
             assert any(
-                np.array_equal(run.labels_, est.labels_)
-                and np.array_equal(run.cluster_centers_, est.cluster_centers_)
+                np.array_equal(run.labels_, fit.labels_)
+                and np.array_equal(run.cluster_centers_, fit.cluster_centers_)
                 for run in runs
             )
-            assert est.inertia_ <= min(run.inertia_ for run in runs) * (1 + 1e-12)
+            assert fit.inertia_ <= best * (1 + 1e-12)
     # results_ holds the fits of X
     (x_fits,) = [f for f in data_sets.values() if f[0][0] is X]
-    for _, k, _, _, est in x_fits:
+    for _, k, _, est in x_fits:
         i = list(selector.results_["k"]).index(k)
         assert selector.results_["inertia"][i] == est.inertia_
-    chosen = [est for _, k, _, _, est in x_fits if k == selector.n_clusters_]
+    chosen = [est for _, k, _, est in x_fits if k == selector.n_clusters_]
     assert selector.best_estimator_ is chosen[0]
 
 

@@ -289,7 +289,7 @@ class FitData:
             ]
         )
 
-    def best_of_runs(self, initial_centers, *, max_iter, tol):
+    def best_of_runs(self, initial_centers, *, max_iter, tol, final_pass):
         """None: each run on Dask is a distributed fit of its own, which
         ``LloydKMeans._fit``'s loop runs start by start."""
         return None

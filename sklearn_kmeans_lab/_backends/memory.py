@@ -186,23 +186,24 @@ class FitData:
             self._order = None
         return centers
 
-    def best_of_runs(self, initial_centers, *, max_iter, tol):
+    def best_of_runs(self, initial_centers, *, max_iter, tol, final_pass):
         """The best of the runs from ``initial_centers`` (n_init, k, d), in
         one compiled call.
 
-        The ``RunResult`` that ``LloydKMeans._fit``'s loop over ``lloyd_run``
-        and ``same_clustering`` keeps, bit for bit; or None where the loop
-        runs instead: sparse data, threads, a run that leaves a cluster empty.
+        The ``RunResult`` that ``LloydKMeans._best_run``'s loop over
+        ``lloyd_run`` and ``same_clustering`` keeps, bit for bit (its inertia
+        None without ``final_pass``); or None where the loop runs instead:
+        sparse data, threads, a run that leaves a cluster empty.
         """
         compiled = _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN
         if self.offset is None or not compiled:
             return None
-        n_init, n_clusters, n_features = initial_centers.shape
+        n_clusters, n_features = initial_centers.shape[1:]
         run = LloydRun(
             self.X, self.sample_weight, n_clusters, self.offset, self.n_threads, True
         )
-        # the run's final pass serves only to compare runs (see lloyd_run)
-        settings = run.compiled_settings(max_iter, tol, final_pass=n_init > 1)
+        # the run's final pass: its labels and inertia (see lloyd_run)
+        settings = run.compiled_settings(max_iter, tol, final_pass=final_pass)
         if settings is None:
             return None
         centers = np.empty((n_clusters, n_features), dtype=self.X.dtype)
@@ -225,7 +226,7 @@ class FitData:
             )
         if failed >= 0:
             return None
-        inertia = float(inertia) if n_init > 1 else None
+        inertia = float(inertia) if final_pass else None
         return RunResult(inertia, centers, int(n_iter), labels)
 
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
