@@ -104,7 +104,8 @@ def check_row(name, X, seeds):
             f"  {name} K={k:>2}: mean inertia shared starts / independent fits "
             f"= {ratio[j]:.6f}; mean gap - independent mean gap = "
             f"{gap_diff[j]:+.5f} (se {se[j]:.5f}; independent gap's spread over "
-            f"seeds {spread[j]:.5f})"
+            f"seeds {spread[j]:.5f}, its mean's standard error "
+            f"{spread[j] / np.sqrt(len(seeds)):.5f})"
         )
     return {
         "inertia": bool(np.all(ratio <= 1 + INERTIA_TOLERANCE)),
