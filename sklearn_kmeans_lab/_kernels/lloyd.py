@@ -7,18 +7,8 @@ A dense pass handles groups ``[g_start, g_stop)``; group ``g`` owns rows
 exact, so ``||c||^2 + <x, -2 c>`` rounds exactly like ``||c||^2 - 2 <x, c>``.
 
 Gap bounds: per sample, a lower bound on the distance to the second-nearest
-centre minus the distance to the nearest, in one of two stores:
-
-- *per pass* (uint16, a pass at a time: ``LloydRun.assign``, a Dask block):
-  the gap as of the last pass, in 16 bits (the top half of a float32,
-  truncated: never more than the value it stands for); ``drop`` is what the
-  centres' moves since that pass take off, and every pass writes every
-  row's decreased gap back.
-- *cumulative* (float32, a compiled run): the gap when the row was last
-  computed plus ``drop[label]`` at that time, where ``drop`` is what the
-  moves since the start of the run take off (it only grows).  The current
-  bound is ``stored - drop[label]``: a skipped row keeps its label, so its
-  stored value stays valid and is not written back.
+centre minus the distance to the nearest, stored in 16 bits (the top half of
+a float32, truncated: never more than the value it stands for).
 """
 
 import math
@@ -57,11 +47,9 @@ largest_sq_norm : (n_groups,) float64 largest ``||x||^2`` of a computed row
 GapBounds = namedtuple("GapBounds", ["stored", "drop", "threshold", "read", "write"])
 GapBounds.__doc__ = """The per-sample gap bounds of a run.
 
-stored : (n_samples,) uint16, each the top half of a float32 gap (per
-    pass); or float32, each row's gap plus ``drop`` of its cluster when it
-    was stored (cumulative)
+stored : (n_samples,) uint16, each the top half of a float32 gap
 drop : (n_clusters,) float64 shrink of the gaps of each cluster's members
-    since they were stored (per pass), or since the run started (cumulative)
+    since they were stored
 threshold : float, a gap above it proves the label cannot change
 read : bool, skip the rows whose stored gap proves their label
 write : bool, store the new gaps of the computed rows
@@ -102,57 +90,6 @@ def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
 
 
 @numba.njit(nogil=True, cache=True)
-def rows_past_bound(gaps, labels, start, n_rows, rows):
-    """``rows_to_compute`` for a cumulative store: the rows ``r`` of the
-    chunk at ``start`` whose bound ``stored - drop[label]`` no longer
-    exceeds ``gaps.threshold``, into ``rows[:n]``; returns ``n``.  Nothing
-    is written back: the skipped rows keep their labels and stored values.
-    """
-    stored, drop, threshold = gaps.stored, gaps.drop, gaps.threshold
-    n = 0
-    for r in range(n_rows):
-        i = start + r
-        rows[n] = r
-        # float32 to float64 is exact; a NaN bound proves nothing
-        n += not (float(stored[i]) - drop[labels[i]] > threshold)
-    return n
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _gap(best_d, second_d, xx):
-    """Second minus first distance of a row from its two smallest
-    ``||c||^2 - 2 <x, c>`` and ``||x||^2``, at least 0, at most float32's
-    largest, shrunk a hair so that a float32 rounding cannot raise it."""
-    gap = math.sqrt(max(float(second_d) + xx, 0.0)) - math.sqrt(
-        max(float(best_d) + xx, 0.0)
-    )
-    # overflow (|x| ~ 1e154) or NaN: no bound
-    gap = gap if gap < math.inf else 0.0
-    # beyond float32's range a smaller bound is still a bound
-    return min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
-
-
-@numba.njit(nogil=True, cache=True)
-def store_cumulative_gaps(n, start, rows, best, best_d, second_d, sq_norm, gaps):
-    """The gaps of the ``n`` computed rows of the chunk at ``start`` into a
-    cumulative store: ``gap + drop[new label]``, rounded down to float32.
-    Returns the largest ``||x||^2``.
-
-    ``gap`` (``_gap``) and the sum are both shrunk by ``_STORE_SHRINK``,
-    which covers the float64 and float32 roundings of the sum many times
-    over, so a stored value never exceeds what it stands for.
-    """
-    stored, drop = gaps.stored, gaps.drop
-    largest = 0.0
-    for q in range(n):
-        xx = sq_norm[q]
-        total = (_gap(best_d[q], second_d[q], xx) + drop[best[q]]) * _STORE_SHRINK
-        stored[start + rows[q]] = np.float32(min(total, _FLOAT32_MAX))
-        largest = max(largest, xx)
-    return largest
-
-
-@numba.njit(nogil=True, cache=True)
 def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     """Gaps (second minus first distance) of the ``n`` computed rows, as
     computed, into ``gap_bits`` (chunk,) as float32; returns the largest
@@ -164,7 +101,14 @@ def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     vectorises; only then are they scattered to their rows.
     """
     for q in range(n):
-        new_gaps[q] = _gap(best_d[q], second_d[q], sq_norm[q])
+        xx = sq_norm[q]
+        gap = math.sqrt(max(float(second_d[q]) + xx, 0.0)) - math.sqrt(
+            max(float(best_d[q]) + xx, 0.0)
+        )
+        # overflow (|x| ~ 1e154) or NaN: no bound
+        gap = gap if gap < math.inf else 0.0
+        # beyond float32's range a smaller bound is still a bound
+        new_gaps[q] = min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
     gap_f = gap_bits.view(np.float32)
     for q in range(n):
         gap_f[rows[q]] = new_gaps[q]
@@ -306,7 +250,6 @@ def dense_pass_in(
     )
     best, rows, sq_norm = buffers.best, buffers.rows, buffers.sq_norm
     gap_bits, new_gaps = buffers.gap_bits, buffers.new_gaps
-    cumulative = gaps.stored.itemsize == 4  # a float32 store
     for g in range(g_start, g_stop):
         sums, wsums, counts = out.sums[g], out.wsums[g], out.counts[g]
         sums[:] = 0.0
@@ -318,9 +261,7 @@ def dense_pass_in(
         for start in range(bounds[g], bounds[g + 1], chunk):
             n_rows = min(chunk, bounds[g + 1] - start)
             # 1. the rows whose distances are needed
-            if gaps.read and cumulative:
-                n = rows_past_bound(gaps, labels, start, n_rows, rows)
-            elif gaps.read:
+            if gaps.read:
                 n = rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows)
             else:
                 n = n_rows
@@ -340,14 +281,7 @@ def dense_pass_in(
                 second_d,
                 best,
             )
-            if gaps.write and cumulative:
-                largest = max(
-                    largest,
-                    store_cumulative_gaps(
-                        n, start, rows, best, best_d, second_d, sq_norm, gaps
-                    ),
-                )
-            elif gaps.write:
+            if gaps.write:
                 largest = max(
                     largest,
                     store_new_gaps(

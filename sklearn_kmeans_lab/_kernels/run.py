@@ -207,7 +207,6 @@ RunBuffers = namedtuple(
         "new_weights",
         "centers_new",
         "shifts",
-        "gaps",
         "pass_",
     ],
 )
@@ -227,9 +226,6 @@ def run_buffers(samples, centers, s):
         np.empty(n_clusters),
         np.empty_like(centers),
         np.empty(n_clusters, dtype=centers.dtype),
-        # the cumulative gap store (see ``_kernels/lloyd.py``); the first
-        # pass writes every row before any is read
-        np.empty(samples.X.shape[0] if s.use_bounds else 1, dtype=np.float32),
         pass_buffers(samples.X, n_clusters, s.chunk),
     )
 
@@ -252,14 +248,10 @@ def _assign(
     """One pass, as ``LloydRun.assign``: the labels in place, the running
     totals (from scratch when ``state[4]``).
 
-    The gap bounds are the cumulative store ``work.gaps`` (``stored`` is
-    not read): ``drop`` is what the centres' moves since the start of the
-    run take off a gap, so it is not reset after a pass.
-    state : (6,) float64, the run's scalars: ``x_norm_max`` (-1 before the
+    state : (5,) float64, the run's scalars: ``x_norm_max`` (-1 before the
     first pass), ``c_norm_max``, whether the stored gaps are valid, passes
-    since the last pass from scratch, whether this pass is from scratch,
-    moves added to ``drop``.  work : ``RunBuffers``.  Returns the number of
-    labels changed.
+    since the last pass from scratch, whether this pass is from scratch.
+    work : ``RunBuffers``.  Returns the number of labels changed.
     """
     n_clusters = centers.shape[0]
     from_scratch = state[4] != 0
@@ -275,14 +267,7 @@ def _assign(
     threshold = 0.0
     if read:
         threshold = 4.0 * (s.noise_coef * (state[0] + state[1]))
-        # ``stored - drop`` is off from the exact bound by the rounding of
-        # the ``state[5]`` additions to ``drop`` and of the difference, each
-        # at most an ulp of ``drop``'s largest (or of the threshold)
-        ulp = 2.0**-52
-        threshold = threshold * (1.0 + 2.0 * ulp) + (state[5] + 2.0) * (
-            2.0 * ulp * drop.max()
-        )
-    gaps = GapBounds(work.gaps, drop, threshold, read, s.use_bounds)
+    gaps = GapBounds(stored, drop, threshold, read, s.use_bounds)
     options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
     dense_pass_in(
@@ -298,6 +283,7 @@ def _assign(
         len(bounds) - 1,
     )
     state[2] = 1.0 if s.use_bounds else 0.0
+    drop[:] = 0.0
     sums, weights, counts = totals
     if from_scratch:
         reduce_partials(out.sums, out.wsums, out.counts, sums, weights, counts)
@@ -328,19 +314,16 @@ def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, delta
     samples : ``DenseRows``; centers : (k, d), X's dtype, overwritten with
     the final centres (k <= 128); labels : (n,) int32, all -1; bounds : the
     groups' row offsets (at most 128 groups); out : ``Partials``; stored :
-    a ``LloydRun``'s gap store, not read (the run keeps cumulative bounds in
-    a store of its own); drop : (k,) float64, the run's cumulative drops
-    (zeroed first); totals : the running totals (sums (k, d) float64,
-    weights (k,), counts (k,) int64); deltas : buffers of the same shapes;
-    s : ``RunSettings``.
+    (n,) uint16 gap bounds, or (1,); drop : (k,) float64; totals : the
+    running totals (sums (k, d) float64, weights (k,), counts (k,) int64);
+    deltas : buffers of the same shapes; s : ``RunSettings``.
 
     Returns ``(n_iter, inertia, empty)``: ``empty`` is True when a pass left
     a cluster without weight; the run stopped there (relocation is the
     Python run's).  Without ``s.final_pass`` the labels are those of the last
     iteration and the inertia is NaN.
     """
-    state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
-    drop[:] = 0.0
+    state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0])
     sums, weights, counts = totals
     work = run_buffers(samples, centers, s)
     new_sums, new_weights = work.new_sums, work.new_weights
@@ -358,7 +341,6 @@ def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, delta
         centers_new[:] = new_sums  # rounded to X's dtype, as astype
         if s.use_bounds:
             add_gap_drops(centers, centers_new, drop)
-            state[5] += 1.0
         done = n_changed == 0
         if not done:
             center_shifts(centers, centers_new, shifts)
