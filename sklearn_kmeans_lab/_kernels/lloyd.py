@@ -125,15 +125,16 @@ def accumulate(samples, labels, start, n_rows, sums, wsums, counts):
     counts (k,)."""
     X, x_offset = samples.X, samples.x_offset
     n_lanes = sums.shape[0]
+    lane = 0  # r % n_lanes, counted: a division a row costs more than the row
     for r in range(n_rows):
         i = start + r
         a = labels[i]
         wi = weight(samples, i)
-        lane = r % n_lanes
         wsums[lane, a] += wi
         counts[a] += wi > 0
         for f in range(X.shape[1]):
             sums[lane, a, f] += (X[i, f] - x_offset[f]) * wi
+        lane = lane + 1 if lane + 1 < n_lanes else 0
 
 
 @numba.njit(nogil=True, cache=True)
