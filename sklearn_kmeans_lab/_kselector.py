@@ -69,7 +69,11 @@ class KSelector(
         ``LloydKMeans(n_init=10)``: ``W_k`` must come from a good clustering,
         and a single k-means++ start is not enough (with one start the gap on
         three clean blobs is off by about 0.4 and K is wrong; R users pass
-        ``nstart = 20`` to ``kmeans`` for the same reason).
+        ``nstart = 20`` to ``kmeans`` for the same reason).  A
+        ``LloydKMeans`` is fitted at every K of a data set from starts seeded
+        once, at the largest K (the fit at a smaller K runs from the first K
+        centres of each start); any other clusterer is fitted independently
+        at each K.  See the User Guide's "What a KSelector fit computes".
 
     k_range : array-like of int, default=(1, 2, ..., 10)
         The candidate numbers of clusters (sorted, duplicates dropped).  Values
@@ -173,10 +177,13 @@ class KSelector(
         backend).  Use an int for reproducible results.
 
     verbose : int, default=0
-        If positive, print one line per K as soon as its fits (on X and on
-        the reference sets) have finished, with its scores so far, how many
-        K are done and the time elapsed, then the choice; from 2, also the
-        table of every score per K at the end.
+        If positive, print progress with the time elapsed: with a
+        ``LloydKMeans`` (fitted at every K of a data set at once), one line
+        per data set as its fits finish, then one line per K with its
+        scores; with any other clusterer, one line per K as soon as its fits
+        (on X and on the reference sets) have finished, with its scores so
+        far; then the choice.  From 2, also the table of every score per K
+        at the end.
 
     Attributes
     ----------
@@ -184,8 +191,9 @@ class KSelector(
         The chosen number of clusters.
 
     best_estimator_ : estimator object
-        The clusterer fitted on all of ``X`` at ``n_clusters_`` (the same fit,
-        with the same seed, as the one that was scored).
+        The clusterer fitted on all of ``X`` at ``n_clusters_``: the very fit
+        that was scored (for a ``LloydKMeans`` below the largest K, the fit
+        from the shared starts).
 
     labels_ : ndarray of shape (n_samples,)
         Labels of the training samples by ``best_estimator_``.
