@@ -200,22 +200,28 @@ class LloydRun:
             return None
         centers = centers.copy()
         labels = np.full(self.X.shape[0], -1, dtype=np.int32)
+        samples, *buffers = self.run_buffers()
         n_iter, inertia, empty = run_kernels.lloyd_run(
+            samples, centers, labels, *buffers, settings
+        )
+        if empty:
+            return None
+        inertia = float(inertia) if final_pass else None
+        return labels, inertia, centers, int(n_iter)
+
+    def run_buffers(self):
+        """What a compiled run reads and writes besides its centres and
+        labels: ``(samples, bounds, partials, gaps, gap_drop, totals,
+        deltas)``, in ``lloyd_run``'s order."""
+        return (
             self.samples,
-            centers,
-            labels,
             self.bounds,
             self.partials,
             self.gaps,
             self.gap_drop,
             (self.sums, self.weights, self.counts),
             self._delta,
-            settings,
         )
-        if empty:
-            return None
-        inertia = float(inertia) if final_pass else None
-        return labels, inertia, centers, int(n_iter)
 
     def blas_limit(self):
         return blas_single_thread(self.use_gemm)

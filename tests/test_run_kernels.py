@@ -56,18 +56,8 @@ def _compiled_run(X, w, n_clusters, centers, compiled_einsum):
     settings = settings._replace(compiled_einsum=compiled_einsum)
     labels = np.full(X.shape[0], -1, dtype=np.int32)
     centers = (centers - offset).astype(X.dtype)
-    result = run_kernels.lloyd_run(
-        run.samples,
-        centers,
-        labels,
-        run.bounds,
-        run.partials,
-        run.gaps,
-        run.gap_drop,
-        (run.sums, run.weights, run.counts),
-        run._delta,
-        settings,
-    )
+    samples, *buffers = run.run_buffers()
+    result = run_kernels.lloyd_run(samples, centers, labels, *buffers, settings)
     return result, labels, centers
 
 

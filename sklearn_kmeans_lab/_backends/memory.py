@@ -211,15 +211,7 @@ class FitData:
         with blas_single_thread(run.use_gemm):
             n_iter, inertia, failed = start_kernels.best_of_runs(
                 np.ascontiguousarray(initial_centers, dtype=self.X.dtype),
-                (
-                    run.samples,
-                    run.bounds,
-                    run.partials,
-                    run.gaps,
-                    run.gap_drop,
-                    (run.sums, run.weights, run.counts),
-                    run._delta,
-                ),
+                run.run_buffers(),
                 settings,
                 centers,
                 labels,
