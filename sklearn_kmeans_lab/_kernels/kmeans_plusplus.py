@@ -22,6 +22,7 @@ from sklearn_kmeans_lab._kernels.common import CHUNK_ROWS, row_key, weight
 from sklearn_kmeans_lab._kernels.seeding import (
     Masses,
     bucket_masses,
+    dense_closer,
     dense_trials,
     direct_closer,
     direct_trials,
@@ -111,6 +112,34 @@ def certain_mass_scale(potential, n_terms, float32_sum, unit):
     return scale if mass_scale(high) == scale else 0.0
 
 
+@numba.njit(nogil=True, cache=True)
+def _closer(samples, centers, c, closest, unit, first, masses, order, options, work):
+    """``dense_closer`` of centre ``c``: vectorised over transposed chunks
+    (``direct_closer``) where the trials are (few features); row by row
+    where they are a GEMM (many features: a transposed copy of every chunk
+    would cost more than the distances).  Bit for bit the same.  work :
+    ``(totals, chunk_t, d2)``."""
+    buckets = order[1]
+    totals, chunk_t, d2 = work
+    if options.use_gemm:
+        dense_closer(
+            samples, centers[c : c + 1], closest, unit, first, buckets, masses, totals
+        )
+    else:
+        direct_closer(
+            samples,
+            centers[c],
+            closest,
+            unit,
+            first,
+            buckets,
+            masses,
+            totals,
+            chunk_t,
+            d2,
+        )
+
+
 @numba.njit(cache=True)  # object mode inside (first_potential, seldom run)
 def kmeans_plusplus(
     samples, order, total_weight, uniforms, n_local_trials, options, centers, indices
@@ -137,6 +166,7 @@ def kmeans_plusplus(
     chunk = CHUNK_ROWS if options.use_gemm else options.chunk
     chunk_t = np.empty((n_features, chunk), dtype=X.dtype)
     d2 = np.empty(chunk)
+    work = (totals, chunk_t, d2)
 
     # the first centre: drawn by weight alone
     masses = Masses(w, weighted, ones, False, mass_scale(total_weight))
@@ -155,9 +185,7 @@ def kmeans_plusplus(
 
     closest = np.empty(n_samples, dtype=np.float32)
     masses = Masses(w, weighted, closest, True, 0.0)
-    direct_closer(
-        samples, centers[0], closest, unit, True, buckets, masses, totals, chunk_t, d2
-    )
+    _closer(samples, centers, 0, closest, unit, True, masses, order, options, work)
     # numpy's potential (first_potential) fixes the masses' scale by its
     # exponent alone: a sum of our own fixes it, but near a power of two
     potential = 0.0
@@ -199,15 +227,6 @@ def kmeans_plusplus(
         if options.keep:
             take_kept(options.cand_dist[best], closest, buckets, masses, totals)
         else:
-            direct_closer(
-                samples,
-                centers[c],
-                closest,
-                unit,
-                False,
-                buckets,
-                masses,
-                totals,
-                chunk_t,
-                d2,
+            _closer(
+                samples, centers, c, closest, unit, False, masses, order, options, work
             )
