@@ -6,22 +6,15 @@ loop over the clusters in Python, copying each cluster's rows
 ``KSelector`` scan computes both at every K of the data, where on 10^3 rows
 they cost a fifth of the whole selection, and the copies of the largest
 clusters cost about the memory of X.  ``cluster_indices`` computes the same
-formulas from the clusters' sums, reading X a chunk of rows at a time: the
-same values up to rounding (tested against scikit-learn's), in a few
-vectorised passes and the memory of a chunk.
+formulas from the clusters' means (``_gap.cluster_means``, as the gap's
+``W_k`` does) and the residuals read a chunk of rows at a time
+(``_gap.row_chunks``): the same values up to rounding (tested against
+scikit-learn's), in a few vectorised passes and the memory of a chunk.
 """
 
 import numpy as np
 
-# Rows read at a time: the memory of the passes is a few chunks, not X.
-CHUNK_ROWS = 2**14
-
-
-def _chunks(n_samples):
-    return [
-        slice(start, min(start + CHUNK_ROWS, n_samples))
-        for start in range(0, n_samples, CHUNK_ROWS)
-    ]
+from sklearn_kmeans_lab._gap import cluster_means, row_chunks
 
 
 def cluster_indices(X, labels):
@@ -50,30 +43,23 @@ def cluster_indices(X, labels):
         distances are about 0, as scikit-learn answers).
     """
     _, labels, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    labels = labels.ravel()
     n_samples, n_features = X.shape
     n_labels = counts.size
-    chunks = _chunks(n_samples)
-    sums = np.zeros((n_labels, n_features))
-    for rows in chunks:
-        block, block_labels = X[rows], labels[rows]
-        for f in range(n_features):
-            sums[:, f] += np.bincount(
-                block_labels, weights=block[:, f], minlength=n_labels
-            )
-    centroids = sums / counts[:, None]
+    _, centroids = cluster_means(X, labels, np.ones(n_samples))
     # every sample's squared distance to its centroid, summed per cluster
     # (Calinski-Harabasz) and, as a distance, averaged per cluster
-    # (Davies-Bouldin)
+    # (Davies-Bouldin): the memory of a chunk of rows, not of X
     within_sq = np.zeros(n_labels)
     within = np.zeros(n_labels)
-    for rows in chunks:
+    for rows in row_chunks(n_samples, n_features):
         block_labels = labels[rows]
-        diff = X[rows] - centroids[block_labels]
+        diff = np.subtract(X[rows], centroids[block_labels], dtype=np.float64)
         sq = np.einsum("ij,ij->i", diff, diff)
         within_sq += np.bincount(block_labels, weights=sq, minlength=n_labels)
         within += np.bincount(block_labels, weights=np.sqrt(sq), minlength=n_labels)
 
-    mean = sums.sum(axis=0) / n_samples
+    mean = np.mean(X, axis=0, dtype=np.float64)
     between = float(np.sum(counts * np.sum((centroids - mean) ** 2, axis=1)))
     intra_disp = float(within_sq.sum())
     calinski_harabasz = (

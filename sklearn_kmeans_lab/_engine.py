@@ -192,7 +192,7 @@ class ManyFits:
         from that ``inertia_`` by rounding.
         """
         data = self.prepare(X, sample_weight, keep)
-        est = self._estimator(k, 0)
+        est = self._estimator(k, 0)  # no seed drawn: the starts are given
         est._check_params_vs_input(data)
         best = est._best_run(data, starts[:, :k], with_inertia=True)
         return unscaled_inertia(best.inertia, data.weight_exponent, stacklevel=4)

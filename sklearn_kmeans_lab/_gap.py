@@ -45,11 +45,32 @@ _CHUNK_VALUES = 2**20
 _PAIRWISE_BLOCK = 2**22
 
 
-def _row_chunks(n_rows, n_features):
+def row_chunks(n_rows, n_features):
     """Slices of consecutive rows, about ``_CHUNK_VALUES`` values each."""
     step = max(1, _CHUNK_VALUES // max(n_features, 1))
     for start in range(0, n_rows, step):
         yield slice(start, min(start + step, n_rows))
+
+
+def cluster_means(X, inverse, weights):
+    """The weight and the weighted mean of each cluster, in float64.
+
+    X : (n, d); inverse : (n,) cluster indices 0..k-1; weights : (n,).
+    Returns ``(weight (k,), means (k, d))``; a cluster without weight has
+    the mean 0.  One pass per feature, no copy of X.
+    """
+    n_clusters = inverse.max() + 1
+    weight = np.bincount(inverse, weights=weights, minlength=n_clusters)
+    sums = np.column_stack(
+        [
+            np.bincount(inverse, weights=column * weights, minlength=n_clusters)
+            for column in X.T
+        ]
+    )
+    nonempty = weight > 0
+    means = np.zeros_like(sums)
+    means[nonempty] = sums[nonempty] / weight[nonempty, None]
+    return weight, means
 
 
 def within_dispersion(X, labels, *, d_power=2, sample_weight=None):
@@ -119,20 +140,10 @@ def within_dispersion(X, labels, *, d_power=2, sample_weight=None):
         inverse = np.unique(labels, return_inverse=True)[1].ravel()
     if d_power == 2:
         # sum_{i<j} w_i w_j ||x_i - x_j||^2 = n_r * sum_i w_i ||x_i - mean_r||^2
-        n_clusters = inverse.max() + 1
-        weight = np.bincount(inverse, weights=w, minlength=n_clusters)
-        sums = np.column_stack(
-            [
-                np.bincount(inverse, weights=column * w, minlength=n_clusters)
-                for column in X.T
-            ]
-        )
-        nonempty = weight > 0
-        means = np.zeros_like(sums)
-        means[nonempty] = sums[nonempty] / weight[nonempty, None]
+        _, means = cluster_means(X, inverse, w)
         # the residuals a chunk at a time: memory of a chunk, not of X
         total = 0.0
-        for rows in _row_chunks(X.shape[0], X.shape[1]):
+        for rows in row_chunks(X.shape[0], X.shape[1]):
             resid = np.subtract(X[rows], means[inverse[rows]], dtype=np.float64)
             total += float(np.einsum("i,ij,ij->", w[rows], resid, resid))
         return 0.5 * total
@@ -237,7 +248,7 @@ def reference_box(X, *, reference="pca", sample_weight=None):
         center = (
             sum(
                 w[rows] @ X[rows].astype(np.float64)
-                for rows in _row_chunks(n_samples, n_features)
+                for rows in row_chunks(n_samples, n_features)
             )
             / w.sum()
         )
@@ -248,7 +259,7 @@ def reference_box(X, *, reference="pca", sample_weight=None):
     def centred_chunks():
         """The centred samples of positive weight, a chunk of rows at a time
         (and their weights' square roots): X is never copied whole."""
-        for rows in _row_chunks(n_samples, n_features):
+        for rows in row_chunks(n_samples, n_features):
             chunk = np.subtract(X[rows], center, dtype=np.float64)
             if w is None:
                 yield chunk, None

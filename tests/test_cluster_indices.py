@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
-from sklearn_kmeans_lab import _cluster_indices
+from sklearn_kmeans_lab import _gap
 from sklearn_kmeans_lab._cluster_indices import cluster_indices
 
 
@@ -61,6 +61,6 @@ def test_reads_x_in_chunks(monkeypatch):
     # the chunked passes add up to the same values as one pass
     X, labels = make_blobs(1000, 3, centers=5, random_state=0)
     whole = cluster_indices(X, labels)
-    monkeypatch.setattr(_cluster_indices, "CHUNK_ROWS", 97)
+    monkeypatch.setattr(_gap, "_CHUNK_VALUES", 97 * 3)  # chunks of 97 rows
     chunked = cluster_indices(X, labels)
     np.testing.assert_allclose(chunked, whole, rtol=1e-12)
