@@ -89,6 +89,22 @@ def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
     return n
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def gap_of(best_d, second_d, sq_norm):
+    """A row's gap (second minus first distance) from its two smallest
+    ``||c||^2 - 2 <x, c>`` and its ``||x||^2``, as computed, at least 0 and
+    at most float32's largest, shrunk a hair so that a float32 rounding
+    cannot raise it.  The rounding of the distances is accounted for by the
+    threshold a gap is compared with, not here."""
+    gap = math.sqrt(max(float(second_d) + sq_norm, 0.0)) - math.sqrt(
+        max(float(best_d) + sq_norm, 0.0)
+    )
+    # overflow (|x| ~ 1e154) or NaN: no bound
+    gap = gap if gap < math.inf else 0.0
+    # beyond float32's range a smaller bound is still a bound
+    return min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+
+
 @numba.njit(nogil=True, cache=True)
 def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     """Gaps (second minus first distance) of the ``n`` computed rows, as
@@ -101,14 +117,7 @@ def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     vectorises; only then are they scattered to their rows.
     """
     for q in range(n):
-        xx = sq_norm[q]
-        gap = math.sqrt(max(float(second_d[q]) + xx, 0.0)) - math.sqrt(
-            max(float(best_d[q]) + xx, 0.0)
-        )
-        # overflow (|x| ~ 1e154) or NaN: no bound
-        gap = gap if gap < math.inf else 0.0
-        # beyond float32's range a smaller bound is still a bound
-        new_gaps[q] = min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+        new_gaps[q] = gap_of(best_d[q], second_d[q], sq_norm[q])
     gap_f = gap_bits.view(np.float32)
     for q in range(n):
         gap_f[rows[q]] = new_gaps[q]
