@@ -38,7 +38,7 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     accumulate,
     gap_of,
 )
-from sklearn_kmeans_lab._kernels.nearest import nearest_two
+from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
 
@@ -55,57 +55,17 @@ def cumulative_threshold(threshold, drop, n_additions):
 
 
 @numba.njit(nogil=True, cache=True)
-def scan_rows(
-    samples, gaps, labels, row, stop, room, rows, n, chunk_rows, chunk_t, transpose
-):
-    """Append to the batch, from slot ``n`` on, the rows of ``[row, stop)``
-    whose cumulative bound no longer exceeds ``gaps.threshold`` (every row
-    when the bounds are not read), scanning at most ``room`` rows so that
-    the batch cannot overflow.  Returns ``(next_row, n)``.
-
-    A row goes to the batch as it is scanned: its index into ``rows`` and
-    its centred values into slot ``n`` of ``chunk_t`` (n_features, batch)
-    for the direct distances (``transpose``), else of ``chunk_rows`` (batch,
-    n_features) for the GEMM; only then does ``n``
-    move on, if the row is needed.  Reading X in order and writing a slot
-    that stays in L1 costs less than gathering the needed rows afterwards,
-    as each would be a cache miss of its own.
-    """
-    X, x_offset = samples.X, samples.x_offset
+def scan_bounds(gaps, labels, row, stop, room, rows, n):
+    """Append to ``rows[n:]`` the rows of ``[row, stop)`` whose cumulative
+    bound no longer exceeds ``gaps.threshold``, scanning at most ``room``
+    rows (so that ``rows`` cannot overflow).  Returns ``(next_row, n)``."""
     stored, drop, threshold = gaps.stored, gaps.drop, gaps.threshold
-    n_features = X.shape[1]
     end = min(stop, row + room)
     for i in range(row, end):
         rows[n] = i
-        if transpose:
-            for f in range(n_features):
-                chunk_t[f, n] = X[i, f] - x_offset[f]
-        else:
-            for f in range(n_features):
-                chunk_rows[n, f] = X[i, f] - x_offset[f]
         # float32 to float64 is exact; a NaN bound proves nothing
-        n += not (gaps.read and float(stored[i]) - drop[labels[i]] > threshold)
+        n += not (float(stored[i]) - drop[labels[i]] > threshold)
     return end, n
-
-
-@numba.njit(nogil=True, cache=True)
-def batch_sq_norms(chunk_rows, chunk_t, n, transpose, sq_norm):
-    """``||x||^2`` (float64) of the ``n`` rows of the batch, for the gap
-    bounds only (their threshold covers the rounding many times over)."""
-    if transpose:
-        for q in range(n):
-            sq_norm[q] = 0.0
-        for f in range(chunk_t.shape[0]):
-            for q in range(n):
-                v = float(chunk_t[f, q])
-                sq_norm[q] += v * v
-        return
-    for q in range(n):
-        total = 0.0
-        for f in range(chunk_rows.shape[1]):
-            v = float(chunk_rows[q, f])
-            total += v * v
-        sq_norm[q] = total
 
 
 @numba.njit(nogil=True, cache=True)
@@ -159,23 +119,17 @@ def batched_pass(
         while row < g_hi:
             # 1. the next batch of rows whose distances are needed, in order
             n = 0
-            while row < g_hi and n < batch:
-                row, n = scan_rows(
-                    samples,
-                    gaps,
-                    labels,
-                    row,
-                    g_hi,
-                    batch - n,
-                    rows,
-                    n,
-                    chunk_rows,
-                    chunk_t,
-                    not use_gemm,
-                )
+            if gaps.read:
+                while row < g_hi and n < batch:
+                    row, n = scan_bounds(gaps, labels, row, g_hi, batch - n, rows, n)
+            else:
+                n = min(batch, g_hi - row)
+                for q in range(n):
+                    rows[q] = row + q
+                row += n
             if n == 0:
                 continue
-            batch_sq_norms(chunk_rows, chunk_t, n, not use_gemm, sq_norm)
+            gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
             # 2. their nearest centres and new bounds
             nearest_two(
                 chunk_rows,
