@@ -1,71 +1,20 @@
 """The compiled run's pass (``_kernels/batched_pass.py``): cumulative bounds
-and the rows to compute in full batches, with the Python run's results."""
+and the rows to compute in full batches.  That whole compiled runs equal the
+Python run is ``test_engine.py::test_compiled_run_is_the_python_run_bit_for_bit``."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from sklearn_kmeans_lab import _lloyd_run
 from sklearn_kmeans_lab._kernels.batched_pass import batched_pass
 from sklearn_kmeans_lab._kernels.common import CHUNK_ROWS, GEMM_CHUNK_ROWS, DenseRows
 from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
     GapBounds,
-    PassOptions,
     Partials,
+    PassOptions,
     pass_buffers,
 )
-
-
-@pytest.mark.parametrize(
-    "n_features, n_clusters, dtype, weights",
-    [
-        (1, 3, np.float64, None),
-        (2, 7, np.float64, "uniform"),
-        (2, 16, np.float32, "with zeros"),
-        (9, 5, np.float64, None),  # GEMM distances
-        (12, 8, np.float32, "uniform"),
-    ],
-)
-def test_runs_over_many_groups_and_passes_equal_the_python_run(
-    n_features, n_clusters, dtype, weights, monkeypatch
-):
-    # overlapping clusters: runs of dozens of passes (totals refreshed from
-    # scratch), most rows skipped late in a run, batches filled from many
-    # chunks, several groups of rows
-    rng = np.random.RandomState(n_features * n_clusters)
-    n_samples = 20_000
-    X = (rng.normal(size=(n_samples, n_features)) * 2.0 + 7.0).astype(dtype)
-    X[: n_samples // 4] += 3.0
-    w = None
-    if weights is not None:
-        w = rng.uniform(0.5, 2.0, n_samples).astype(dtype)
-        if weights == "with zeros":
-            w[rng.rand(n_samples) < 0.1] = 0.0
-    offset = X.mean(axis=0)
-    init = X[rng.choice(n_samples, n_clusters, replace=False)] - offset
-    assert len(_lloyd_run._group_bounds(n_samples, n_clusters, n_features, 4)) > 3
-    runs = []
-    for compiled in (True, False):
-        monkeypatch.setattr(_lloyd_run, "_USE_COMPILED_RUN", compiled)
-        runs.append(
-            _lloyd_run.lloyd_single_run(
-                X,
-                w,
-                init,
-                max_iter=300,
-                tol=0.0,
-                verbose=0,
-                n_threads=1,
-                x_offset=offset,
-            )
-        )
-    (labels, inertia, centers, n_iter), python = runs
-    assert n_iter > 32  # at least one refresh from scratch
-    assert_array_equal(labels, python[0])
-    assert inertia == python[1]
-    assert_array_equal(centers, python[2])
-    assert n_iter == python[3]
 
 
 def _nearest(X, centers):
@@ -74,9 +23,7 @@ def _nearest(X, centers):
 
 @pytest.mark.parametrize("n_features", [2, 10])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
-    n_features, dtype
-):
+def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(n_features, dtype):
     rng = np.random.RandomState(n_features)
     n_samples, n_clusters = 3000, 4
     X = rng.normal(size=(n_samples, n_features)).astype(dtype)
@@ -88,9 +35,7 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
     # rows in runs of every length, so that batches fill across chunks
     needed = rng.rand(n_samples) < rng.uniform(0.02, 0.9, n_samples)
     drop = rng.uniform(0.0, 5.0, n_clusters)
-    stored = np.where(needed, drop[labels] - 1.0, drop[labels] + 1.0).astype(
-        np.float32
-    )
+    stored = np.where(needed, drop[labels] - 1.0, drop[labels] + 1.0).astype(np.float32)
     before = stored.copy()
     use_gemm = n_features > 8
     chunk = GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS

@@ -31,14 +31,15 @@ those of the Python run (``LloydRun``), which keeps ``dense_pass``.
 import numba
 import numpy as np
 
-from sklearn_kmeans_lab._kernels.common import weight
 from sklearn_kmeans_lab._kernels.lloyd import (
     _FLOAT32_MAX,
     _STORE_SHRINK,
     accumulate,
+    apply_labels,
     gap_of,
 )
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
+
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
 
@@ -100,8 +101,6 @@ def batched_pass(
     start of the run; ``gaps.threshold`` from ``cumulative_threshold``), the
     rows to compute in full batches of ``options.chunk`` rows.  The inertia
     is not computed (``options.want_inertia`` is not read)."""
-    n_features = centers.minus_2.shape[1]
-    n_lanes = out.sums.shape[1]
     batch = options.chunk
     use_gemm = options.use_gemm
     chunk_t, chunk_rows = buffers.chunk_t, buffers.chunk_rows
@@ -150,27 +149,24 @@ def batched_pass(
                         n, rows, best, best_d, second_d, sq_norm, buffers.new_gaps, gaps
                     ),
                 )
-            # 3. new labels; outside a pass from scratch, a row that changes
-            # cluster moves its contribution, in the lane of its offset in
-            # the group
-            for q in range(n):
-                i = rows[q]
-                new = best[q]
-                old = labels[i]
-                if old != new:
-                    n_changed += 1
-                    labels[i] = new
-                    if not options.from_scratch:
-                        wi = weight(samples, i)
-                        lane = (i - g_lo) % n_lanes
-                        wsums[lane, old] -= wi
-                        wsums[lane, new] += wi
-                        counts[old] -= wi > 0
-                        counts[new] += wi > 0
-                        for f in range(n_features):
-                            v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
-                            sums[lane, old, f] -= v
-                            sums[lane, new, f] += v
+            # 3. new labels; the moves in the lane of each row's offset in
+            # its group, which is its offset in dense_pass's chunk
+            n_changed += apply_labels(
+                samples,
+                labels,
+                0,
+                rows,
+                g_lo,
+                n,
+                best,
+                chunk_rows,
+                chunk_t,
+                use_gemm,
+                options.from_scratch,
+                sums,
+                wsums,
+                counts,
+            )
         # 4. a pass from scratch adds every row of the group to its cluster
         if options.from_scratch:
             accumulate(samples, labels, g_lo, g_hi - g_lo, sums, wsums, counts)

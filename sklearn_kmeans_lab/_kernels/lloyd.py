@@ -128,6 +128,55 @@ def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
 
 
 @numba.njit(nogil=True, cache=True)
+def apply_labels(
+    samples,
+    labels,
+    row_base,
+    rows,
+    lane_base,
+    n,
+    best,
+    chunk_rows,
+    chunk_t,
+    use_gemm,
+    from_scratch,
+    sums,
+    wsums,
+    counts,
+):
+    """Give the ``n`` computed rows ``row_base + rows[:n]`` their new labels
+    ``best[:n]``; returns how many changed.
+
+    Outside a pass from scratch, a row that changes cluster moves its
+    contribution from its old cluster's sums to its new one's, in row order,
+    in lane ``(rows[q] - lane_base) % n_lanes``; its centred values are the
+    batch's (``chunk_rows`` for the GEMM, else ``chunk_t``).  sums (n_lanes,
+    k, d), wsums (n_lanes, k), counts (k,).
+    """
+    n_lanes = sums.shape[0]
+    n_changed = 0
+    for q in range(n):
+        i = row_base + rows[q]
+        new = best[q]
+        old = labels[i]
+        if old != new:
+            n_changed += 1
+            labels[i] = new
+            if not from_scratch:
+                wi = weight(samples, i)
+                lane = (rows[q] - lane_base) % n_lanes
+                wsums[lane, old] -= wi
+                wsums[lane, new] += wi
+                counts[old] -= wi > 0
+                counts[new] += wi > 0
+                for f in range(sums.shape[2]):
+                    v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
+                    sums[lane, old, f] -= v
+                    sums[lane, new, f] += v
+    return n_changed
+
+
+@numba.njit(nogil=True, cache=True)
 def accumulate(samples, labels, start, n_rows, sums, wsums, counts):
     """Add the rows ``[start, start + n_rows)`` to their clusters'
     lane-interleaved sums: sums (n_lanes, k, d), wsums (n_lanes, k),
@@ -246,8 +295,6 @@ def dense_pass_in(
 ):
     """``dense_pass`` in the scratch ``buffers`` (``PassBuffers`` of
     ``pass_buffers(samples.X, n_clusters, options.chunk)``)."""
-    n_features = centers.minus_2.shape[1]
-    n_lanes = out.sums.shape[1]
     chunk = options.chunk
     use_gemm = options.use_gemm
     chunk_t, chunk_rows, dots_buffer, acc, best_d, second_d = (
@@ -300,29 +347,25 @@ def dense_pass_in(
                 )
                 for r in range(n_rows):
                     gaps.stored[start + r] = np.uint16(gap_bits[r] >> np.uint32(16))
-            # 3. new labels; outside a pass from scratch, a sample that
-            # changes cluster moves its contribution from the old sums to
-            # the new
-            for q in range(n):
-                i = start + rows[q]
-                new = best[q]
-                old = labels[i]
-                if old != new:
-                    n_changed += 1
-                    labels[i] = new
-                    if not options.from_scratch:
-                        wi = weight(samples, i)
-                        # the row's lane, not its rank among the computed
-                        # rows: the same additions with the bounds on or off
-                        lane = rows[q] % n_lanes
-                        wsums[lane, old] -= wi
-                        wsums[lane, new] += wi
-                        counts[old] -= wi > 0
-                        counts[new] += wi > 0
-                        for f in range(n_features):
-                            v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
-                            sums[lane, old, f] -= v
-                            sums[lane, new, f] += v
+            # 3. new labels, and the moves of the rows that change cluster;
+            # a row's lane is its offset in the chunk, not its rank among
+            # the computed rows: the same additions with the bounds on or off
+            n_changed += apply_labels(
+                samples,
+                labels,
+                start,
+                rows,
+                0,
+                n,
+                best,
+                chunk_rows,
+                chunk_t,
+                use_gemm,
+                options.from_scratch,
+                sums,
+                wsums,
+                counts,
+            )
             # 4. a pass from scratch adds every row to its cluster
             if options.from_scratch:
                 accumulate(samples, labels, start, n_rows, sums, wsums, counts)
