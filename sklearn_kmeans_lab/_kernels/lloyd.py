@@ -8,7 +8,9 @@ exact, so ``||c||^2 + <x, -2 c>`` rounds exactly like ``||c||^2 - 2 <x, c>``.
 
 Gap bounds: per sample, a lower bound on the distance to the second-nearest
 centre minus the distance to the nearest, stored in 16 bits (the top half of
-a float32, truncated: never more than the value it stands for).
+a float32, truncated: never more than the value it stands for) between the
+passes of a run that lives a pass at a time (``LloydRun.assign``, a Dask
+block).  A compiled run keeps them in another form (``batched_pass``).
 """
 
 import math
