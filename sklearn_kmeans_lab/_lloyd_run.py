@@ -211,13 +211,13 @@ class LloydRun:
 
     def run_buffers(self):
         """What a compiled run reads and writes besides its centres and
-        labels: ``(samples, bounds, partials, gaps, gap_drop, totals,
-        deltas)``, in ``lloyd_run``'s order."""
+        labels: ``(samples, bounds, partials, gap_drop, totals, deltas)``,
+        in ``lloyd_run``'s order (a compiled run keeps gap bounds of its
+        own, see ``_kernels/batched_pass.py``)."""
         return (
             self.samples,
             self.bounds,
             self.partials,
-            self.gaps,
             self.gap_drop,
             (self.sums, self.weights, self.counts),
             self._delta,

@@ -260,6 +260,12 @@ def test_verbose_prints_each_data_set_as_its_fits_finish_with_the_time(capsys, n
         (9000, 3, 4, np.float64, False, 3, 1e-4),  # stops at max_iter
         (40, 2, 20, np.float64, False, 300, 0.0),  # an empty cluster: Python run
         (200, 1, 128, np.float32, True, 300, 0.0),  # numpy's 8-way sums
+        # several groups, dozens of passes (refreshes from scratch), most
+        # rows skipped late in a run: batches filled from many chunks
+        (20_000, 1, 3, np.float64, False, 300, 0.0),
+        (20_000, 2, 16, np.float32, True, 300, 0.0),
+        (20_000, 9, 5, np.float64, False, 300, 0.0),  # GEMM distances
+        (20_000, 12, 8, np.float32, True, 300, 0.0),
     ],
 )
 @pytest.mark.parametrize("final_pass", [True, False])

@@ -8,7 +8,9 @@ exact, so ``||c||^2 + <x, -2 c>`` rounds exactly like ``||c||^2 - 2 <x, c>``.
 
 Gap bounds: per sample, a lower bound on the distance to the second-nearest
 centre minus the distance to the nearest, stored in 16 bits (the top half of
-a float32, truncated: never more than the value it stands for).
+a float32, truncated: never more than the value it stands for) between the
+passes of a run that lives a pass at a time (``LloydRun.assign``, a Dask
+block).  A compiled run keeps them in another form (``batched_pass``).
 """
 
 import math
@@ -89,6 +91,22 @@ def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
     return n
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def gap_of(best_d, second_d, sq_norm):
+    """A row's gap (second minus first distance) from its two smallest
+    ``||c||^2 - 2 <x, c>`` and its ``||x||^2``, as computed, at least 0 and
+    at most float32's largest, shrunk a hair so that a float32 rounding
+    cannot raise it.  The rounding of the distances is accounted for by the
+    threshold a gap is compared with, not here."""
+    gap = math.sqrt(max(float(second_d) + sq_norm, 0.0)) - math.sqrt(
+        max(float(best_d) + sq_norm, 0.0)
+    )
+    # overflow (|x| ~ 1e154) or NaN: no bound
+    gap = gap if gap < math.inf else 0.0
+    # beyond float32's range a smaller bound is still a bound
+    return min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+
+
 @numba.njit(nogil=True, cache=True)
 def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     """Gaps (second minus first distance) of the ``n`` computed rows, as
@@ -101,14 +119,7 @@ def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     vectorises; only then are they scattered to their rows.
     """
     for q in range(n):
-        xx = sq_norm[q]
-        gap = math.sqrt(max(float(second_d[q]) + xx, 0.0)) - math.sqrt(
-            max(float(best_d[q]) + xx, 0.0)
-        )
-        # overflow (|x| ~ 1e154) or NaN: no bound
-        gap = gap if gap < math.inf else 0.0
-        # beyond float32's range a smaller bound is still a bound
-        new_gaps[q] = min(max(gap, 0.0), _FLOAT32_MAX) * _STORE_SHRINK
+        new_gaps[q] = gap_of(best_d[q], second_d[q], sq_norm[q])
     gap_f = gap_bits.view(np.float32)
     for q in range(n):
         gap_f[rows[q]] = new_gaps[q]
@@ -116,6 +127,55 @@ def store_new_gaps(n, rows, best_d, second_d, sq_norm, gap_bits, new_gaps):
     for q in range(n):
         largest = max(largest, sq_norm[q])
     return largest
+
+
+@numba.njit(nogil=True, cache=True)
+def apply_labels(
+    samples,
+    labels,
+    row_base,
+    rows,
+    lane_base,
+    n,
+    best,
+    chunk_rows,
+    chunk_t,
+    use_gemm,
+    from_scratch,
+    sums,
+    wsums,
+    counts,
+):
+    """Give the ``n`` computed rows ``row_base + rows[:n]`` their new labels
+    ``best[:n]``; returns how many changed.
+
+    Outside a pass from scratch, a row that changes cluster moves its
+    contribution from its old cluster's sums to its new one's, in row order,
+    in lane ``(rows[q] - lane_base) % n_lanes``; its centred values are the
+    batch's (``chunk_rows`` for the GEMM, else ``chunk_t``).  sums (n_lanes,
+    k, d), wsums (n_lanes, k), counts (k,).
+    """
+    n_lanes = sums.shape[0]
+    n_changed = 0
+    for q in range(n):
+        i = row_base + rows[q]
+        new = best[q]
+        old = labels[i]
+        if old != new:
+            n_changed += 1
+            labels[i] = new
+            if not from_scratch:
+                wi = weight(samples, i)
+                lane = (rows[q] - lane_base) % n_lanes
+                wsums[lane, old] -= wi
+                wsums[lane, new] += wi
+                counts[old] -= wi > 0
+                counts[new] += wi > 0
+                for f in range(sums.shape[2]):
+                    v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
+                    sums[lane, old, f] -= v
+                    sums[lane, new, f] += v
+    return n_changed
 
 
 @numba.njit(nogil=True, cache=True)
@@ -237,8 +297,6 @@ def dense_pass_in(
 ):
     """``dense_pass`` in the scratch ``buffers`` (``PassBuffers`` of
     ``pass_buffers(samples.X, n_clusters, options.chunk)``)."""
-    n_features = centers.minus_2.shape[1]
-    n_lanes = out.sums.shape[1]
     chunk = options.chunk
     use_gemm = options.use_gemm
     chunk_t, chunk_rows, dots_buffer, acc, best_d, second_d = (
@@ -291,29 +349,25 @@ def dense_pass_in(
                 )
                 for r in range(n_rows):
                     gaps.stored[start + r] = np.uint16(gap_bits[r] >> np.uint32(16))
-            # 3. new labels; outside a pass from scratch, a sample that
-            # changes cluster moves its contribution from the old sums to
-            # the new
-            for q in range(n):
-                i = start + rows[q]
-                new = best[q]
-                old = labels[i]
-                if old != new:
-                    n_changed += 1
-                    labels[i] = new
-                    if not options.from_scratch:
-                        wi = weight(samples, i)
-                        # the row's lane, not its rank among the computed
-                        # rows: the same additions with the bounds on or off
-                        lane = rows[q] % n_lanes
-                        wsums[lane, old] -= wi
-                        wsums[lane, new] += wi
-                        counts[old] -= wi > 0
-                        counts[new] += wi > 0
-                        for f in range(n_features):
-                            v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
-                            sums[lane, old, f] -= v
-                            sums[lane, new, f] += v
+            # 3. new labels, and the moves of the rows that change cluster;
+            # a row's lane is its offset in the chunk, not its rank among
+            # the computed rows: the same additions with the bounds on or off
+            n_changed += apply_labels(
+                samples,
+                labels,
+                start,
+                rows,
+                0,
+                n,
+                best,
+                chunk_rows,
+                chunk_t,
+                use_gemm,
+                options.from_scratch,
+                sums,
+                wsums,
+                counts,
+            )
             # 4. a pass from scratch adds every row to its cluster
             if options.from_scratch:
                 accumulate(samples, labels, start, n_rows, sums, wsums, counts)

@@ -22,6 +22,10 @@ from collections import namedtuple
 import numba
 import numpy as np
 
+from sklearn_kmeans_lab._kernels.batched_pass import (
+    batched_pass,
+    cumulative_threshold,
+)
 from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
     GapBounds,
@@ -31,7 +35,6 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     center_shifts,
     copy_totals,
     dense_inertia,
-    dense_pass_in,
     pass_buffers,
     reduce_and_add,
     reduce_partials,
@@ -207,6 +210,7 @@ RunBuffers = namedtuple(
         "new_weights",
         "centers_new",
         "shifts",
+        "gaps",
         "pass_",
     ],
 )
@@ -226,6 +230,9 @@ def run_buffers(samples, centers, s):
         np.empty(n_clusters),
         np.empty_like(centers),
         np.empty(n_clusters, dtype=centers.dtype),
+        # the cumulative gap bounds (``_kernels/batched_pass.py``); the first
+        # pass writes every row before any is read
+        np.empty(samples.X.shape[0] if s.use_bounds else 1, dtype=np.float32),
         pass_buffers(samples.X, n_clusters, s.chunk),
     )
 
@@ -237,7 +244,6 @@ def _assign(
     labels,
     bounds,
     out,
-    stored,
     drop,
     totals,
     deltas,
@@ -248,10 +254,14 @@ def _assign(
     """One pass, as ``LloydRun.assign``: the labels in place, the running
     totals (from scratch when ``state[4]``).
 
-    state : (5,) float64, the run's scalars: ``x_norm_max`` (-1 before the
-    first pass), ``c_norm_max``, whether the stored gaps are valid, passes
-    since the last pass from scratch, whether this pass is from scratch.
-    work : ``RunBuffers``.  Returns the number of labels changed.
+    The gap bounds are the cumulative ones of ``batched_pass``, in
+    ``work.gaps``; ``drop`` is what the centres'
+    moves since the start of the run take off a gap, so a pass does not
+    reset it.  state : (6,) float64, the run's scalars: ``x_norm_max`` (-1
+    before the first pass), ``c_norm_max``, whether the stored gaps are
+    valid, passes since the last pass from scratch, whether this pass is
+    from scratch, moves added to ``drop``.  work : ``RunBuffers``.  Returns
+    the number of labels changed.
     """
     n_clusters = centers.shape[0]
     from_scratch = state[4] != 0
@@ -266,11 +276,14 @@ def _assign(
     read = s.use_bounds and state[2] != 0
     threshold = 0.0
     if read:
-        threshold = 4.0 * (s.noise_coef * (state[0] + state[1]))
-    gaps = GapBounds(stored, drop, threshold, read, s.use_bounds)
+        # as LloydRun.assign's, widened for the cumulative form
+        threshold = cumulative_threshold(
+            4.0 * (s.noise_coef * (state[0] + state[1])), drop, state[5]
+        )
+    gaps = GapBounds(work.gaps, drop, threshold, read, s.use_bounds)
     options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
-    dense_pass_in(
+    batched_pass(
         samples,
         terms,
         bounds,
@@ -283,7 +296,6 @@ def _assign(
         len(bounds) - 1,
     )
     state[2] = 1.0 if s.use_bounds else 0.0
-    drop[:] = 0.0
     sums, weights, counts = totals
     if from_scratch:
         reduce_partials(out.sums, out.wsums, out.counts, sums, weights, counts)
@@ -308,27 +320,28 @@ def _assign(
 
 
 @numba.njit(cache=True)  # object mode inside: holds the GIL
-def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, deltas, s):
+def lloyd_run(samples, centers, labels, bounds, out, drop, totals, deltas, s):
     """Lloyd's iterations from ``centers``, then the final labels and inertia.
 
     samples : ``DenseRows``; centers : (k, d), X's dtype, overwritten with
     the final centres (k <= 128); labels : (n,) int32, all -1; bounds : the
-    groups' row offsets (at most 128 groups); out : ``Partials``; stored :
-    (n,) uint16 gap bounds, or (1,); drop : (k,) float64; totals : the
-    running totals (sums (k, d) float64, weights (k,), counts (k,) int64);
-    deltas : buffers of the same shapes; s : ``RunSettings``.
+    groups' row offsets (at most 128 groups); out : ``Partials``; drop :
+    (k,) float64, the run's cumulative gap drops (zeroed first); totals :
+    the running totals (sums (k, d) float64, weights (k,), counts (k,)
+    int64); deltas : buffers of the same shapes; s : ``RunSettings``.
 
     Returns ``(n_iter, inertia, empty)``: ``empty`` is True when a pass left
     a cluster without weight; the run stopped there (relocation is the
     Python run's).  Without ``s.final_pass`` the labels are those of the last
     iteration and the inertia is NaN.
     """
-    state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0])
+    state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    drop[:] = 0.0
     sums, weights, counts = totals
     work = run_buffers(samples, centers, s)
     new_sums, new_weights = work.new_sums, work.new_weights
     centers_new, shifts = work.centers_new, work.shifts
-    args = (samples, centers, labels, bounds, out, stored, drop, totals, deltas, s)
+    args = (samples, centers, labels, bounds, out, drop, totals, deltas, s)
     n_iter = 0
     for i in range(s.max_iter):
         n_changed = _assign(*args, state, work)
@@ -341,6 +354,7 @@ def lloyd_run(samples, centers, labels, bounds, out, stored, drop, totals, delta
         centers_new[:] = new_sums  # rounded to X's dtype, as astype
         if s.use_bounds:
             add_gap_drops(centers, centers_new, drop)
+            state[5] += 1.0
         done = n_changed == 0
         if not done:
             center_shifts(centers, centers_new, shifts)

@@ -31,7 +31,7 @@ def same_partition(labels_a, labels_b, n_clusters):
 
 
 @numba.njit(nogil=True, cache=True)
-def _fresh_run_state(out, stored, drop, totals, deltas):
+def _fresh_run_state(out, drop, totals, deltas):
     """The buffers of a run as a new ``LloydRun`` allocates them: zeros."""
     out.sums[:] = 0.0
     out.wsums[:] = 0.0
@@ -39,7 +39,6 @@ def _fresh_run_state(out, stored, drop, totals, deltas):
     out.changed[:] = 0
     out.inertia[:] = 0.0
     out.largest_sq_norm[:] = 0.0
-    stored[:] = 0
     drop[:] = 0.0
     sums, weights, counts = totals
     sums[:] = 0.0
@@ -80,7 +79,7 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     """Run from each start's centres, keep the best: the runs of one fit.
 
     initial_centers : (n_init, k, d) in X's dtype, centred; run_buffers :
-    ``(samples, bounds, out, stored, drop, totals, deltas)`` of one
+    ``(samples, bounds, out, drop, totals, deltas)`` of one
     ``LloydRun`` (see ``lloyd_run``); settings : ``RunSettings``;
     best_centers : (k, d) in X's dtype, best_labels : (n,) int32, get the
     best run's centres and labels.
@@ -89,7 +88,7 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     inertia, and -1; or, where a run left a cluster empty (its relocation is
     the Python run's), the index of that start, having stopped there.
     """
-    samples, bounds, out, stored, drop, totals, deltas = run_buffers
+    samples, bounds, out, drop, totals, deltas = run_buffers
     n_clusters = best_centers.shape[0]
     centers = np.empty_like(best_centers)
     labels = np.empty_like(best_labels)
@@ -97,7 +96,7 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     best_n_iter = -1
     for start in range(initial_centers.shape[0]):
         centers[:] = initial_centers[start]
-        _fresh_run_state(out, stored, drop, totals, deltas)
+        _fresh_run_state(out, drop, totals, deltas)
         labels[:] = -1
         n_iter, inertia, empty = lloyd_run(
             samples,
@@ -105,7 +104,6 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
             labels,
             bounds,
             out,
-            stored,
             drop,
             totals,
             deltas,

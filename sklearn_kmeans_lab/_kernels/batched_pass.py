@@ -1,0 +1,175 @@
+"""The pass of a compiled Lloyd run: the rows to compute in full batches.
+
+``dense_pass`` (``_kernels/lloyd.py``) works a chunk of rows at a time: it
+reads and writes back the gap bound of every row of the chunk, then finds the
+nearest centres of the chunk's rows whose bound fails.  Late in a run most
+bounds hold (80 to 95 % of the rows on the benchmark data), so a chunk
+leaves a few dozen rows to compute and the pass costs what its fixed work
+per row and per chunk costs, not what the distances cost.  A compiled run
+(``_kernels/run.py``) lives in one call, so it keeps its bounds in a form
+that needs no write-back, and ``batched_pass`` gathers the rows to compute
+from as many chunks as it takes to fill a batch:
+
+- *Cumulative bounds.*  A row's stored value is its gap (second-nearest
+  minus nearest distance) when it was last computed, plus its cluster's
+  ``drop`` at that time, rounded down to float32; ``drop[j]`` is what the
+  centres' moves since the start of the run can take off the gap of a member
+  of cluster ``j``, and only grows.  The bound now is ``stored - drop[label]``:
+  a skipped row keeps its label, so its stored value stays valid as it is.
+- *Full batches.*  The scan collects the rows whose bound fails, in row
+  order, until a batch (``PassOptions.chunk`` rows) is full; the batch then
+  goes through the same kernels as a chunk (``gather``, ``nearest_two``).
+
+Nothing a row adds changes: the rows are computed by the same arithmetic,
+their labels and moved contributions are applied in row order, each in the
+lane of its offset in its group (``dense_pass``'s lane, as its chunks are
+whole multiples of the lanes), and a pass from scratch adds the group's rows
+in row order.  So the labels, totals and iterations of a run are bit for bit
+those of the Python run (``LloydRun``), which keeps ``dense_pass``.
+"""
+
+import numba
+import numpy as np
+
+from sklearn_kmeans_lab._kernels.lloyd import (
+    _FLOAT32_MAX,
+    _STORE_SHRINK,
+    accumulate,
+    apply_labels,
+    gap_of,
+)
+from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
+
+# An ulp of a float64 relative to its value, at most.
+_ULP = 2.0**-52
+
+
+@numba.njit(nogil=True, cache=True)
+def cumulative_threshold(threshold, drop, n_additions):
+    """The threshold a cumulative bound ``stored - drop[label]`` is compared
+    with, for a gap that must exceed ``threshold``: ``drop`` (k,) has taken
+    ``n_additions`` additions since the start of the run, and each, like the
+    difference, may be off by an ulp of the largest drop."""
+    return threshold * (1.0 + 2.0 * _ULP) + (n_additions + 2.0) * (
+        2.0 * _ULP * drop.max()
+    )
+
+
+@numba.njit(nogil=True, cache=True)
+def scan_bounds(gaps, labels, row, stop, room, rows, n):
+    """Append to ``rows[n:]`` the rows of ``[row, stop)`` whose cumulative
+    bound no longer exceeds ``gaps.threshold``, scanning at most ``room``
+    rows (so that ``rows`` cannot overflow).  Returns ``(next_row, n)``."""
+    stored, drop, threshold = gaps.stored, gaps.drop, gaps.threshold
+    end = min(stop, row + room)
+    for i in range(row, end):
+        rows[n] = i
+        # float32 to float64 is exact; a NaN bound proves nothing
+        n += not (float(stored[i]) - drop[labels[i]] > threshold)
+    return end, n
+
+
+@numba.njit(nogil=True, cache=True)
+def store_cumulative_gaps(n, rows, best, best_d, second_d, sq_norm, new_gaps, gaps):
+    """The gaps of the ``n`` computed rows ``rows[:n]`` into the cumulative
+    store: ``gap + drop[new label]``, rounded down to float32.  Returns the
+    largest ``||x||^2``.
+
+    ``gap_of`` and the sum are both shrunk by ``_STORE_SHRINK``, which
+    covers the float64 and float32 roundings of the sum many times over, so
+    a stored value never exceeds what it stands for.  The gaps are computed
+    into ``new_gaps`` (chunk,) first, so that that loop (two square roots a
+    row) vectorises.
+    """
+    stored, drop = gaps.stored, gaps.drop
+    for q in range(n):
+        new_gaps[q] = gap_of(best_d[q], second_d[q], sq_norm[q])
+    largest = 0.0
+    for q in range(n):
+        total = (new_gaps[q] + drop[best[q]]) * _STORE_SHRINK
+        stored[rows[q]] = np.float32(min(total, _FLOAT32_MAX))
+        largest = max(largest, sq_norm[q])
+    return largest
+
+
+@numba.njit(nogil=True, cache=True)
+def batched_pass(
+    samples, centers, bounds, labels, out, gaps, options, buffers, g_start, g_stop
+):
+    """``dense_pass_in`` over groups [g_start, g_stop) with cumulative bounds
+    (``gaps.stored`` (n_samples,) float32; ``gaps.drop`` the drops since the
+    start of the run; ``gaps.threshold`` from ``cumulative_threshold``), the
+    rows to compute in full batches of ``options.chunk`` rows.  The inertia
+    is not computed (``options.want_inertia`` is not read)."""
+    batch = options.chunk
+    use_gemm = options.use_gemm
+    chunk_t, chunk_rows = buffers.chunk_t, buffers.chunk_rows
+    best_d, second_d, best = buffers.best_d, buffers.second_d, buffers.best
+    rows, sq_norm = buffers.rows, buffers.sq_norm
+    for g in range(g_start, g_stop):
+        sums, wsums, counts = out.sums[g], out.wsums[g], out.counts[g]
+        sums[:] = 0.0
+        wsums[:] = 0.0
+        counts[:] = 0
+        n_changed = 0
+        largest = 0.0
+        g_lo, g_hi = bounds[g], bounds[g + 1]
+        row = g_lo
+        while row < g_hi:
+            # 1. the next batch of rows whose distances are needed, in order
+            n = 0
+            if gaps.read:
+                while row < g_hi and n < batch:
+                    row, n = scan_bounds(gaps, labels, row, g_hi, batch - n, rows, n)
+            else:
+                n = min(batch, g_hi - row)
+                for q in range(n):
+                    rows[q] = row + q
+                row += n
+            if n == 0:
+                continue
+            gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
+            # 2. their nearest centres and new bounds
+            nearest_two(
+                chunk_rows,
+                chunk_t,
+                n,
+                centers,
+                use_gemm,
+                buffers.dots_buffer,
+                buffers.acc,
+                best_d,
+                second_d,
+                best,
+            )
+            if gaps.write:
+                largest = max(
+                    largest,
+                    store_cumulative_gaps(
+                        n, rows, best, best_d, second_d, sq_norm, buffers.new_gaps, gaps
+                    ),
+                )
+            # 3. new labels; the moves in the lane of each row's offset in
+            # its group, which is its offset in dense_pass's chunk
+            n_changed += apply_labels(
+                samples,
+                labels,
+                0,
+                rows,
+                g_lo,
+                n,
+                best,
+                chunk_rows,
+                chunk_t,
+                use_gemm,
+                options.from_scratch,
+                sums,
+                wsums,
+                counts,
+            )
+        # 4. a pass from scratch adds every row of the group to its cluster
+        if options.from_scratch:
+            accumulate(samples, labels, g_lo, g_hi - g_lo, sums, wsums, counts)
+        out.changed[g] = n_changed
+        out.inertia[g] = 0.0
+        out.largest_sq_norm[g] = largest
