@@ -100,6 +100,17 @@ def _noise_coef(dtype, n_features):
     return 2.0 * math.sqrt((n_features + 3) * eps)
 
 
+def _compiles(sparse, n_threads, n_clusters, n_groups):
+    """Whether a run is one compiled call: dense data on one thread, at most
+    ``MAX_SUMMED`` clusters and groups (``_kernels/run.py``)."""
+    return (
+        not sparse
+        and n_threads == 1
+        and n_clusters <= run_kernels.MAX_SUMMED
+        and n_groups <= run_kernels.MAX_SUMMED
+    )
+
+
 def _compiled_settings(use_bounds, use_gemm, noise_coef, max_iter, tol, final_pass):
     return run_kernels.RunSettings(
         int(max_iter),
@@ -133,9 +144,8 @@ def dense_rows(X, sample_weight, x_offset):
 def compiled_layouts(X, ks, n_threads):
     """The compiled runs of dense ``X`` at every K of ``ks``, laid out as
     ``LloydRun`` lays them out: ``(ks, n_groups, lanes, bounds)`` of the Ks
-    whose run is compiled (one thread, at most ``MAX_SUMMED`` clusters and
-    groups), ``bounds`` (len, max n_groups + 1) the groups' row offsets of
-    each, padded."""
+    whose run is compiled (``_compiles``), ``bounds`` (len, max n_groups + 1)
+    the groups' row offsets of each, padded."""
     n_samples, n_features = X.shape
     kept = []
     for k in ks:
@@ -143,11 +153,7 @@ def compiled_layouts(X, ks, n_threads):
         bounds = _group_bounds(n_samples, k, n_features, lanes)
         n_groups = len(bounds) - 1
         threads = _n_threads(n_threads, n_groups, n_samples * k * n_features)
-        if (
-            threads == 1
-            and k <= run_kernels.MAX_SUMMED
-            and n_groups <= run_kernels.MAX_SUMMED
-        ):
+        if _compiles(False, threads, k, n_groups):
             kept.append((k, n_groups, lanes, bounds))
     width = 1 + max((n_groups for _, n_groups, _, _ in kept), default=0)
     padded = np.zeros((len(kept), width), dtype=np.int64)
@@ -250,12 +256,8 @@ class LloydRun:
         """The ``RunSettings`` of a compiled run of this state, or None where
         it cannot run (sparse data, threads, more than ``MAX_SUMMED``
         clusters or groups)."""
-        if (
-            self.sparse
-            or self.n_threads > 1
-            or self.gap_drop.shape[0] > run_kernels.MAX_SUMMED
-            or len(self.bounds) - 1 > run_kernels.MAX_SUMMED
-        ):
+        n_clusters, n_groups = self.gap_drop.shape[0], len(self.bounds) - 1
+        if not _compiles(self.sparse, self.n_threads, n_clusters, n_groups):
             return None
         return _compiled_settings(
             self.use_bounds, self.use_gemm, self.noise_coef, max_iter, tol, final_pass
