@@ -197,6 +197,31 @@ class ManyFits:
         best = est._best_run(data, starts[:, :k], with_inertia=True)
         return unscaled_inertia(best.inertia, data.weight_exponent, stacklevel=4)
 
+    def inertias(self, X, sample_weight, ks, starts, keep=True):
+        """``inertia`` at every K of ``ks`` (each at least 2, at most the
+        largest K of ``starts``): the same values, the runs of every K in one
+        compiled call where they can (``FitData.best_inertias``), K by K
+        elsewhere."""
+        data = self.prepare(X, sample_weight, keep)
+        # the checks of the largest K are those of every smaller one (the
+        # tolerance and n_init do not depend on K)
+        est = self._estimator(max(ks), 0)
+        est._check_params_vs_input(data)
+        values = None
+        if not est.verbose:
+            values = data.best_inertias(starts, ks, max_iter=est.max_iter, tol=est._tol)
+        if values is None:
+            values = np.full(len(ks), np.nan)
+        inertias = []
+        for k, value in zip(ks, values, strict=True):
+            if np.isnan(value):
+                inertias.append(self.inertia(X, sample_weight, k, starts, keep))
+            else:
+                inertias.append(
+                    unscaled_inertia(value, data.weight_exponent, stacklevel=4)
+                )
+        return inertias
+
 
 class ReferenceSets:
     """The ``n_refs`` reference sets of a gap scan, drawn on demand.

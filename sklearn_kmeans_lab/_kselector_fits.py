@@ -241,8 +241,8 @@ def fit_reference_at_every_k(engine, references, sample_weight, ks, seed, settin
     (``ManyFits``), from starts seeded once with ``seed``.
 
     With ``d_power=2``, ``W*_k`` is half the inertia of the best run at K, as
-    the run computes it (``ManyFits.inertia``): a reference set needs no
-    fitted estimator.
+    the run computes it (``ManyFits.inertias``, the runs of every K in one
+    compiled call): a reference set needs no fitted estimator.
     """
     Z = references[b]
     where = f"reference set {b}"
@@ -252,15 +252,24 @@ def fit_reference_at_every_k(engine, references, sample_weight, ks, seed, settin
             [_log_w(est, Z, labels, sample_weight, settings) for est, labels in fits]
         )
     starts = _shared_starts(engine, Z, sample_weight, ks, seed, settings, where)
+    fitted = [k for k in ks if k > 1]
+    inertias = {}
+    if fitted:
+        args = (Z, sample_weight, fitted, starts, True)
+        try:
+            inertias = dict(zip(fitted, engine.inertias(*args), strict=True))
+        except Exception:
+            # K by K, so that the error names the K it stopped at
+            for k in fitted:
+                args = (Z, sample_weight, k, starts, True)
+                inertias[k] = _engine_call(engine.inertia, args, k, settings, where)
     log_w = np.empty(len(ks))
     for i, k in enumerate(ks):
         if k == 1:
             labels = np.zeros(Z.shape[0], dtype=np.int32)
             log_w[i] = _log_w(None, Z, labels, sample_weight, settings)
-            continue
-        args = (Z, sample_weight, k, starts, True)
-        inertia = _engine_call(engine.inertia, args, k, settings, where)
-        log_w[i] = _floored_log(inertia / 2.0, settings)
+        else:
+            log_w[i] = _floored_log(inertias[k] / 2.0, settings)
     engine.release(Z)
     return log_w
 

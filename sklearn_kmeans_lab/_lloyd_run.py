@@ -80,6 +80,103 @@ def _group_bounds(n_samples, n_clusters, n_features, n_lanes):
     return np.arange(0, n_samples + rows, rows).clip(max=n_samples)
 
 
+def _n_lanes(n_clusters, n_features, sparse):
+    """Interleaved partial sums per group (see ``_LANES_MAX_KD``)."""
+    if not sparse and n_clusters * n_features <= _LANES_MAX_KD:
+        return _N_LANES
+    return 1
+
+
+def _n_threads(n_threads, n_groups, work):
+    """The threads a pass of ``work`` multiply-adds over ``n_groups`` groups
+    is spread over (see ``_MIN_WORK_PER_THREAD``)."""
+    return max(1, min(n_threads, n_groups, work // _MIN_WORK_PER_THREAD))
+
+
+def _noise_coef(dtype, n_features):
+    """sqrt of the rounding error of a squared distance, per unit of
+    (||x|| + max ||c||)^2, with a factor 2 to spare."""
+    eps = float(np.finfo(dtype).eps)
+    return 2.0 * math.sqrt((n_features + 3) * eps)
+
+
+def _compiles(sparse, n_threads, n_clusters, n_groups):
+    """Whether a run is one compiled call: dense data on one thread, at most
+    ``MAX_SUMMED`` clusters and groups (``_kernels/run.py``)."""
+    return (
+        not sparse
+        and n_threads == 1
+        and n_clusters <= run_kernels.MAX_SUMMED
+        and n_groups <= run_kernels.MAX_SUMMED
+    )
+
+
+def _compiled_settings(use_bounds, use_gemm, noise_coef, max_iter, tol, final_pass):
+    return run_kernels.RunSettings(
+        int(max_iter),
+        float(tol),
+        use_bounds,
+        use_gemm,
+        GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS,
+        noise_coef,
+        REFRESH_EVERY,
+        bool(final_pass),
+    )
+
+
+def _kernel_weights(sample_weight, dtype):
+    """``(w, weighted)`` as the kernels read them: the weights in ``dtype``,
+    or a placeholder when every sample weighs 1 (``sample_weight`` None)."""
+    if sample_weight is None:
+        return np.ones(1, dtype=dtype), False
+    return np.ascontiguousarray(sample_weight, dtype=dtype), True
+
+
+def dense_rows(X, sample_weight, x_offset):
+    """The ``DenseRows`` of dense ``X`` read as ``X - x_offset`` (zeros if
+    None), weighted by ``sample_weight`` (None: every sample weighs 1)."""
+    if x_offset is None:
+        x_offset = np.zeros(X.shape[1], dtype=X.dtype)
+    x_offset = np.ascontiguousarray(x_offset, dtype=X.dtype)
+    return DenseRows(X, x_offset, *_kernel_weights(sample_weight, X.dtype))
+
+
+def compiled_layouts(X, ks, n_threads):
+    """The compiled runs of dense ``X`` at every K of ``ks``, laid out as
+    ``LloydRun`` lays them out: ``(ks, n_groups, lanes, bounds)`` of the Ks
+    whose run is compiled (``_compiles``), ``bounds`` (len, max n_groups + 1)
+    the groups' row offsets of each, padded."""
+    n_samples, n_features = X.shape
+    kept = []
+    for k in ks:
+        lanes = _n_lanes(k, n_features, False)
+        bounds = _group_bounds(n_samples, k, n_features, lanes)
+        n_groups = len(bounds) - 1
+        threads = _n_threads(n_threads, n_groups, n_samples * k * n_features)
+        if _compiles(False, threads, k, n_groups):
+            kept.append((k, n_groups, lanes, bounds))
+    width = 1 + max((n_groups for _, n_groups, _, _ in kept), default=0)
+    padded = np.zeros((len(kept), width), dtype=np.int64)
+    for row, (_, n_groups, _, bounds) in enumerate(kept):
+        padded[row, : n_groups + 1] = bounds
+    return (
+        np.array([k for k, _, _, _ in kept], dtype=np.int64),
+        np.array([n_groups for _, n_groups, _, _ in kept], dtype=np.int64),
+        np.array([lanes for _, _, lanes, _ in kept], dtype=np.int64),
+        padded,
+    )
+
+
+def dense_run_settings(X, max_iter, tol, final_pass):
+    """The ``RunSettings`` of a compiled run over dense ``X`` at K > 1, as
+    ``LloydRun.compiled_settings`` gives them."""
+    use_gemm = X.shape[1] > _NEAREST_DIRECT_MAX_FEATURES
+    noise_coef = _noise_coef(X.dtype, X.shape[1])
+    return _compiled_settings(
+        _USE_BOUNDS, use_gemm, noise_coef, max_iter, tol, final_pass
+    )
+
+
 class LloydRun:
     """Buffers and state of one run of Lloyd's algorithm over one ``X``.
 
@@ -110,25 +207,15 @@ class LloydRun:
         self.sample_weight = sample_weight
         self.sparse = sp.issparse(X)
         n_samples, n_features = X.shape
-        weighted = sample_weight is not None
-        w = (
-            np.ascontiguousarray(sample_weight, dtype=X.dtype)
-            if weighted
-            else np.ones(1, dtype=X.dtype)
-        )
-        if x_offset is None or self.sparse:
-            x_offset = np.zeros(n_features, dtype=X.dtype)
-        self.x_offset = np.ascontiguousarray(x_offset, dtype=X.dtype)
         if self.sparse:
+            w, weighted = _kernel_weights(sample_weight, X.dtype)
             self.samples = CsrRows(X.data, X.indices, X.indptr, w, weighted)
+            self.x_offset = np.zeros(n_features, dtype=X.dtype)
         else:
-            self.samples = DenseRows(X, self.x_offset, w, weighted)
+            self.samples = dense_rows(X, sample_weight, x_offset)
+            self.x_offset = self.samples.x_offset
         self.use_gemm = not self.sparse and n_features > _NEAREST_DIRECT_MAX_FEATURES
-        lanes = (
-            _N_LANES
-            if not self.sparse and n_clusters * n_features <= _LANES_MAX_KD
-            else 1
-        )
+        lanes = _n_lanes(n_clusters, n_features, self.sparse)
         self.bounds = _group_bounds(n_samples, n_clusters, n_features, lanes)
         n_groups = len(self.bounds) - 1
         self.partials = kernels.Partials(
@@ -157,37 +244,23 @@ class LloydRun:
         self.c_norm_max = 0.0
         self.refresh = RefreshSchedule()
         self.labels = None
-        # sqrt of the rounding error of a squared distance, per unit of
-        # (||x|| + max ||c||)^2, with a factor 2 to spare
-        eps = float(np.finfo(X.dtype).eps)
-        self.noise_coef = 2.0 * math.sqrt((n_features + 3) * eps)
+        self.noise_coef = _noise_coef(X.dtype, n_features)
         work = (
             n_samples
             * n_clusters
             * max(1, X.nnz // max(n_samples, 1) if self.sparse else n_features)
         )
-        self.n_threads = max(1, min(n_threads, n_groups, work // _MIN_WORK_PER_THREAD))
+        self.n_threads = _n_threads(n_threads, n_groups, work)
 
     def compiled_settings(self, max_iter, tol, final_pass):
         """The ``RunSettings`` of a compiled run of this state, or None where
         it cannot run (sparse data, threads, more than ``MAX_SUMMED``
         clusters or groups)."""
-        if (
-            self.sparse
-            or self.n_threads > 1
-            or self.gap_drop.shape[0] > run_kernels.MAX_SUMMED
-            or len(self.bounds) - 1 > run_kernels.MAX_SUMMED
-        ):
+        n_clusters, n_groups = self.gap_drop.shape[0], len(self.bounds) - 1
+        if not _compiles(self.sparse, self.n_threads, n_clusters, n_groups):
             return None
-        return run_kernels.RunSettings(
-            int(max_iter),
-            float(tol),
-            self.use_bounds,
-            self.use_gemm,
-            GEMM_CHUNK_ROWS if self.use_gemm else CHUNK_ROWS,
-            self.noise_coef,
-            REFRESH_EVERY,
-            bool(final_pass),
+        return _compiled_settings(
+            self.use_bounds, self.use_gemm, self.noise_coef, max_iter, tol, final_pass
         )
 
     def compiled_run(self, centers, max_iter, tol, final_pass=True):

@@ -30,15 +30,17 @@ def weights(n_samples, seed=1):
 def engine_fits(monkeypatch):
     """Every fit of the engine, in order, as ``(X, k, starts, fit)``: ``fit``
     the fitted estimator (``ManyFits.fit``) or the inertia alone
-    (``ManyFits.inertia``, the reference sets); the seed of every set of
+    (``ManyFits.inertias`` or ``inertia``, the reference sets); the seed of every set of
     starts (by id); the weights each was given (the selector's normalised
     weights)."""
     fits, seeds, given_weights = [], {}, []
-    fit, inertia, starts_of = (
+    fit, inertia, inertias, starts_of = (
         _engine.ManyFits.fit,
         _engine.ManyFits.inertia,
+        _engine.ManyFits.inertias,
         _engine.ManyFits.starts,
     )
+    in_inertias = []
 
     def spy_starts(self, X, sample_weight, k, seed, keep=True):
         starts = starts_of(self, X, sample_weight, k, seed, keep)
@@ -53,13 +55,26 @@ def engine_fits(monkeypatch):
 
     def spy_inertia(self, X, sample_weight, k, starts, keep=True):
         value = inertia(self, X, sample_weight, k, starts, keep)
-        fits.append((X, int(k), starts, value))
-        given_weights.append(sample_weight)
+        if not in_inertias:  # inertias records its own
+            fits.append((X, int(k), starts, value))
+            given_weights.append(sample_weight)
         return value
+
+    def spy_inertias(self, X, sample_weight, ks, starts, keep=True):
+        in_inertias.append(True)
+        try:
+            values = inertias(self, X, sample_weight, ks, starts, keep)
+        finally:
+            in_inertias.pop()
+        for k, value in zip(ks, values, strict=True):
+            fits.append((X, int(k), starts, value))
+            given_weights.append(sample_weight)
+        return values
 
     monkeypatch.setattr(_engine.ManyFits, "starts", spy_starts)
     monkeypatch.setattr(_engine.ManyFits, "fit", spy_fit)
     monkeypatch.setattr(_engine.ManyFits, "inertia", spy_inertia)
+    monkeypatch.setattr(_engine.ManyFits, "inertias", spy_inertias)
     return fits, seeds, given_weights
 
 
@@ -367,3 +382,55 @@ def test_many_fits_leave_the_seed_as_the_fitted_random_state():
     general = LloydKMeans(n_clusters=3, n_init=2, random_state=11).fit(X)
     assert_array_equal(general.cluster_centers_, est.cluster_centers_)
     assert_array_equal(general.labels_, est.labels_)
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features, dtype, weighted",
+    [
+        (1000, 2, np.float64, False),
+        (3000, 12, np.float32, True),  # GEMM distances
+        (20_000, 3, np.float64, True),  # several row groups
+        (500, 1, np.float32, False),
+    ],
+)
+def test_inertias_at_every_k_in_one_call_equal_the_fits_k_by_k(
+    n_samples, n_features, dtype, weighted
+):
+    rng = np.random.RandomState(n_samples + n_features)
+    X = (rng.uniform(-3.0, 3.0, (n_samples, n_features)) + 10.0).astype(dtype)
+    sample_weight = rng.uniform(0.5, 2.0, n_samples) if weighted else None
+    engine = _engine.ManyFits(LloydKMeans(n_init=4))
+    starts = engine.starts(X, sample_weight, 10, 1)
+    ks = list(range(2, 11))
+    k_by_k = [engine.inertia(X, sample_weight, k, starts) for k in ks]
+    assert engine.inertias(X, sample_weight, ks, starts) == k_by_k
+
+
+def test_inertias_fall_back_k_by_k_where_a_run_is_not_compiled(monkeypatch):
+    from sklearn_kmeans_lab import _lloyd_run
+    from sklearn_kmeans_lab._kernels import starts as start_kernels
+
+    # four distinct points: the runs at K > 4 leave clusters empty, whose
+    # relocation is the Python run's
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(4, 2))[rng.randint(4, size=10_000)]
+    engine = _engine.ManyFits(LloydKMeans(n_init=3))
+    starts = engine.starts(X, None, 6, 0)
+    ks = [2, 3, 4, 5, 6]
+    k_by_k = [engine.inertia(X, None, k, starts) for k in ks]
+    calls = []
+    best_inertias = start_kernels.best_inertias
+    monkeypatch.setattr(
+        start_kernels,
+        "best_inertias",
+        lambda *args: calls.append(best_inertias(*args)) or calls[-1],
+    )
+    assert engine.inertias(X, None, ks, starts) == k_by_k
+    assert np.isnan(calls[-1][3:]).all() and not np.isnan(calls[-1][:3]).any()
+    # threads (10,000 rows make several groups): no K is compiled, every K
+    # is fitted K by K
+    engine.prepare(X, None, True).n_threads = 2
+    monkeypatch.setattr(_lloyd_run, "_MIN_WORK_PER_THREAD", 1)
+    calls.clear()
+    assert engine.inertias(X, None, ks, starts) == k_by_k
+    assert calls[-1].size == 0

@@ -221,6 +221,32 @@ class FitData:
         inertia = float(inertia) if final_pass else None
         return RunResult(inertia, centers, int(n_iter), labels)
 
+    def best_inertias(self, initial_centers, ks, *, max_iter, tol):
+        """The inertia of ``best_of_runs`` from the first K centres of
+        ``initial_centers`` (n_init, k_max, d), at every K of ``ks``, in one
+        compiled call: (len(ks),), NaN at a K whose runs are not compiled
+        (threads, a run that leaves a cluster empty); None where no run is
+        (sparse data)."""
+        compiled = _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN
+        if self.offset is None or not compiled:
+            return None
+        layouts = _lloyd_run.compiled_layouts(self.X, ks, self.n_threads)
+        settings = _lloyd_run.dense_run_settings(self.X, max_iter, tol, True)
+        samples = _lloyd_run.dense_rows(self.X, self.sample_weight, self.offset)
+        with blas_single_thread(settings.use_gemm):
+            values = start_kernels.best_inertias(
+                np.ascontiguousarray(initial_centers, dtype=self.X.dtype),
+                layouts,
+                samples,
+                settings,
+            )
+        inertias = np.full(len(ks), np.nan)
+        where = {int(k): i for i, k in enumerate(layouts[0])}
+        for i, k in enumerate(ks):
+            if int(k) in where:
+                inertias[i] = values[where[int(k)]]
+        return inertias
+
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
         # Dense data's labels and inertia are recomputed from the returned
         # centres (final_labels_and_inertia); a run's own final pass is

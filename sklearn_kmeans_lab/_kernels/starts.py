@@ -7,13 +7,16 @@ calls of every start on the uniforms drawn for all of them (a seeding does
 not depend on the runs before it); ``best_of_runs`` makes the ``lloyd_run``
 calls, each run from the state of a new run, and keeps the best run by the
 estimator's rule (``LloydKMeans._fit``): a later run wins only if its inertia
-is strictly lower and its partition differs.
+is strictly lower and its partition differs.  ``best_inertias`` makes the
+``best_of_runs`` calls of every K of a data set (a reference set of the gap
+statistic, of which only the inertia is needed) in one call.
 """
 
 import numba
 import numpy as np
 
 from sklearn_kmeans_lab._kernels.kmeans_plusplus import kmeans_plusplus
+from sklearn_kmeans_lab._kernels.lloyd import Partials
 from sklearn_kmeans_lab._kernels.run import lloyd_run
 
 
@@ -120,3 +123,47 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
             best_centers[:] = centers
             best_labels[:] = labels
     return best_n_iter, best_inertia, -1
+
+
+@numba.njit(cache=True)  # object mode inside the run
+def best_inertias(initial_centers, layouts, samples, settings):
+    """The best run's inertia at every K of a data set, in one call.
+
+    initial_centers : (n_init, k_max, d) in X's dtype, centred: the fit at K
+    runs from the first K centres of each start; layouts : ``(ks, n_groups,
+    lanes, bounds)`` of ``_lloyd_run.compiled_layouts``; samples :
+    ``DenseRows``; settings : ``RunSettings``.
+
+    At each K, ``best_of_runs`` with the buffers ``LloydRun`` allocates at
+    that K (the same groups and lanes, so the same sums): its inertia, or
+    NaN where a run left a cluster empty (its relocation is the Python
+    run's).  Returns (len(ks),) float64.
+    """
+    ks, n_groups, lanes, bounds = layouts
+    n_samples, n_features = samples.X.shape
+    inertias = np.full(ks.shape[0], np.nan)
+    labels = np.empty(n_samples, dtype=np.int32)
+    for t in range(ks.shape[0]):
+        k, g, n_lanes = ks[t], n_groups[t], lanes[t]
+        out = Partials(
+            np.zeros((g, n_lanes, k, n_features)),
+            np.zeros((g, n_lanes, k)),
+            np.zeros((g, k), dtype=np.int64),
+            np.zeros(g, dtype=np.int64),
+            np.zeros(g),
+            np.zeros(g),
+        )
+        totals = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
+        deltas = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
+        buffers = (samples, bounds[t, : g + 1].copy(), out, np.zeros(k), totals, deltas)
+        centers = np.empty((k, n_features), dtype=initial_centers.dtype)
+        n_iter, inertia, failed = best_of_runs(
+            np.ascontiguousarray(initial_centers[:, :k]),
+            buffers,
+            settings,
+            centers,
+            labels,
+        )
+        if failed < 0:
+            inertias[t] = inertia
+    return inertias
