@@ -279,7 +279,8 @@ def test_verbose_prints_each_data_set_as_its_fits_finish_with_the_time(capsys, n
         # rows skipped late in a run: batches filled from many chunks
         (20_000, 1, 3, np.float64, False, 300, 0.0),
         (20_000, 2, 16, np.float32, True, 300, 0.0),
-        (20_000, 9, 5, np.float64, False, 300, 0.0),  # GEMM distances
+        # GEMM distances; X over 1 MiB, so the rows a pass needs are hinted
+        (20_000, 9, 5, np.float64, False, 300, 0.0),
         (20_000, 12, 8, np.float32, True, 300, 0.0),
     ],
 )

@@ -39,6 +39,7 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     gap_of,
 )
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
+from sklearn_kmeans_lab._kernels.prefetch import prefetch_row, worth_hinting
 
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
@@ -56,16 +57,28 @@ def cumulative_threshold(threshold, drop, n_additions):
 
 
 @numba.njit(nogil=True, cache=True)
-def scan_bounds(gaps, labels, row, stop, room, rows, n):
+def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
     """Append to ``rows[n:]`` the rows of ``[row, stop)`` whose cumulative
     bound no longer exceeds ``gaps.threshold``, scanning at most ``room``
-    rows (so that ``rows`` cannot overflow).  Returns ``(next_row, n)``."""
+    rows (so that ``rows`` cannot overflow), and hint them to the cache
+    where ``worth_hinting``.
+    Returns ``(next_row, n)``."""
     stored, drop, threshold = gaps.stored, gaps.drop, gaps.threshold
     end = min(stop, row + room)
+    if not worth_hinting(X):
+        for i in range(row, end):
+            rows[n] = i
+            # float32 to float64 is exact; a NaN bound proves nothing
+            n += not (float(stored[i]) - drop[labels[i]] > threshold)
+        return end, n
+    last = row
     for i in range(row, end):
         rows[n] = i
-        # float32 to float64 is exact; a NaN bound proves nothing
-        n += not (float(stored[i]) - drop[labels[i]] > threshold)
+        needed = not (float(stored[i]) - drop[labels[i]] > threshold)
+        n += needed
+        # the last row found, hinted again until the next: no branch
+        last = i if needed else last
+        prefetch_row(X, last)
     return end, n
 
 
@@ -120,7 +133,9 @@ def batched_pass(
             n = 0
             if gaps.read:
                 while row < g_hi and n < batch:
-                    row, n = scan_bounds(gaps, labels, row, g_hi, batch - n, rows, n)
+                    row, n = scan_bounds(
+                        samples.X, gaps, labels, row, g_hi, batch - n, rows, n
+                    )
             else:
                 n = min(batch, g_hi - row)
                 for q in range(n):

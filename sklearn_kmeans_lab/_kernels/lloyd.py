@@ -21,6 +21,7 @@ import numpy as np
 
 from sklearn_kmeans_lab._kernels.common import squared_distance, weight
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
+from sklearn_kmeans_lab._kernels.prefetch import prefetch_row, worth_hinting
 
 _STORE_SHRINK = 1.0 - 2.0**-20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -71,9 +72,10 @@ chunk : int, rows per chunk
 
 
 @numba.njit(nogil=True, cache=True)
-def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
+def rows_to_compute(X, gaps, labels, start, n_rows, gap_bits, rows):
     """Rows ``r`` of the chunk at ``start`` whose gap bound no longer exceeds
-    ``gaps.threshold``, into ``rows[:n]``; returns ``n``.
+    ``gaps.threshold``, into ``rows[:n]``, each hinted to the cache where
+    ``worth_hinting``; returns ``n``.
 
     The decreased gaps are left in the chunk's float32 view of ``gap_bits``
     (n_rows,) uint32; labels : (n_samples,); rows : (n_rows,) int64.
@@ -82,12 +84,19 @@ def rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows):
     for r in range(n_rows):
         gap_bits[r] = np.uint32(gaps.stored[start + r]) << np.uint32(16)
     n = 0
+    hint = worth_hinting(X)
+    last = start
     for r in range(n_rows):
         gap = gap_f[r] - gaps.drop[labels[start + r]]
         # stored a hair low: float32 rounding must not raise it
         gap_f[r] = gap * _STORE_SHRINK
         rows[n] = r
-        n += gap <= gaps.threshold
+        needed = gap <= gaps.threshold
+        n += needed
+        if hint:  # loop-invariant: the compiler takes it out of the loop
+            # the last row found, hinted again until the next: no branch
+            last = start + r if needed else last
+            prefetch_row(X, last)
     return n
 
 
@@ -321,7 +330,9 @@ def dense_pass_in(
             n_rows = min(chunk, bounds[g + 1] - start)
             # 1. the rows whose distances are needed
             if gaps.read:
-                n = rows_to_compute(gaps, labels, start, n_rows, gap_bits, rows)
+                n = rows_to_compute(
+                    samples.X, gaps, labels, start, n_rows, gap_bits, rows
+                )
             else:
                 n = n_rows
                 for r in range(n_rows):
