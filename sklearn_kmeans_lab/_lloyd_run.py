@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from sklearn_kmeans_lab._kernels import lloyd as kernels
 from sklearn_kmeans_lab._kernels import run as run_kernels
 from sklearn_kmeans_lab._kernels.common import (
+    BATCH_ROWS,
     CHUNK_ROWS,
     GEMM_CHUNK_ROWS,
     CsrRows,
@@ -117,7 +118,7 @@ def _compiled_settings(use_bounds, use_gemm, noise_coef, max_iter, tol, final_pa
         float(tol),
         use_bounds,
         use_gemm,
-        GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS,
+        BATCH_ROWS,
         noise_coef,
         REFRESH_EVERY,
         bool(final_pass),

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from sklearn_kmeans_lab._kernels.batched_pass import batched_pass
-from sklearn_kmeans_lab._kernels.common import CHUNK_ROWS, GEMM_CHUNK_ROWS, DenseRows
+from sklearn_kmeans_lab._kernels.common import BATCH_ROWS, CHUNK_ROWS, DenseRows
 from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
     GapBounds,
@@ -21,9 +21,12 @@ def _nearest(X, centers):
     return ((X[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
 
 
+@pytest.mark.parametrize("chunk", [CHUNK_ROWS, BATCH_ROWS])
 @pytest.mark.parametrize("n_features", [2, 10])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(n_features, dtype):
+def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
+    n_features, dtype, chunk
+):
     rng = np.random.RandomState(n_features)
     n_samples, n_clusters = 3000, 4
     X = rng.normal(size=(n_samples, n_features)).astype(dtype)
@@ -38,7 +41,6 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(n_features, d
     stored = np.where(needed, drop[labels] - 1.0, drop[labels] + 1.0).astype(np.float32)
     before = stored.copy()
     use_gemm = n_features > 8
-    chunk = GEMM_CHUNK_ROWS if use_gemm else CHUNK_ROWS
     bounds = np.array([0, 1000, n_samples])
     n_lanes = 4
     out = Partials(

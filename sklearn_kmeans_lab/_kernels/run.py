@@ -115,7 +115,7 @@ max_iter : int
 tol : float, the absolute tolerance on the squared centre shift
 use_bounds : bool, keep gap bounds between passes
 use_gemm : bool, distances by a GEMM
-chunk : int, rows per chunk
+chunk : int, rows per batch of a pass (``BATCH_ROWS``)
 noise_coef : float, rounding noise of a distance per unit of norm
 refresh : int, passes between two recomputations of the totals from scratch
 final_pass : bool, relabel against the final centres and compute the inertia
