@@ -61,24 +61,20 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
     """Append to ``rows[n:]`` the rows of ``[row, stop)`` whose cumulative
     bound no longer exceeds ``gaps.threshold``, scanning at most ``room``
     rows (so that ``rows`` cannot overflow), and hint them to the cache
-    where ``worth_hinting``.
-    Returns ``(next_row, n)``."""
+    where ``worth_hinting``.  Returns ``(next_row, n)``."""
     stored, drop, threshold = gaps.stored, gaps.drop, gaps.threshold
     end = min(stop, row + room)
-    if not worth_hinting(X):
-        for i in range(row, end):
-            rows[n] = i
-            # float32 to float64 is exact; a NaN bound proves nothing
-            n += not (float(stored[i]) - drop[labels[i]] > threshold)
-        return end, n
+    hint = worth_hinting(X)
     last = row
     for i in range(row, end):
         rows[n] = i
+        # float32 to float64 is exact; a NaN bound proves nothing
         needed = not (float(stored[i]) - drop[labels[i]] > threshold)
         n += needed
-        # the last row found, hinted again until the next: no branch
-        last = i if needed else last
-        prefetch_row(X, last)
+        if hint:
+            # the last row found, hinted again until the next: no branch
+            last = i if needed else last
+            prefetch_row(X, last)
     return end, n
 
 

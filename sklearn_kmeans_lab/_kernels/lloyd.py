@@ -93,7 +93,7 @@ def rows_to_compute(X, gaps, labels, start, n_rows, gap_bits, rows):
         rows[n] = r
         needed = gap <= gaps.threshold
         n += needed
-        if hint:  # loop-invariant: the compiler takes it out of the loop
+        if hint:
             # the last row found, hinted again until the next: no branch
             last = start + r if needed else last
             prefetch_row(X, last)
