@@ -39,7 +39,7 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     gap_of,
 )
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
-from sklearn_kmeans_lab._kernels.prefetch import prefetch_row, worth_hinting
+from sklearn_kmeans_lab._kernels.prefetch import hint_last_found, worth_hinting
 
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
@@ -72,9 +72,7 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
         needed = not (float(stored[i]) - drop[labels[i]] > threshold)
         n += needed
         if hint:
-            # the last row found, hinted again until the next: no branch
-            last = i if needed else last
-            prefetch_row(X, last)
+            last = hint_last_found(X, last, i, needed)
     return end, n
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from sklearn_kmeans_lab._kernels.common import squared_distance, weight
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
-from sklearn_kmeans_lab._kernels.prefetch import prefetch_row, worth_hinting
+from sklearn_kmeans_lab._kernels.prefetch import hint_last_found, worth_hinting
 
 _STORE_SHRINK = 1.0 - 2.0**-20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -94,9 +94,7 @@ def rows_to_compute(X, gaps, labels, start, n_rows, gap_bits, rows):
         needed = gap <= gaps.threshold
         n += needed
         if hint:
-            # the last row found, hinted again until the next: no branch
-            last = start + r if needed else last
-            prefetch_row(X, last)
+            last = hint_last_found(X, last, start + r, needed)
     return n
 
 

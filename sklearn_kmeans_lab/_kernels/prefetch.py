@@ -72,3 +72,13 @@ def prefetch_row(X, i):
         _prefetch_item(X, i, f)
     # a row that starts inside a line ends in the next one
     _prefetch_item(X, i, n_features - 1)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def hint_last_found(X, last, i, found):
+    """Hint the last row a scan has found: row ``i`` if ``found``, else
+    ``last`` again (a hint to a line on its way costs little), so that the
+    scan does not branch on each row.  Returns that row."""
+    last = i if found else last
+    prefetch_row(X, last)
+    return last
