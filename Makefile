@@ -26,6 +26,15 @@ $(VENV)/.stamp-%: pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[$*]"
 	@touch $@
 
+# gap-stat (a peer the benchmarks time) is an sdist whose setup.py fails in an
+# isolated build under today's setuptools and wheel ("No module named
+# 'wheel.wheelfile'"): it is built with older ones, installed in the venv.
+$(VENV)/.stamp-bench: pyproject.toml | $(PY)
+	$(PIP) install --quiet "setuptools<80" "wheel<0.46"
+	$(PIP) install --quiet --no-build-isolation gap-stat
+	$(PIP) install --quiet -e ".[bench]"
+	@touch $@
+
 demo: $(VENV)/.stamp-plot
 	$(PY) -m sklearn_kmeans_lab demo --out $(DEMO_OUT)
 
