@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from sklearn_kmeans_lab._kernels.batched_pass import batched_pass
+from sklearn_kmeans_lab._kernels.batched_pass import (
+    RunBounds,
+    batched_pass,
+    scan_limits,
+)
 from sklearn_kmeans_lab._kernels.common import BATCH_ROWS, CHUNK_ROWS, DenseRows
 from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
-    GapBounds,
     Partials,
     PassOptions,
     pass_buffers,
@@ -40,6 +43,8 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
     drop = rng.uniform(0.0, 5.0, n_clusters)
     stored = np.where(needed, drop[labels] - 1.0, drop[labels] + 1.0).astype(np.float32)
     before = stored.copy()
+    limit = np.empty(n_clusters, dtype=np.float32)
+    scan_limits(0.0, drop, limit)
     use_gemm = n_features > 8
     bounds = np.array([0, 1000, n_samples])
     n_lanes = 4
@@ -57,7 +62,7 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
         bounds,
         labels,
         out,
-        GapBounds(stored, drop, 0.0, True, True),
+        RunBounds(stored, drop, 0.0, True, True, limit),
         PassOptions(use_gemm, False, False, chunk),
         pass_buffers(X, n_clusters, chunk),
         0,
@@ -85,3 +90,56 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
             np.add.at(weights, nearest[rows], 1.0)
             np.subtract.at(weights, start[rows], 1.0)
             assert_array_equal(out.wsums[g, lane], weights)
+
+
+def test_scan_limits_are_the_threshold_plus_drop_rounded_up():
+    rng = np.random.RandomState(0)
+    drop = np.concatenate(
+        [rng.uniform(0.0, 1.0, 200), rng.uniform(0.0, 1e6, 200), [0.0, 1e39, np.nan]]
+    )
+    threshold = 1e-3
+    limit = np.empty(drop.size, dtype=np.float32)
+    scan_limits(threshold, drop, limit)
+    finite = np.isfinite(drop) & (drop < 1e38)
+    # a stored float32 above its limit proves stored - drop > threshold
+    assert np.all(limit[finite].astype(np.float64) >= threshold + drop[finite])
+    assert np.all(limit[finite] <= np.float32((threshold + drop[finite]) * 1.000001))
+    # beyond float32's range, or a NaN drop: no bound passes the limit
+    assert np.all(np.isposinf(limit[~finite]))
+
+
+def test_a_nan_drop_stores_no_bound_and_its_rows_are_computed():
+    rng = np.random.RandomState(1)
+    n_samples, n_features, n_clusters = 500, 2, 3
+    X = rng.normal(size=(n_samples, n_features))
+    centers = rng.normal(size=(n_clusters, n_features))
+    labels = np.zeros(n_samples, dtype=np.int32)
+    stored = np.full(n_samples, 1e30, dtype=np.float32)
+    drop = np.array([np.nan, 0.0, 0.0])
+    limit = np.empty(n_clusters, dtype=np.float32)
+    scan_limits(0.0, drop, limit)
+    out = Partials(
+        sums=np.zeros((1, 1, n_clusters, n_features)),
+        wsums=np.zeros((1, 1, n_clusters)),
+        counts=np.zeros((1, n_clusters), dtype=np.int64),
+        changed=np.zeros(1, dtype=np.int64),
+        inertia=np.zeros(1),
+        largest_sq_norm=np.zeros(1),
+    )
+    batched_pass(
+        DenseRows(X, np.zeros(n_features), np.ones(1), False),
+        CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers)),
+        np.array([0, n_samples]),
+        labels,
+        out,
+        RunBounds(stored, drop, 0.0, True, True, limit),
+        PassOptions(False, False, False, BATCH_ROWS),
+        pass_buffers(X, n_clusters, BATCH_ROWS),
+        0,
+        1,
+    )
+    # every row was in the cluster of the NaN drop: all were computed
+    assert_array_equal(labels, _nearest(X, centers))
+    # and the rows still in it hold no bound (0), not a NaN one
+    assert not np.isnan(stored).any()
+    assert np.all(stored[labels == 0] == 0)

@@ -28,6 +28,8 @@ in row order.  So the labels, totals and iterations of a run are bit for bit
 those of the Python run (``LloydRun``), which keeps ``dense_pass``.
 """
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
@@ -43,6 +45,24 @@ from sklearn_kmeans_lab._kernels.prefetch import hint_last_found, worth_hinting
 
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
+# A float64 times this, rounded to the nearest float32, is at least the float64.
+_ROUND_UP_F32 = 1.0 + 2.0**-23
+
+RunBounds = namedtuple(
+    "RunBounds", ["stored", "drop", "threshold", "read", "write", "limit"]
+)
+RunBounds.__doc__ = """The cumulative gap bounds of a compiled run's pass.
+
+stored : (n_samples,) float32, each row's gap plus its cluster's drop when
+    it was last computed (rounded down)
+drop : (n_clusters,) float64, the drops since the start of the run
+threshold : float, a gap above it proves the label (``cumulative_threshold``)
+read : bool, skip the rows whose bound proves their label
+write : bool, store the bounds of the computed rows
+limit : (n_clusters,) float32, ``threshold + drop`` rounded up
+    (``scan_limits``): a row whose ``stored`` exceeds its cluster's limit
+    keeps its label
+"""
 
 
 @numba.njit(nogil=True, cache=True)
@@ -57,22 +77,41 @@ def cumulative_threshold(threshold, drop, n_additions):
 
 
 @numba.njit(nogil=True, cache=True)
+def scan_limits(threshold, drop, limit):
+    """``limit[j]``: ``threshold + drop[j]`` (k,) rounded up to float32, so
+    that the scan compares each row's stored float32 bound with one float32
+    of its cluster, without a subtraction: ``stored > limit[j]`` implies
+    ``stored - drop[j] > threshold``.  (The ulps of the float64 sum are
+    among those ``cumulative_threshold`` allows for.)  Beyond float32's
+    range, or where ``drop[j]`` is NaN, the limit is infinite: no bound
+    passes it (a stored bound is never NaN: ``store_cumulative_gaps``)."""
+    for j in range(drop.shape[0]):
+        value = (threshold + drop[j]) * _ROUND_UP_F32
+        # a NaN drop proves nothing: no bound passes an infinite limit
+        limit[j] = np.float32(value) if value == value else np.inf
+
+
+@numba.njit(nogil=True, cache=True)
 def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
     """Append to ``rows[n:]`` the rows of ``[row, stop)`` whose cumulative
-    bound no longer exceeds ``gaps.threshold``, scanning at most ``room``
-    rows (so that ``rows`` cannot overflow), and hint them to the cache
-    where ``worth_hinting``.  Returns ``(next_row, n)``."""
-    stored, drop, threshold = gaps.stored, gaps.drop, gaps.threshold
+    bound (``RunBounds``) no longer exceeds their cluster's ``limit``,
+    scanning at most ``room`` rows (so that ``rows`` cannot overflow), and
+    hint them to the cache where ``worth_hinting``.  Returns
+    ``(next_row, n)``."""
+    stored, limit = gaps.stored, gaps.limit
     end = min(stop, row + room)
-    hint = worth_hinting(X)
+    if not worth_hinting(X):
+        for i in range(row, end):
+            rows[n] = i
+            # neither is NaN (see scan_limits): an ordered comparison
+            n += 1 if stored[i] <= limit[labels[i]] else 0
+        return end, n
     last = row
     for i in range(row, end):
         rows[n] = i
-        # float32 to float64 is exact; a NaN bound proves nothing
-        needed = not (float(stored[i]) - drop[labels[i]] > threshold)
+        needed = stored[i] <= limit[labels[i]]
         n += needed
-        if hint:
-            last = hint_last_found(X, last, i, needed)
+        last = hint_last_found(X, last, i, needed)
     return end, n
 
 
@@ -94,6 +133,8 @@ def store_cumulative_gaps(n, rows, best, best_d, second_d, sq_norm, new_gaps, ga
     largest = 0.0
     for q in range(n):
         total = (new_gaps[q] + drop[best[q]]) * _STORE_SHRINK
+        # a NaN drop (centres that overflowed) leaves no bound, not a NaN one
+        total = total if total >= 0.0 else 0.0
         stored[rows[q]] = np.float32(min(total, _FLOAT32_MAX))
         largest = max(largest, sq_norm[q])
     return largest
@@ -104,10 +145,9 @@ def batched_pass(
     samples, centers, bounds, labels, out, gaps, options, buffers, g_start, g_stop
 ):
     """``dense_pass_in`` over groups [g_start, g_stop) with cumulative bounds
-    (``gaps.stored`` (n_samples,) float32; ``gaps.drop`` the drops since the
-    start of the run; ``gaps.threshold`` from ``cumulative_threshold``), the
-    rows to compute in full batches of ``options.chunk`` rows.  The inertia
-    is not computed (``options.want_inertia`` is not read)."""
+    (``gaps``, a ``RunBounds``), the rows to compute in full batches of
+    ``options.chunk`` rows.  The inertia is not computed
+    (``options.want_inertia`` is not read)."""
     batch = options.chunk
     use_gemm = options.use_gemm
     chunk_t, chunk_rows = buffers.chunk_t, buffers.chunk_rows

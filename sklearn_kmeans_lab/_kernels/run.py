@@ -23,12 +23,13 @@ import numba
 import numpy as np
 
 from sklearn_kmeans_lab._kernels.batched_pass import (
+    RunBounds,
     batched_pass,
     cumulative_threshold,
+    scan_limits,
 )
 from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
-    GapBounds,
     PassOptions,
     add_gap_drops,
     average_in_place,
@@ -211,6 +212,7 @@ RunBuffers = namedtuple(
         "centers_new",
         "shifts",
         "gaps",
+        "limit",
         "pass_",
     ],
 )
@@ -233,6 +235,7 @@ def run_buffers(samples, centers, s):
         # the cumulative gap bounds (``_kernels/batched_pass.py``); the first
         # pass writes every row before any is read
         np.empty(samples.X.shape[0] if s.use_bounds else 1, dtype=np.float32),
+        np.empty(n_clusters, dtype=np.float32),
         pass_buffers(samples.X, n_clusters, s.chunk),
     )
 
@@ -255,7 +258,7 @@ def _assign(
     totals (from scratch when ``state[4]``).
 
     The gap bounds are the cumulative ones of ``batched_pass``, in
-    ``work.gaps``; ``drop`` is what the centres'
+    ``work.gaps`` (read through ``work.limit``); ``drop`` is what the centres'
     moves since the start of the run take off a gap, so a pass does not
     reset it.  state : (6,) float64, the run's scalars: ``x_norm_max`` (-1
     before the first pass), ``c_norm_max``, whether the stored gaps are
@@ -280,7 +283,8 @@ def _assign(
         threshold = cumulative_threshold(
             4.0 * (s.noise_coef * (state[0] + state[1])), drop, state[5]
         )
-    gaps = GapBounds(work.gaps, drop, threshold, read, s.use_bounds)
+        scan_limits(threshold, drop, work.limit)
+    gaps = RunBounds(work.gaps, drop, threshold, read, s.use_bounds, work.limit)
     options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
     batched_pass(
