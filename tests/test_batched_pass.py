@@ -2,6 +2,7 @@
 and the rows to compute in full batches.  That whole compiled runs equal the
 Python run is ``test_engine.py::test_compiled_run_is_the_python_run_bit_for_bit``."""
 
+import numba
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -16,6 +17,7 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
     Partials,
     PassOptions,
+    gap_of,
     pass_buffers,
 )
 
@@ -143,3 +145,40 @@ def test_a_nan_drop_stores_no_bound_and_its_rows_are_computed():
     # and the rows still in it hold no bound (0), not a NaN one
     assert not np.isnan(stored).any()
     assert np.all(stored[labels == 0] == 0)
+
+
+@numba.njit
+def _gaps_of(best_d, second_d, sq_norm, out):
+    for i in range(best_d.shape[0]):
+        out[i] = gap_of(best_d[i], second_d[i], sq_norm[i])
+
+
+def test_a_gap_from_float32_roots_is_a_lower_bound_and_a_close_one():
+    rng = np.random.RandomState(0)
+    n = 200_000
+    scale = 10.0 ** rng.uniform(-300, 300, n)
+    first = rng.uniform(0.0, 1.0, n) ** 2 * scale
+    second = first + rng.uniform(0.0, 1.0, n) ** 4 * scale
+    sq_norm = rng.uniform(0.0, 1.0, n) * scale
+    best_d, second_d = first - sq_norm, second - sq_norm
+    gaps = np.empty(n)
+    _gaps_of(best_d, second_d, sq_norm, gaps)
+    # the roots of the float64 sums, in extended precision
+    exact = np.sqrt(
+        np.maximum((second_d + sq_norm).astype(np.longdouble), 0)
+    ) - np.sqrt(np.maximum((best_d + sq_norm).astype(np.longdouble), 0))
+    assert np.all(gaps >= 0)
+    assert np.all(gaps.astype(np.longdouble) <= exact)
+    # within float32's range, a gap of over 1e-5 of the distances keeps
+    # nearly all of itself
+    normal = (scale > 1e-30) & (scale < 1e30) & (exact > 1e-5 * np.sqrt(scale))
+    assert np.all(gaps[normal] >= 0.9 * exact[normal].astype(np.float64))
+    # overflow, NaN and a first distance above the second: no bound
+    specials = np.array([np.nan, np.inf, 1e300, -1.0])
+    out = np.empty(specials.size)
+    _gaps_of(specials, np.full(specials.size, np.nan), np.zeros(specials.size), out)
+    assert_array_equal(out, 0.0)
+    _gaps_of(
+        np.array([np.nan, np.inf, 4.0]), np.array([1.0, 1.0, 1.0]), np.zeros(3), out[:3]
+    )
+    assert_array_equal(out[:3], 0.0)
