@@ -57,7 +57,7 @@ def _nearest(X, terms, use_gemm):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_features", range(1, 10))
-@pytest.mark.parametrize("n_clusters", [1, 3, 7])
+@pytest.mark.parametrize("n_clusters", [1, 3, 4, 7, 9])
 def test_direct_nearest_two_rounds_as_the_plain_feature_loop(
     dtype, n_features, n_clusters
 ):

@@ -82,6 +82,52 @@ def _keep_two(q, dist, label, best_d, second_d, best):
     best_d[q] = b_q if b_q < dist else dist  # min(dist, b_q)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _kept_two(dist, label, b_q, s_q, best_q):
+    """``_keep_two`` on values: row ``q``'s two smallest distances and its
+    label, with ``dist`` (centre ``label``) folded in; the same selects."""
+    high = b_q if b_q > dist else dist
+    s_q = high if high < s_q else s_q
+    best_q = label if dist < b_q else best_q
+    b_q = b_q if b_q < dist else dist
+    return b_q, s_q, best_q
+
+
+@numba.njit(nogil=True, cache=True)
+def _two_feature_nearest_two(chunk_t, n, centers, best_d, second_d, best):
+    """``_direct_nearest_two`` of two features, four centres a sweep over the
+    rows: a row's two smallest distances and label are read and written
+    once per four centres instead of once per centre (a third less time at
+    k = 8).  Each distance is ``(s + x_0 c_0) + x_1 c_1``, folded in centre
+    order: the same values."""
+    minus_2, sqnorm = centers.minus_2, centers.sqnorm
+    n_clusters = minus_2.shape[0]
+    x0, x1 = chunk_t[0], chunk_t[1]
+    j = 0
+    while j + 4 <= n_clusters:
+        s0, s1, s2, s3 = sqnorm[j], sqnorm[j + 1], sqnorm[j + 2], sqnorm[j + 3]
+        a0, b0 = minus_2[j, 0], minus_2[j, 1]
+        a1, b1 = minus_2[j + 1, 0], minus_2[j + 1, 1]
+        a2, b2 = minus_2[j + 2, 0], minus_2[j + 2, 1]
+        a3, b3 = minus_2[j + 3, 0], minus_2[j + 3, 1]
+        l0, l1 = np.int32(j), np.int32(j + 1)
+        l2, l3 = np.int32(j + 2), np.int32(j + 3)
+        for q in range(n):
+            u, v = x0[q], x1[q]
+            b_q, s_q, best_q = best_d[q], second_d[q], best[q]
+            b_q, s_q, best_q = _kept_two((s0 + u * a0) + v * b0, l0, b_q, s_q, best_q)
+            b_q, s_q, best_q = _kept_two((s1 + u * a1) + v * b1, l1, b_q, s_q, best_q)
+            b_q, s_q, best_q = _kept_two((s2 + u * a2) + v * b2, l2, b_q, s_q, best_q)
+            b_q, s_q, best_q = _kept_two((s3 + u * a3) + v * b3, l3, b_q, s_q, best_q)
+            best_d[q], second_d[q], best[q] = b_q, s_q, best_q
+        j += 4
+    while j < n_clusters:
+        s0, a0, b0, l0 = sqnorm[j], minus_2[j, 0], minus_2[j, 1], np.int32(j)
+        for q in range(n):
+            _keep_two(q, (s0 + x0[q] * a0) + x1[q] * b0, l0, best_d, second_d, best)
+        j += 1
+
+
 @numba.njit(nogil=True, cache=True)
 def _direct_nearest_two(chunk_t, n, centers, acc, best_d, second_d, best):
     """``nearest_two`` by a loop over the features of the transposed chunk.
@@ -92,6 +138,9 @@ def _direct_nearest_two(chunk_t, n, centers, acc, best_d, second_d, best):
     smallest.
     """
     n_clusters, n_features = centers.minus_2.shape
+    if n_features == 2:
+        _two_feature_nearest_two(chunk_t, n, centers, best_d, second_d, best)
+        return
     for j in range(n_clusters):
         m2 = centers.minus_2[j]
         s = centers.sqnorm[j]
