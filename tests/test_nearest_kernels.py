@@ -5,6 +5,7 @@ tests hold them to the rounding of the plain per-feature loop, so that the
 labels, sums and inertia of a fit do not depend on the reordering.
 """
 
+import numba
 import numpy as np
 import pytest
 
@@ -108,3 +109,25 @@ def test_chunk_inertia_adds_each_row_in_feature_order(dtype, weighted):
         ),
         rel=1e-5,
     )
+
+
+@numba.njit
+def _gemm_dots(minus_2, rows):
+    """The GEMM of ``nearest_two``, as it calls it."""
+    dots = np.empty((minus_2.shape[0], rows.shape[0]), dtype=rows.dtype)
+    np.dot(minus_2, rows.T, dots)
+    return dots
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_clusters", [1, 3, 4, 7, 9])
+def test_gemm_nearest_two_folds_the_centres_in_order(dtype, n_clusters):
+    X, terms = _chunk(37, 12, n_clusters, dtype, seed=n_clusters)
+    best, best_d, second_d, _ = _nearest(X, terms, use_gemm=True)
+    dist = terms.sqnorm[:, None] + _gemm_dots(terms.minus_2, X)
+    np.testing.assert_array_equal(best, np.argmin(dist, axis=0))
+    np.testing.assert_array_equal(best_d, dist.min(axis=0))
+    expected_second = (
+        np.sort(dist, axis=0)[1] if n_clusters > 1 else np.full(37, np.inf)
+    )
+    np.testing.assert_array_equal(second_d, expected_second)

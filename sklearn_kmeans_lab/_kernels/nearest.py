@@ -229,9 +229,26 @@ def nearest_two(
         return
     dots = dots_buffer[: n_clusters * n].reshape((n_clusters, n))
     np.dot(centers.minus_2, chunk_rows[:n].T, dots)
-    for j in range(n_clusters):
+    sqnorm = centers.sqnorm
+    # four centres a sweep, as _two_feature_nearest_two
+    j = 0
+    while j + 4 <= n_clusters:
+        s0, s1, s2, s3 = sqnorm[j], sqnorm[j + 1], sqnorm[j + 2], sqnorm[j + 3]
+        r0, r1, r2, r3 = dots[j], dots[j + 1], dots[j + 2], dots[j + 3]
+        l0, l1 = np.int32(j), np.int32(j + 1)
+        l2, l3 = np.int32(j + 2), np.int32(j + 3)
+        for q in range(n):
+            b_q, s_q, best_q = best_d[q], second_d[q], best[q]
+            b_q, s_q, best_q = _kept_two(s0 + r0[q], l0, b_q, s_q, best_q)
+            b_q, s_q, best_q = _kept_two(s1 + r1[q], l1, b_q, s_q, best_q)
+            b_q, s_q, best_q = _kept_two(s2 + r2[q], l2, b_q, s_q, best_q)
+            b_q, s_q, best_q = _kept_two(s3 + r3[q], l3, b_q, s_q, best_q)
+            best_d[q], second_d[q], best[q] = b_q, s_q, best_q
+        j += 4
+    while j < n_clusters:
         label = np.int32(j)
-        s = centers.sqnorm[j]
+        s = sqnorm[j]
         row = dots[j]
         for q in range(n):
             _keep_two(q, s + row[q], label, best_d, second_d, best)
+        j += 1
