@@ -69,28 +69,25 @@ def gather(samples, start, rows, n, chunk_rows, chunk_t, transpose, sq_norm):
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _keep_two(q, dist, label, best_d, second_d, best):
-    """Fold ``dist`` (centre ``label``) into row ``q``'s two smallest
-    distances; selects, not branches, so the loop over rows vectorises.  The
-    lower index wins a tie, as in ``argmin``; the selects are numba's
-    ``min``/``max`` of two floats, NaN included."""
-    b_q = best_d[q]
+def _kept_two(dist, label, b_q, s_q, best_q):
+    """A row's two smallest distances ``b_q``, ``s_q`` and label ``best_q``
+    with ``dist`` (centre ``label``) folded in; selects, not branches, so the
+    loop over rows vectorises.  The lower index wins a tie, as in
+    ``argmin``; the selects are numba's ``min``/``max`` of two floats, NaN
+    included."""
     high = b_q if b_q > dist else dist  # max(dist, b_q)
-    s_q = second_d[q]
-    second_d[q] = high if high < s_q else s_q  # min(s_q, high)
-    best[q] = label if dist < b_q else best[q]
-    best_d[q] = b_q if b_q < dist else dist  # min(dist, b_q)
+    s_q = high if high < s_q else s_q  # min(s_q, high)
+    best_q = label if dist < b_q else best_q
+    b_q = b_q if b_q < dist else dist  # min(dist, b_q)
+    return b_q, s_q, best_q
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _kept_two(dist, label, b_q, s_q, best_q):
-    """``_keep_two`` on values: row ``q``'s two smallest distances and its
-    label, with ``dist`` (centre ``label``) folded in; the same selects."""
-    high = b_q if b_q > dist else dist
-    s_q = high if high < s_q else s_q
-    best_q = label if dist < b_q else best_q
-    b_q = b_q if b_q < dist else dist
-    return b_q, s_q, best_q
+def _keep_two(q, dist, label, best_d, second_d, best):
+    """``_kept_two`` into row ``q`` of the arrays."""
+    best_d[q], second_d[q], best[q] = _kept_two(
+        dist, label, best_d[q], second_d[q], best[q]
+    )
 
 
 @numba.njit(nogil=True, cache=True)
