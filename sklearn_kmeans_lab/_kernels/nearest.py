@@ -9,7 +9,10 @@ Speed without changing a bit: the direct loop (few features) adds the
 features of a distance one after the other, in feature order, as a plain loop
 does, but four features per sweep over the rows, and the last sweep keeps
 the two smallest distances at once, so the distances of a chunk are written
-to memory once per four features instead of once per feature.  The squared
+to memory once per four features instead of once per feature; with two
+features (the whole distance in one sweep), and in the GEMM path, a sweep
+folds four centres, so a row's two smallest distances and label are read and
+written once per four centres, in centre order.  The squared
 norms of the rows only size the gap bounds (whose threshold covers their
 rounding many times over), so they are summed in four interleaved partial
 sums: no row's label or sums depend on their order.
