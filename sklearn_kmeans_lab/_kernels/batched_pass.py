@@ -45,23 +45,21 @@ from sklearn_kmeans_lab._kernels.prefetch import hint_last_found, worth_hinting
 
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
-# A float64 times this, rounded to the nearest float32, is at least the float64.
+# A float64 of at least 0 times this, rounded to the nearest float32, is at
+# least the float64.
 _ROUND_UP_F32 = 1.0 + 2.0**-23
 
-RunBounds = namedtuple(
-    "RunBounds", ["stored", "drop", "threshold", "read", "write", "limit"]
-)
+RunBounds = namedtuple("RunBounds", ["stored", "drop", "limit", "read", "write"])
 RunBounds.__doc__ = """The cumulative gap bounds of a compiled run's pass.
 
 stored : (n_samples,) float32, each row's gap plus its cluster's drop when
     it was last computed (rounded down)
 drop : (n_clusters,) float64, the drops since the start of the run
-threshold : float, a gap above it proves the label (``cumulative_threshold``)
+limit : (n_clusters,) float32, the threshold a gap must exceed
+    (``cumulative_threshold``) plus ``drop``, rounded up (``scan_limits``):
+    a row whose ``stored`` exceeds its cluster's limit keeps its label
 read : bool, skip the rows whose bound proves their label
 write : bool, store the bounds of the computed rows
-limit : (n_clusters,) float32, ``threshold + drop`` rounded up
-    (``scan_limits``): a row whose ``stored`` exceeds its cluster's limit
-    keeps its label
 """
 
 

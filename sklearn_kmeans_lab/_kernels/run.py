@@ -277,14 +277,13 @@ def _assign(
             minus_2[j, f] = centers[j, f] * -2.0  # exact, as numpy's -2 * c
     state[1] = max(state[1], math.sqrt(largest))
     read = s.use_bounds and state[2] != 0
-    threshold = 0.0
     if read:
         # as LloydRun.assign's, widened for the cumulative form
         threshold = cumulative_threshold(
             4.0 * (s.noise_coef * (state[0] + state[1])), drop, state[5]
         )
         scan_limits(threshold, drop, work.limit)
-    gaps = RunBounds(work.gaps, drop, threshold, read, s.use_bounds, work.limit)
+    gaps = RunBounds(work.gaps, drop, work.limit, read, s.use_bounds)
     options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
     batched_pass(
