@@ -93,6 +93,18 @@ def _keep_two(q, dist, label, best_d, second_d, best):
     )
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _keep_four(q, d0, d1, d2, d3, j, best_d, second_d, best):
+    """``_keep_two`` of the distances ``d0 .. d3`` to centres ``j .. j + 3``,
+    in that order, row ``q``'s values read and written once."""
+    b_q, s_q, best_q = best_d[q], second_d[q], best[q]
+    b_q, s_q, best_q = _kept_two(d0, np.int32(j), b_q, s_q, best_q)
+    b_q, s_q, best_q = _kept_two(d1, np.int32(j + 1), b_q, s_q, best_q)
+    b_q, s_q, best_q = _kept_two(d2, np.int32(j + 2), b_q, s_q, best_q)
+    b_q, s_q, best_q = _kept_two(d3, np.int32(j + 3), b_q, s_q, best_q)
+    best_d[q], second_d[q], best[q] = b_q, s_q, best_q
+
+
 @numba.njit(nogil=True, cache=True)
 def _two_feature_nearest_two(chunk_t, n, centers, best_d, second_d, best):
     """``_direct_nearest_two`` of two features, four centres a sweep over the
@@ -110,16 +122,19 @@ def _two_feature_nearest_two(chunk_t, n, centers, best_d, second_d, best):
         a1, b1 = minus_2[j + 1, 0], minus_2[j + 1, 1]
         a2, b2 = minus_2[j + 2, 0], minus_2[j + 2, 1]
         a3, b3 = minus_2[j + 3, 0], minus_2[j + 3, 1]
-        l0, l1 = np.int32(j), np.int32(j + 1)
-        l2, l3 = np.int32(j + 2), np.int32(j + 3)
         for q in range(n):
             u, v = x0[q], x1[q]
-            b_q, s_q, best_q = best_d[q], second_d[q], best[q]
-            b_q, s_q, best_q = _kept_two((s0 + u * a0) + v * b0, l0, b_q, s_q, best_q)
-            b_q, s_q, best_q = _kept_two((s1 + u * a1) + v * b1, l1, b_q, s_q, best_q)
-            b_q, s_q, best_q = _kept_two((s2 + u * a2) + v * b2, l2, b_q, s_q, best_q)
-            b_q, s_q, best_q = _kept_two((s3 + u * a3) + v * b3, l3, b_q, s_q, best_q)
-            best_d[q], second_d[q], best[q] = b_q, s_q, best_q
+            _keep_four(
+                q,
+                (s0 + u * a0) + v * b0,
+                (s1 + u * a1) + v * b1,
+                (s2 + u * a2) + v * b2,
+                (s3 + u * a3) + v * b3,
+                j,
+                best_d,
+                second_d,
+                best,
+            )
         j += 4
     while j < n_clusters:
         s0, a0, b0, l0 = sqnorm[j], minus_2[j, 0], minus_2[j, 1], np.int32(j)
@@ -235,15 +250,18 @@ def nearest_two(
     while j + 4 <= n_clusters:
         s0, s1, s2, s3 = sqnorm[j], sqnorm[j + 1], sqnorm[j + 2], sqnorm[j + 3]
         r0, r1, r2, r3 = dots[j], dots[j + 1], dots[j + 2], dots[j + 3]
-        l0, l1 = np.int32(j), np.int32(j + 1)
-        l2, l3 = np.int32(j + 2), np.int32(j + 3)
         for q in range(n):
-            b_q, s_q, best_q = best_d[q], second_d[q], best[q]
-            b_q, s_q, best_q = _kept_two(s0 + r0[q], l0, b_q, s_q, best_q)
-            b_q, s_q, best_q = _kept_two(s1 + r1[q], l1, b_q, s_q, best_q)
-            b_q, s_q, best_q = _kept_two(s2 + r2[q], l2, b_q, s_q, best_q)
-            b_q, s_q, best_q = _kept_two(s3 + r3[q], l3, b_q, s_q, best_q)
-            best_d[q], second_d[q], best[q] = b_q, s_q, best_q
+            _keep_four(
+                q,
+                s0 + r0[q],
+                s1 + r1[q],
+                s2 + r2[q],
+                s3 + r3[q],
+                j,
+                best_d,
+                second_d,
+                best,
+            )
         j += 4
     while j < n_clusters:
         label = np.int32(j)
