@@ -49,6 +49,10 @@ _ULP = 2.0**-52
 # least the float64.
 _ROUND_UP_F32 = 1.0 + 2.0**-23
 
+# a scan's count of rows found is unsigned, as its indices
+_ONE = np.uintp(1)
+_ZERO = np.uintp(0)
+
 RunBounds = namedtuple("RunBounds", ["stored", "drop", "limit", "read", "write"])
 RunBounds.__doc__ = """The cumulative gap bounds of a compiled run's pass.
 
@@ -98,19 +102,21 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
     ``(next_row, n)``."""
     stored, limit = gaps.stored, gaps.limit
     end = min(stop, row + room)
+    # unsigned indices (see _kernels/common.py): no negative-index code
+    found = np.uintp(n)
     if not worth_hinting(X):
-        for i in range(row, end):
-            rows[n] = i
+        for i in range(np.uintp(row), np.uintp(end)):
+            rows[found] = i
             # neither is NaN (see scan_limits): an ordered comparison
-            n += 1 if stored[i] <= limit[labels[i]] else 0
-        return end, n
+            found += _ONE if stored[i] <= limit[np.uintp(labels[i])] else _ZERO
+        return end, np.intp(found)
     last = row
     for i in range(row, end):
-        rows[n] = i
-        needed = stored[i] <= limit[labels[i]]
-        n += needed
+        rows[found] = i
+        needed = stored[np.uintp(i)] <= limit[np.uintp(labels[np.uintp(i)])]
+        found += _ONE if needed else _ZERO
         last = hint_last_found(X, last, i, needed)
-    return end, n
+    return end, np.intp(found)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -130,10 +136,10 @@ def store_cumulative_gaps(n, rows, best, best_d, second_d, sq_norm, new_gaps, ga
         new_gaps[q] = gap_of(best_d[q], second_d[q], sq_norm[q])
     largest = 0.0
     for q in range(n):
-        total = (new_gaps[q] + drop[best[q]]) * _STORE_SHRINK
+        total = (new_gaps[q] + drop[np.uintp(best[q])]) * _STORE_SHRINK
         # a NaN drop (centres that overflowed) leaves no bound, not a NaN one
         total = total if total >= 0.0 else 0.0
-        stored[rows[q]] = np.float32(min(total, _FLOAT32_MAX))
+        stored[np.uintp(rows[q])] = np.float32(min(total, _FLOAT32_MAX))
         largest = max(largest, sq_norm[q])
     return largest
 

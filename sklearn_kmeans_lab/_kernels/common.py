@@ -3,6 +3,15 @@
 Kernels take their arrays grouped in namedtuples (numba compiles them as
 records of arrays), so that a call reads as what it passes: the samples, the
 centres, the outputs.
+
+Unsigned indices.  numba gives an array index that may be negative Python's
+wraparound (two more instructions per index); where LLVM cannot prove an
+index non-negative (a row number read from an array, a label, a loop that
+does not start at 0) the hot loops index with ``np.uintp(...)``, which has
+none.  In the scan of a compiled run's pass that was half its instructions,
+and at 10^4 x 2 the runs of a reference set took a quarter less time.  The
+indices are the same, so no value changes.  (Arithmetic stays signed: numba
+gives a mixed ``uintp``/``intp`` expression a float type.)
 """
 
 import math

@@ -185,7 +185,7 @@ def apply_labels(
     n_lanes = sums.shape[0]
     n_changed = 0
     for q in range(n):
-        i = row_base + rows[q]
+        i = np.uintp(row_base + rows[q])
         new = best[q]
         old = labels[i]
         if old != new:
@@ -193,7 +193,9 @@ def apply_labels(
             labels[i] = new
             if not from_scratch:
                 wi = weight(samples, i)
-                lane = (rows[q] - lane_base) % n_lanes
+                lane = np.uintp((rows[q] - lane_base) % n_lanes)
+                # labels of a pass not from scratch are valid, not -1
+                old, new = np.uintp(old), np.uintp(new)
                 wsums[lane, old] -= wi
                 wsums[lane, new] += wi
                 counts[old] -= wi > 0
@@ -214,8 +216,8 @@ def accumulate(samples, labels, start, n_rows, sums, wsums, counts):
     n_lanes = sums.shape[0]
     lane = 0  # r % n_lanes, counted: a division a row costs more than the row
     for r in range(n_rows):
-        i = start + r
-        a = labels[i]
+        i = np.uintp(start + r)
+        a = np.uintp(labels[i])
         wi = weight(samples, i)
         wsums[lane, a] += wi
         counts[a] += wi > 0
@@ -240,22 +242,24 @@ def chunk_inertia(samples, centers, labels, start, n_rows):
     stop = start + n_rows
     i = start
     while i + 4 <= stop:
-        a0, a1, a2, a3 = labels[i], labels[i + 1], labels[i + 2], labels[i + 3]
+        i0, i1, i2, i3 = np.uintp(i), np.uintp(i + 1), np.uintp(i + 2), np.uintp(i + 3)
+        a0, a1, a2 = np.uintp(labels[i0]), np.uintp(labels[i1]), np.uintp(labels[i2])
+        a3 = np.uintp(labels[i3])
         s0 = s1 = s2 = s3 = zero
         for f in range(X.shape[1]):
             o = x_offset[f]
-            d0 = zero + ((X[i, f] - o) - centers[a0, f])
-            d1 = zero + ((X[i + 1, f] - o) - centers[a1, f])
-            d2 = zero + ((X[i + 2, f] - o) - centers[a2, f])
-            d3 = zero + ((X[i + 3, f] - o) - centers[a3, f])
+            d0 = zero + ((X[i0, f] - o) - centers[a0, f])
+            d1 = zero + ((X[i1, f] - o) - centers[a1, f])
+            d2 = zero + ((X[i2, f] - o) - centers[a2, f])
+            d3 = zero + ((X[i3, f] - o) - centers[a3, f])
             s0 += d0 * d0
             s1 += d1 * d1
             s2 += d2 * d2
             s3 += d3 * d3
-        total += s0 * weight(samples, i)
-        total += s1 * weight(samples, i + 1)
-        total += s2 * weight(samples, i + 2)
-        total += s3 * weight(samples, i + 3)
+        total += s0 * weight(samples, i0)
+        total += s1 * weight(samples, i1)
+        total += s2 * weight(samples, i2)
+        total += s3 * weight(samples, i3)
         i += 4
     while i < stop:
         sq = squared_distance(X, i, x_offset, centers, labels[i], zero)

@@ -39,12 +39,12 @@ def gather(samples, start, rows, n, chunk_rows, chunk_t, transpose, sq_norm):
         for f in range(n_features):
             offset = x_offset[f]
             for q in range(n):
-                v = X[start + rows[q], f] - offset
+                v = X[np.uintp(start + rows[q]), f] - offset
                 chunk_t[f, q] = v
                 sq_norm[q] += float(v) * float(v)
         return
     for q in range(n):
-        i = start + rows[q]
+        i = np.uintp(start + rows[q])
         # four partial sums: a chain of n_features dependent additions per
         # row would cost more than the copy itself
         s0 = s1 = s2 = s3 = 0.0
