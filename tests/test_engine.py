@@ -279,9 +279,11 @@ def test_verbose_prints_each_data_set_as_its_fits_finish_with_the_time(capsys, n
         # rows skipped late in a run: batches filled from many chunks
         (20_000, 1, 3, np.float64, False, 300, 0.0),
         (20_000, 2, 16, np.float32, True, 300, 0.0),
-        # GEMM distances; X over 1 MiB, so the rows a pass needs are hinted
+        # GEMM distances
         (20_000, 9, 5, np.float64, False, 300, 0.0),
         (20_000, 12, 8, np.float32, True, 300, 0.0),
+        # X over 16 MiB, so the rows a pass needs are hinted (prefetch.py)
+        (210_000, 10, 5, np.float64, False, 6, 0.0),
     ],
 )
 @pytest.mark.parametrize("final_pass", [True, False])

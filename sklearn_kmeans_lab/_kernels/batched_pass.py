@@ -41,7 +41,7 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     gap_of,
 )
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
-from sklearn_kmeans_lab._kernels.prefetch import hint_last_found, worth_hinting
+from sklearn_kmeans_lab._kernels.prefetch import hint_rows
 
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
@@ -104,18 +104,11 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
     end = min(stop, row + room)
     # unsigned indices (see _kernels/common.py): no negative-index code
     found = np.uintp(n)
-    if not worth_hinting(X):
-        for i in range(np.uintp(row), np.uintp(end)):
-            rows[found] = i
-            # neither is NaN (see scan_limits): an ordered comparison
-            found += _ONE if stored[i] <= limit[np.uintp(labels[i])] else _ZERO
-        return end, np.intp(found)
-    last = row
-    for i in range(row, end):
+    for i in range(np.uintp(row), np.uintp(end)):
         rows[found] = i
-        needed = stored[np.uintp(i)] <= limit[np.uintp(labels[np.uintp(i)])]
-        found += _ONE if needed else _ZERO
-        last = hint_last_found(X, last, i, needed)
+        # neither is NaN (see scan_limits): an ordered comparison
+        found += _ONE if stored[i] <= limit[np.uintp(labels[i])] else _ZERO
+    hint_rows(X, 0, rows, n, np.intp(found))
     return end, np.intp(found)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from sklearn_kmeans_lab._kernels.common import squared_distance, weight
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
-from sklearn_kmeans_lab._kernels.prefetch import hint_last_found, worth_hinting
+from sklearn_kmeans_lab._kernels.prefetch import hint_rows
 
 _STORE_SHRINK = 1.0 - 2.0**-20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -84,17 +84,13 @@ def rows_to_compute(X, gaps, labels, start, n_rows, gap_bits, rows):
     for r in range(n_rows):
         gap_bits[r] = np.uint32(gaps.stored[start + r]) << np.uint32(16)
     n = 0
-    hint = worth_hinting(X)
-    last = start
     for r in range(n_rows):
-        gap = gap_f[r] - gaps.drop[labels[start + r]]
+        gap = gap_f[r] - gaps.drop[np.uintp(labels[np.uintp(start + r)])]
         # stored a hair low: float32 rounding must not raise it
         gap_f[r] = gap * _STORE_SHRINK
         rows[n] = r
-        needed = gap <= gaps.threshold
-        n += needed
-        if hint:
-            last = hint_last_found(X, last, start + r, needed)
+        n += gap <= gaps.threshold
+    hint_rows(X, start, rows, 0, n)
     return n
 
 
