@@ -391,9 +391,13 @@ def sparse_closer(samples, center, closest, unit, first, buckets, masses, totals
 @numba.njit(nogil=True, cache=True)
 def transposed_chunk(X, x_offset, start, n, chunk_t):
     """``chunk_t[f, r] = X[start + r, f] - x_offset[f]`` in X's dtype, r < n."""
-    for r in range(n):
-        for f in range(X.shape[1]):
-            chunk_t[f, r] = X[start + r, f] - x_offset[f]
+    rows = X[start : start + n]
+    # feature by feature: a loop over the rows, not over two or three
+    # features, is what vectorises
+    for f in range(X.shape[1]):
+        offset = x_offset[f]
+        for r in range(n):
+            chunk_t[f, r] = rows[r, f] - offset
 
 
 @numba.njit(nogil=True, cache=True)
