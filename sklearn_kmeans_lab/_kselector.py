@@ -38,7 +38,12 @@ from sklearn_kmeans_lab._kselector_checks import (
 )
 from sklearn_kmeans_lab._kselector_dask import fit_on_dask
 from sklearn_kmeans_lab._kselector_delegation import BestEstimatorMixin
-from sklearn_kmeans_lab._kselector_fits import SEED_MAX, configured, fit_labels
+from sklearn_kmeans_lab._kselector_fits import (
+    SEED_MAX,
+    chosen_fit,
+    configured,
+    fit_labels,
+)
 from sklearn_kmeans_lab._kselector_scan import (
     bootstrap,
     choices,
@@ -471,8 +476,8 @@ class KSelector(
 
         if fitted[chosen] is not None:
             # the engine's fit at the chosen K: the fit a refit would repeat
-            self.best_estimator_ = fitted[chosen]
-            self.labels_ = fitted[chosen].labels_
+            self.best_estimator_ = chosen_fit(fitted[chosen])
+            self.labels_ = self.best_estimator_.labels_
         else:
             self.best_estimator_ = configured(
                 estimator, self.param_name, ks[chosen], seeds[chosen]

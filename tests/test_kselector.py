@@ -240,6 +240,10 @@ def test_best_estimator_is_the_scored_fit_at_the_chosen_k():
     assert sel.best_estimator_.inertia_ == sel.results_["inertia"][row]
     assert_array_equal(sel.labels_, sel.best_estimator_.labels_)
     assert_array_equal(sel.cluster_centers_, sel.best_estimator_.cluster_centers_)
+    # the fits kept until K is chosen hold compact labels: the chosen one has
+    # them back as its fit made them, those predict gives
+    assert sel.best_estimator_.labels_.dtype == np.int32
+    assert_array_equal(sel.labels_, sel.best_estimator_.predict(four_blobs()))
 
 
 def test_one_cluster_needs_no_fit_and_every_k_sees_the_same_reference_sets():
