@@ -209,8 +209,8 @@ def _data_row(est, labels, X, sample_weight, k, seed, settings, keep_fit):
 def _kept_fit(est):
     """``(est, dtype)``: a fit of X kept until K is chosen, its labels held
     in the smallest unsigned type of its clusters (uint8 up to 256) and
-    ``dtype`` theirs.  The fits of ten K would otherwise hold ten int32
-    labels of every row: 40 MB at 10^6 rows, half the size of X at ten
+    ``dtype`` theirs.  The fits of K = 2..10 would otherwise hold nine int32
+    labels of every row: 36 MB at 10^6 rows, about half the size of X at ten
     features, in a selection whose extra memory is to stay under twice it.
     ``chosen_fit`` gives the chosen one its labels back."""
     labels = est.labels_
