@@ -65,6 +65,14 @@ _N_LANES = 4
 # A pass is spread over threads only when it has at least this many
 # multiply-adds per thread: below it, thread hand-off costs more than it saves.
 _MIN_WORK_PER_THREAD = 4_000_000
+# A compiled run with bounds and a GEMM keeps the rows' squared norms between
+# its passes (``RunBounds.sq_norms``: the same values, the later passes copy
+# rows without summing them, a sixth less time on a selection's reference
+# sets at 10^5 x 10) where they take at most this many bytes: 8 bytes a row
+# would add a tenth of X to a fit of 10^6 x 10 (issue 4's bound on a fit's
+# extra memory is a tenth of X).  The runs of a selection keep them at any
+# size (``dense_run_settings``).
+_KEEP_NORMS_MAX_BYTES = 2**21
 # Gap bounds on (they skip rows; switched off only to test that they change
 # nothing).
 _USE_BOUNDS = True
@@ -112,7 +120,9 @@ def _compiles(sparse, n_threads, n_clusters, n_groups):
     )
 
 
-def _compiled_settings(use_bounds, use_gemm, noise_coef, max_iter, tol, final_pass):
+def _compiled_settings(
+    use_bounds, use_gemm, noise_coef, max_iter, tol, final_pass, keep_norms
+):
     return run_kernels.RunSettings(
         int(max_iter),
         float(tol),
@@ -122,6 +132,7 @@ def _compiled_settings(use_bounds, use_gemm, noise_coef, max_iter, tol, final_pa
         noise_coef,
         REFRESH_EVERY,
         bool(final_pass),
+        bool(keep_norms),
     )
 
 
@@ -170,11 +181,13 @@ def compiled_layouts(X, ks, n_threads):
 
 def dense_run_settings(X, max_iter, tol, final_pass):
     """The ``RunSettings`` of a compiled run over dense ``X`` at K > 1, as
-    ``LloydRun.compiled_settings`` gives them."""
+    ``LloydRun.compiled_settings`` gives them, except that the rows' squared
+    norms are kept at any size (the runs of a selection, whose memory budget
+    is twice X; see ``_KEEP_NORMS_MAX_BYTES``)."""
     use_gemm = X.shape[1] > _NEAREST_DIRECT_MAX_FEATURES
     noise_coef = _noise_coef(X.dtype, X.shape[1])
     return _compiled_settings(
-        _USE_BOUNDS, use_gemm, noise_coef, max_iter, tol, final_pass
+        _USE_BOUNDS, use_gemm, noise_coef, max_iter, tol, final_pass, True
     )
 
 
@@ -260,8 +273,15 @@ class LloydRun:
         n_clusters, n_groups = self.gap_drop.shape[0], len(self.bounds) - 1
         if not _compiles(self.sparse, self.n_threads, n_clusters, n_groups):
             return None
+        keep_norms = 8 * self.X.shape[0] <= _KEEP_NORMS_MAX_BYTES
         return _compiled_settings(
-            self.use_bounds, self.use_gemm, self.noise_coef, max_iter, tol, final_pass
+            self.use_bounds,
+            self.use_gemm,
+            self.noise_coef,
+            max_iter,
+            tol,
+            final_pass,
+            keep_norms,
         )
 
     def compiled_run(self, centers, max_iter, tol, final_pass=True):

@@ -64,7 +64,7 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
         bounds,
         labels,
         out,
-        RunBounds(stored, drop, limit, True, True),
+        RunBounds(stored, drop, limit, True, True, np.zeros(0)),
         PassOptions(use_gemm, False, False, chunk),
         pass_buffers(X, n_clusters, chunk),
         0,
@@ -92,6 +92,81 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
             np.add.at(weights, nearest[rows], 1.0)
             np.subtract.at(weights, start[rows], 1.0)
             assert_array_equal(out.wsums[g, lane], weights)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
+    # The first pass (every row) keeps each row's squared norm; a pass that
+    # reads the bounds then copies its rows and reads their norms: its
+    # labels, moves and new bounds are those of a pass that sums them again.
+    rng = np.random.RandomState(3)
+    n_samples, n_features, n_clusters = 2500, 12, 5
+    X = rng.normal(size=(n_samples, n_features)).astype(dtype)
+    x_offset = rng.normal(size=n_features).astype(dtype)
+    samples = DenseRows(X, x_offset, np.ones(1, dtype=dtype), False)
+    bounds = np.array([0, 900, n_samples])
+
+    def partials():
+        return Partials(
+            sums=np.zeros((2, 4, n_clusters, n_features)),
+            wsums=np.zeros((2, 4, n_clusters)),
+            counts=np.zeros((2, n_clusters), dtype=np.int64),
+            changed=np.zeros(2, dtype=np.int64),
+            inertia=np.zeros(2),
+            largest_sq_norm=np.zeros(2),
+        )
+
+    def terms(centers):
+        centers = centers.astype(dtype)
+        return CenterTerms(
+            centers, -2 * centers, np.einsum("ij,ij->i", centers, centers)
+        )
+
+    def one_pass(centers, labels, stored, drop, read, sq_norms):
+        # the first pass (labels -1) adds every row from scratch
+        limit = np.empty(n_clusters, dtype=np.float32)
+        scan_limits(0.0, drop, limit)
+        out = partials()
+        batched_pass(
+            samples,
+            terms(centers),
+            bounds,
+            labels,
+            out,
+            RunBounds(stored, drop, limit, read, True, sq_norms),
+            PassOptions(True, not read, False, BATCH_ROWS),
+            pass_buffers(X, n_clusters, BATCH_ROWS),
+            0,
+            2,
+        )
+        return out
+
+    first = rng.normal(size=(n_clusters, n_features))
+    labels = np.full(n_samples, -1, dtype=np.int32)
+    stored = np.zeros(n_samples, dtype=np.float32)
+    sq_norms = np.full(n_samples, np.nan)
+    one_pass(first, labels, stored, np.zeros(n_clusters), False, sq_norms)
+    # every row's norm was kept, as gather sums it: at most a rounding away
+    # from the exact one
+    exact = ((X.astype(np.float64) - x_offset) ** 2).sum(axis=1)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sq_norms, exact, rtol=rtol)
+
+    # moved centres: the bounds of many rows fail
+    second = first + rng.normal(scale=0.3, size=first.shape)
+    drop = np.linalg.norm(second - first, axis=1) + 0.2
+    results = []
+    for kept in (sq_norms, np.zeros(0)):
+        labels_b, stored_b = labels.copy(), stored.copy()
+        out = one_pass(second, labels_b, stored_b, drop.copy(), True, kept)
+        results.append((labels_b, stored_b, out))
+    (labels_k, stored_k, out_k), (labels_s, stored_s, out_s) = results
+    assert out_s.changed.sum() > 0
+    assert not np.array_equal(labels_s, labels)
+    assert_array_equal(labels_k, labels_s)
+    assert_array_equal(stored_k, stored_s)
+    for field in ("sums", "wsums", "counts", "changed"):
+        assert_array_equal(getattr(out_k, field), getattr(out_s, field))
 
 
 def test_scan_limits_are_the_threshold_plus_drop_rounded_up():
@@ -134,7 +209,7 @@ def test_a_nan_drop_stores_no_bound_and_its_rows_are_computed():
         np.array([0, n_samples]),
         labels,
         out,
-        RunBounds(stored, drop, limit, True, True),
+        RunBounds(stored, drop, limit, True, True, np.zeros(0)),
         PassOptions(False, False, False, BATCH_ROWS),
         pass_buffers(X, n_clusters, BATCH_ROWS),
         0,

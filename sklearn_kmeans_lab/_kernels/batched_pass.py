@@ -40,7 +40,7 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     apply_labels,
     gap_of,
 )
-from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
+from sklearn_kmeans_lab._kernels.nearest import copy_rows, gather, nearest_two
 from sklearn_kmeans_lab._kernels.prefetch import hint_rows
 
 # An ulp of a float64 relative to its value, at most.
@@ -53,7 +53,9 @@ _ROUND_UP_F32 = 1.0 + 2.0**-23
 _ONE = np.uintp(1)
 _ZERO = np.uintp(0)
 
-RunBounds = namedtuple("RunBounds", ["stored", "drop", "limit", "read", "write"])
+RunBounds = namedtuple(
+    "RunBounds", ["stored", "drop", "limit", "read", "write", "sq_norms"]
+)
 RunBounds.__doc__ = """The cumulative gap bounds of a compiled run's pass.
 
 stored : (n_samples,) float32, each row's gap plus its cluster's drop when
@@ -64,6 +66,12 @@ limit : (n_clusters,) float32, the threshold a gap must exceed
     a row whose ``stored`` exceeds its cluster's limit keeps its label
 read : bool, skip the rows whose bound proves their label
 write : bool, store the bounds of the computed rows
+sq_norms : (n_samples,) float64, or (0,): each row's ``||x||^2`` as
+    ``gather`` computes it (the bounds' sizes), kept by the pass that
+    computes every row (``write`` without ``read``: a run's first) for the
+    passes that read the bounds, which then copy their rows without
+    summing (``copy_rows``).  For the GEMM's row-major copies only; (0,)
+    where the run does not keep them (``RunSettings.keep_norms``).
 """
 
 
@@ -147,6 +155,7 @@ def batched_pass(
     (``options.want_inertia`` is not read)."""
     batch = options.chunk
     use_gemm = options.use_gemm
+    keep_norms = use_gemm and gaps.sq_norms.shape[0] > 0
     chunk_t, chunk_rows = buffers.chunk_t, buffers.chunk_rows
     best_d, second_d, best = buffers.best_d, buffers.second_d, buffers.best
     rows, sq_norm = buffers.rows, buffers.sq_norm
@@ -174,7 +183,13 @@ def batched_pass(
                 row += n
             if n == 0:
                 continue
-            gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
+            if keep_norms and gaps.read:
+                copy_rows(samples, 0, rows, n, chunk_rows, gaps.sq_norms, sq_norm)
+            else:
+                gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
+                if keep_norms and gaps.write:
+                    for q in range(n):
+                        gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
             # 2. their nearest centres and new bounds
             nearest_two(
                 chunk_rows,

@@ -106,6 +106,7 @@ RunSettings = namedtuple(
         "noise_coef",
         "refresh",
         "final_pass",
+        "keep_norms",
         "compiled_einsum",
     ],
     defaults=(COMPILED_EINSUM,),
@@ -120,6 +121,8 @@ chunk : int, rows per batch of a pass (``BATCH_ROWS``)
 noise_coef : float, rounding noise of a distance per unit of norm
 refresh : int, passes between two recomputations of the totals from scratch
 final_pass : bool, relabel against the final centres and compute the inertia
+keep_norms : bool, keep the rows' squared norms between passes (8 bytes a
+    row: ``RunBounds.sq_norms``), where the run has bounds and a GEMM
 compiled_einsum : bool, the centres' squared norms computed here as numpy's
     einsum computes them (default: whether this numpy is seen to)
 """
@@ -213,6 +216,7 @@ RunBuffers = namedtuple(
         "shifts",
         "gaps",
         "limit",
+        "sq_norms",
         "pass_",
     ],
 )
@@ -236,6 +240,12 @@ def run_buffers(samples, centers, s):
         # pass writes every row before any is read
         np.empty(samples.X.shape[0] if s.use_bounds else 1, dtype=np.float32),
         np.empty(n_clusters, dtype=np.float32),
+        # the rows' squared norms, kept by the first pass for the GEMM's
+        # copies (``RunBounds``)
+        np.empty(
+            samples.X.shape[0] if s.keep_norms and s.use_bounds and s.use_gemm else 0,
+            dtype=np.float64,
+        ),
         pass_buffers(samples.X, n_clusters, s.chunk),
     )
 
@@ -283,7 +293,7 @@ def _assign(
             4.0 * (s.noise_coef * (state[0] + state[1])), drop, state[5]
         )
         scan_limits(threshold, drop, work.limit)
-    gaps = RunBounds(work.gaps, drop, work.limit, read, s.use_bounds)
+    gaps = RunBounds(work.gaps, drop, work.limit, read, s.use_bounds, work.sq_norms)
     options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
     batched_pass(
