@@ -148,6 +148,22 @@ def test_grouped_draws_equal_dense_draws(n):
     np.testing.assert_array_equal(picks[0], picks[1])
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 100_000])
+def test_coarse_members_are_a_stable_sort_of_the_buckets(n):
+    # the counting sort gives the members a stable argsort gives, in int32
+    # (half the memory), and each bucket's start a cumulative count gives
+    X = np.random.RandomState(n).normal(size=(n, 3))
+    X = np.r_[X, X[: n // 3]]  # repeated rows: equal buckets
+    order = _canonical_order.canonical_order(X)
+    buckets, n_buckets = order.coarse_buckets()
+    members, starts = order.coarse_members()
+    assert members.dtype == np.int32
+    np.testing.assert_array_equal(members, np.argsort(buckets, kind="stable"))
+    expected = np.zeros(n_buckets + 1, np.int64)
+    np.cumsum(np.bincount(buckets, minlength=n_buckets), out=expected[1:])
+    np.testing.assert_array_equal(starts, expected)
+
+
 def _numpy_scale(closest, w, unit):
     """The scale the Python loop takes from numpy's potential."""
     potential = float(closest.sum() if w is None else np.dot(closest, w)) * unit

@@ -142,6 +142,24 @@ def members_of(buckets, wanted):
 
 
 @numba.njit(nogil=True, cache=True)
+def group_by_bucket(buckets, members, starts):
+    """The samples grouped by bucket, in index order within a bucket: a
+    counting sort, the order of a stable argsort of ``buckets`` without its
+    int64 temporaries.  buckets : (n,); members : (n,), filled; starts :
+    (n_buckets + 1,), filled with where each bucket's group starts."""
+    starts[:] = 0
+    for i in range(len(buckets)):
+        starts[np.intp(buckets[i]) + 1] += 1
+    for b in range(1, len(starts)):
+        starts[b] += starts[b - 1]
+    fill = starts[:-1].copy()
+    for i in range(len(buckets)):
+        b = np.intp(buckets[i])
+        members[fill[b]] = i
+        fill[b] += 1
+
+
+@numba.njit(nogil=True, cache=True)
 def member_masses(rows, masses, out):
     """``out[q] = mass(rows[q])``; rows, out : (m,)."""
     for q in range(len(rows)):

@@ -94,7 +94,10 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     samples, bounds, out, drop, totals, deltas = run_buffers
     n_clusters = best_centers.shape[0]
     centers = np.empty_like(best_centers)
-    labels = np.empty_like(best_labels)
+    # one start runs in the caller's labels: a second (n,) array would be
+    # half of a fit's extra memory at 10^6 x 10 beside the gap bounds
+    one_start = initial_centers.shape[0] == 1
+    labels = best_labels if one_start else np.empty_like(best_labels)
     best_inertia = np.inf
     best_n_iter = -1
     for start in range(initial_centers.shape[0]):
@@ -121,7 +124,8 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
             best_inertia = inertia
             best_n_iter = n_iter
             best_centers[:] = centers
-            best_labels[:] = labels
+            if not one_start:
+                best_labels[:] = labels
     return best_n_iter, best_inertia, -1
 
 
