@@ -232,14 +232,7 @@ class LloydRun:
         lanes = _n_lanes(n_clusters, n_features, self.sparse)
         self.bounds = _group_bounds(n_samples, n_clusters, n_features, lanes)
         n_groups = len(self.bounds) - 1
-        self.partials = kernels.Partials(
-            sums=np.zeros((n_groups, lanes, n_clusters, n_features)),
-            wsums=np.zeros((n_groups, lanes, n_clusters)),
-            counts=np.zeros((n_groups, n_clusters), dtype=np.int64),
-            changed=np.zeros(n_groups, dtype=np.int64),
-            inertia=np.zeros(n_groups),
-            largest_sq_norm=np.zeros(n_groups),
-        )
+        self.partials = kernels.zero_partials(n_groups, lanes, n_clusters, n_features)
         self.sums = np.zeros((n_clusters, n_features))
         self.weights = np.zeros(n_clusters)
         self.counts = np.zeros(n_clusters, dtype=np.int64)

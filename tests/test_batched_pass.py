@@ -15,10 +15,10 @@ from sklearn_kmeans_lab._kernels.batched_pass import (
 from sklearn_kmeans_lab._kernels.common import BATCH_ROWS, CHUNK_ROWS, DenseRows
 from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
-    Partials,
     PassOptions,
     gap_of,
     pass_buffers,
+    zero_partials,
 )
 
 
@@ -50,14 +50,7 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
     use_gemm = n_features > 8
     bounds = np.array([0, 1000, n_samples])
     n_lanes = 4
-    out = Partials(
-        sums=np.zeros((2, n_lanes, n_clusters, n_features)),
-        wsums=np.zeros((2, n_lanes, n_clusters)),
-        counts=np.zeros((2, n_clusters), dtype=np.int64),
-        changed=np.zeros(2, dtype=np.int64),
-        inertia=np.zeros(2),
-        largest_sq_norm=np.zeros(2),
-    )
+    out = zero_partials(2, n_lanes, n_clusters, n_features)
     batched_pass(
         DenseRows(X, np.zeros(n_features, dtype=dtype), np.ones(1, dtype=dtype), False),
         CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers)),
@@ -107,14 +100,7 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
     bounds = np.array([0, 900, n_samples])
 
     def partials():
-        return Partials(
-            sums=np.zeros((2, 4, n_clusters, n_features)),
-            wsums=np.zeros((2, 4, n_clusters)),
-            counts=np.zeros((2, n_clusters), dtype=np.int64),
-            changed=np.zeros(2, dtype=np.int64),
-            inertia=np.zeros(2),
-            largest_sq_norm=np.zeros(2),
-        )
+        return zero_partials(2, 4, n_clusters, n_features)
 
     def terms(centers):
         centers = centers.astype(dtype)
@@ -195,14 +181,7 @@ def test_a_nan_drop_stores_no_bound_and_its_rows_are_computed():
     drop = np.array([np.nan, 0.0, 0.0])
     limit = np.empty(n_clusters, dtype=np.float32)
     scan_limits(0.0, drop, limit)
-    out = Partials(
-        sums=np.zeros((1, 1, n_clusters, n_features)),
-        wsums=np.zeros((1, 1, n_clusters)),
-        counts=np.zeros((1, n_clusters), dtype=np.int64),
-        changed=np.zeros(1, dtype=np.int64),
-        inertia=np.zeros(1),
-        largest_sq_norm=np.zeros(1),
-    )
+    out = zero_partials(1, 1, n_clusters, n_features)
     batched_pass(
         DenseRows(X, np.zeros(n_features), np.ones(1), False),
         CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers)),

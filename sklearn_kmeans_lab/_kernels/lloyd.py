@@ -47,6 +47,20 @@ inertia : (n_groups,) float64 weighted inertia (when asked for)
 largest_sq_norm : (n_groups,) float64 largest ``||x||^2`` of a computed row
 """
 
+
+@numba.njit(nogil=True, cache=True)
+def zero_partials(n_groups, n_lanes, n_clusters, n_features):
+    """``Partials`` of ``n_groups`` groups of ``n_lanes`` lanes, zeroed."""
+    return Partials(
+        np.zeros((n_groups, n_lanes, n_clusters, n_features)),
+        np.zeros((n_groups, n_lanes, n_clusters)),
+        np.zeros((n_groups, n_clusters), dtype=np.int64),
+        np.zeros(n_groups, dtype=np.int64),
+        np.zeros(n_groups),
+        np.zeros(n_groups),
+    )
+
+
 GapBounds = namedtuple("GapBounds", ["stored", "drop", "threshold", "read", "write"])
 GapBounds.__doc__ = """The per-sample gap bounds of a run.
 

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from sklearn_kmeans_lab._kernels.kmeans_plusplus import kmeans_plusplus
-from sklearn_kmeans_lab._kernels.lloyd import Partials
+from sklearn_kmeans_lab._kernels.lloyd import zero_partials
 from sklearn_kmeans_lab._kernels.run import lloyd_run
 
 
@@ -149,14 +149,7 @@ def best_inertias(initial_centers, layouts, samples, settings):
     labels = np.empty(n_samples, dtype=np.int32)
     for t in range(ks.shape[0]):
         k, g, n_lanes = ks[t], n_groups[t], lanes[t]
-        out = Partials(
-            np.zeros((g, n_lanes, k, n_features)),
-            np.zeros((g, n_lanes, k)),
-            np.zeros((g, k), dtype=np.int64),
-            np.zeros(g, dtype=np.int64),
-            np.zeros(g),
-            np.zeros(g),
-        )
+        out = zero_partials(g, n_lanes, k, n_features)
         totals = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
         deltas = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
         buffers = (samples, bounds[t, : g + 1].copy(), out, np.zeros(k), totals, deltas)
