@@ -94,8 +94,8 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     samples, bounds, out, drop, totals, deltas = run_buffers
     n_clusters = best_centers.shape[0]
     centers = np.empty_like(best_centers)
-    # one start runs in the caller's labels: a second (n,) array would be
-    # half of a fit's extra memory at 10^6 x 10 beside the gap bounds
+    # one start runs in the caller's labels: a second (n,) int32 array
+    # would add 4 bytes a row, as much as the gap bounds, to a fit's peak
     one_start = initial_centers.shape[0] == 1
     labels = best_labels if one_start else np.empty_like(best_labels)
     best_inertia = np.inf
