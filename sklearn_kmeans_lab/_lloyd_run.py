@@ -9,7 +9,14 @@ Determinism: the rows are cut into *groups* whose number depends only on the
 shape of the problem; each group accumulates into its own partial buffer and
 the partials are reduced in group order.  Threads only decide *who* computes
 a group, never the order of the floating-point additions, so the result is
-bit-for-bit the same for any thread count.
+bit-for-bit the same for any thread count.  Nor does the batching of the
+rows decide a label: a GEMM may round a row's distances differently with its
+place in the call (with OpenBLAS: float32, the last centre of an odd k, a
+call of one row), so the rows whose two nearest centres tie to within that
+rounding take the label of their distances computed row by row
+(``_kernels.nearest.settle_near_ties``).  A run of one compiled call, a run
+a pass at a time on several threads and a Dask block batch the rows they
+compute differently and still give every row the same label.
 
 Centring: dense data is centred on the fly (``x - x_offset``, the same
 rounding as centring a copy) so a fit never copies ``X``.

@@ -51,7 +51,17 @@ def _nearest(X, terms, use_gemm):
     best = np.empty(n, dtype=np.int32)
     dots = np.empty(k * n, dtype=X.dtype)
     nearest_two(
-        chunk_rows, chunk_t, n, terms, use_gemm, dots, acc, best_d, second_d, best
+        chunk_rows,
+        chunk_t,
+        n,
+        terms,
+        use_gemm,
+        dots,
+        acc,
+        best_d,
+        second_d,
+        best,
+        sq_norm,
     )
     return best, best_d, second_d, sq_norm
 
@@ -123,11 +133,77 @@ def _gemm_dots(minus_2, rows):
 @pytest.mark.parametrize("n_clusters", [1, 3, 4, 7, 9])
 def test_gemm_nearest_two_folds_the_centres_in_order(dtype, n_clusters):
     X, terms = _chunk(37, 12, n_clusters, dtype, seed=n_clusters)
-    best, best_d, second_d, _ = _nearest(X, terms, use_gemm=True)
+    best, best_d, second_d, sq_norm = _nearest(X, terms, use_gemm=True)
     dist = terms.sqnorm[:, None] + _gemm_dots(terms.minus_2, X)
-    np.testing.assert_array_equal(best, np.argmin(dist, axis=0))
-    np.testing.assert_array_equal(best_d, dist.min(axis=0))
-    expected_second = (
-        np.sort(dist, axis=0)[1] if n_clusters > 1 else np.full(37, np.inf)
+    ordered = np.sort(dist, axis=0)
+    second = ordered[1] if n_clusters > 1 else np.full(37, np.inf)
+    # a near tie (the repeated centre) is settled by the distances computed
+    # row by row, the lower index first: settle_near_ties
+    unit = np.finfo(dtype).eps / 2
+    margin = 8.0 * (12 + 4) * unit * (sq_norm + 2.0 * terms.sqnorm.max())
+    near = second.astype(np.float64) - ordered[0] <= margin
+    exact = ((X[None].astype(np.float64) - terms.centers[:, None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(
+        best, np.where(near, np.argmin(exact, axis=0), np.argmin(dist, axis=0))
     )
-    np.testing.assert_array_equal(second_d, expected_second)
+    settled = dist[best, np.arange(37)]
+    np.testing.assert_array_equal(best_d, np.where(near, settled, ordered[0]))
+    np.testing.assert_array_equal(second_d, np.where(near, settled, second))
+    if n_clusters > 2:  # the repeated centre's rows: near ties, settled
+        assert near[best == 0].any() or near[best == 2].any()
+        assert not np.any(best == 2)
+
+
+def _gemm_labels(X, terms, rows):
+    """``nearest_two``'s GEMM labels of ``X[rows]``, gathered as a pass
+    gathers them (the rows alone in the call)."""
+    n, n_features = len(rows), X.shape[1]
+    k = terms.centers.shape[0]
+    size = max(n, 2)
+    offset = np.zeros(n_features, dtype=X.dtype)
+    samples = DenseRows(X, offset, np.ones(1, dtype=X.dtype), False)
+    chunk_rows = np.empty((size, n_features), dtype=X.dtype)
+    chunk_t = np.empty((n_features, size), dtype=X.dtype)
+    sq_norm = np.empty(size)
+    gather(samples, 0, rows, n, chunk_rows, chunk_t, False, sq_norm)
+    best_d, second_d, acc = (np.empty(size, dtype=X.dtype) for _ in range(3))
+    best = np.empty(size, dtype=np.int32)
+    dots = np.empty(k * size, dtype=X.dtype)
+    nearest_two(
+        chunk_rows,
+        chunk_t,
+        n,
+        terms,
+        True,
+        dots,
+        acc,
+        best_d,
+        second_d,
+        best,
+        sq_norm,
+    )
+    return best[:n]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_clusters", [2, 3, 5])
+def test_gemm_labels_of_exact_ties_do_not_depend_on_the_other_rows(dtype, n_clusters):
+    # Centres 1 and k-1 mirror centre 0 in feature 0, and every row has
+    # x_0 = 0: each row is exactly as far from the three.  A GEMM may round
+    # a row's products differently with its place in the call (OpenBLAS:
+    # float32, the last centre of an odd k, a call of one row), which
+    # labelled some of these rows 1 or k-1 in some batches and 0 in others;
+    # the label must be the lowest index, whichever rows share the call.
+    rng = np.random.default_rng(n_clusters)
+    n_features = 12
+    centers = rng.normal(size=(n_clusters, n_features)).astype(dtype)
+    for mirror in (1, n_clusters - 1):
+        centers[mirror] = centers[0]
+        centers[mirror, 0] = -centers[0, 0]
+    X = (centers[0] + 0.1 * rng.normal(size=(1100, n_features))).astype(dtype)
+    X[:, 0] = 0
+    terms = CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers))
+    for n in (1, 2, 3, 7, 100, 1023):
+        for offset in (0, 1, 5):
+            labels = _gemm_labels(X, terms, np.arange(offset, offset + n))
+            np.testing.assert_array_equal(labels, 0)

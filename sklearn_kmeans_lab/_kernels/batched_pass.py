@@ -202,6 +202,7 @@ def batched_pass(
                 best_d,
                 second_d,
                 best,
+                sq_norm,
             )
             if gaps.write:
                 largest = max(

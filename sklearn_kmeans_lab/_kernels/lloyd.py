@@ -382,6 +382,7 @@ def dense_pass_in(
                 best_d,
                 second_d,
                 best,
+                sq_norm,
             )
             if gaps.write:
                 largest = max(

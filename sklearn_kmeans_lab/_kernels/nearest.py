@@ -245,16 +245,88 @@ def _direct_nearest_two(chunk_t, n, centers, acc, best_d, second_d, best):
                 _keep_two(q, s, label, best_d, second_d, best)
 
 
+# How far apart two of a row's GEMM distances must be for their order to
+# be the exact one, in units of the rounding of a dot product of
+# ``n_features`` terms (``settle_near_ties``): twice what it can be.
+_TIE_ROUNDINGS = 8.0
+
+
+@numba.njit(nogil=True, cache=True)
+def settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, best):
+    """Give a row whose two smallest GEMM distances may be in the wrong
+    order the label of its distances computed row by row.
+
+    A GEMM may round a row's dot products differently with the row's place
+    in the call (OpenBLAS's float32 kernels; the last centre of an odd k in
+    float64; a call of one row, a GEMV), so where two distances tie to within
+    that rounding, two runs that batch the rows differently (a compiled run,
+    a pass at a time on several threads, a Dask block) could label the row
+    differently.  Where the computed gap is within twice what the rounding
+    can be (``||x||^2`` and ``||c||^2`` bound it), the label is the argmin
+    of ``sum_f (x_f - c_f)^2`` in float64, lowest index first, which depends
+    on the row and the centres alone; elsewhere the GEMM's order is the
+    exact order.  A settled row's two distances are both that of its label,
+    so that its gap bound is 0 (computed again at the next pass).
+    sq_norm : (chunk,) float64, the rows' ``||x||^2``.
+    """
+    c, sqnorm = centers.centers, centers.sqnorm
+    n_clusters, n_features = c.shape
+    unit = 2.0**-24 if chunk_rows.itemsize == 4 else 2.0**-53
+    largest = 0.0
+    for j in range(n_clusters):
+        largest = max(largest, float(sqnorm[j]))
+    coef = _TIE_ROUNDINGS * (n_features + 4) * unit
+    offset = 2.0 * largest
+    # near ties are rare: a branch-free count first (it vectorises)
+    n_near = 0
+    for q in range(n):
+        gap = float(second_d[q]) - float(best_d[q])
+        n_near += 1 if gap <= coef * (sq_norm[q] + offset) else 0
+    if n_near == 0:
+        return
+    for q in range(n):
+        # a NaN or infinite gap is not a near tie
+        if not float(second_d[q]) - float(best_d[q]) <= coef * (sq_norm[q] + offset):
+            continue
+        label = 0
+        low = np.inf
+        for j in range(n_clusters):
+            sq = 0.0
+            for f in range(n_features):
+                diff = float(chunk_rows[q, f]) - float(c[j, f])
+                sq += diff * diff
+            if sq < low:
+                low = sq
+                label = j
+        best[q] = label
+        value = sqnorm[label] + dots[label, q]
+        best_d[q] = value
+        second_d[q] = value
+
+
 @numba.njit(nogil=True, cache=True)
 def nearest_two(
-    chunk_rows, chunk_t, n, centers, use_gemm, dots_buffer, acc, best_d, second_d, best
+    chunk_rows,
+    chunk_t,
+    n,
+    centers,
+    use_gemm,
+    dots_buffer,
+    acc,
+    best_d,
+    second_d,
+    best,
+    sq_norm,
 ):
     """Nearest centre of the ``n`` gathered rows, and their nearest and
     second-nearest distances up to ``||x||^2`` (X's dtype).
 
-    Vectorised over the rows; a direct loop on ``chunk_t`` for few features,
-    else a GEMM on ``chunk_rows``.  centers : ``CenterTerms``;
-    dots_buffer : (n_clusters * chunk,); acc, best_d, second_d, best : (chunk,).
+    Vectorised over the rows; a direct loop on ``chunk_t`` for few features
+    (each row's distances rounded the same whatever the other rows), else a
+    GEMM on ``chunk_rows``, whose near ties are settled row by row
+    (``settle_near_ties``).  centers : ``CenterTerms``; dots_buffer :
+    (n_clusters * chunk,); acc, best_d, second_d, best : (chunk,); sq_norm :
+    (chunk,) the rows' ``||x||^2`` as ``gather`` sums them.
     """
     n_clusters = centers.minus_2.shape[0]
     for q in range(n):
@@ -292,3 +364,4 @@ def nearest_two(
         for q in range(n):
             _keep_two(q, s + row[q], label, best_d, second_d, best)
         j += 1
+    settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, best)
