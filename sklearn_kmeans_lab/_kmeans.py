@@ -135,7 +135,9 @@ class LloydKMeans(
     rejected; ``predict``/``score`` accept data of either float dtype (they
     compute in the wider one); a callable ``init`` sees uncentred data; a
     cluster whose members all have zero weight counts as empty and, like an
-    empty cluster, takes the farthest sample of positive weight.
+    empty cluster, takes the farthest sample of positive weight; k-means++
+    raises a ``ValueError`` when the squared distances between the samples
+    overflow X's dtype (scikit-learn goes on with infinite distances).
 
     Exact ties: a sample exactly as far from two centres goes to the lower
     index (as ``numpy.argmin``), in every kernel, dense or sparse, in memory

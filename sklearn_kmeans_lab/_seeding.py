@@ -275,6 +275,8 @@ def kmeans_plusplus_centers(
         potential = (
             float(np.dot(closest, w) if weighted else closest.sum()) * order.unit
         )
+        if not np.isfinite(np.dot(closest, w) if weighted else closest.sum()):
+            raise ValueError(kpp_kernels.OVERFLOW_MESSAGE)
         masses = QuantisedMasses(X, order, w, weighted, closest, potential / order.unit)
         for c in range(1, n_clusters):
             uniforms = random_state.uniform(size=n_local_trials)

@@ -32,6 +32,12 @@ from sklearn_kmeans_lab._kernels.seeding import (
 
 # Quantised masses sum to less than 2**61: int64 with room to spare.
 MASS_BITS = 61
+# Squared distances beyond the float range leave no masses to draw from (an
+# infinite mass has no int64 quantisation): the seeding stops with this.
+OVERFLOW_MESSAGE = (
+    "The squared distances between the samples of X overflow: k-means++ cannot "
+    "weigh them. Scale X down (for example with StandardScaler) before fitting."
+)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -191,6 +197,9 @@ def kmeans_plusplus(
     potential = 0.0
     for i in range(n_samples):
         potential += float(closest[i]) * weight(samples, i)
+    # an infinite distance (later ones are at most these: no later overflow)
+    if not potential < np.inf:
+        raise ValueError(OVERFLOW_MESSAGE)
     scale = certain_mass_scale(potential, n_samples, not weighted, unit)
     if scale == 0:
         scale = mass_scale((first_potential(closest, w, weighted) * unit) / unit)
