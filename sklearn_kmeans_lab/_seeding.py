@@ -272,12 +272,12 @@ def kmeans_plusplus_centers(
     centers[0] = _rows(X, indices[[0]], x_offset)[0]
     with blas_single_thread(use_gemm):
         closer(centers[0], True, 0.0)
-        potential = (
-            float(np.dot(closest, w) if weighted else closest.sum()) * order.unit
-        )
-        if not np.isfinite(np.dot(closest, w) if weighted else closest.sum()):
+        # potentials in the unit of ``closest``: in range where the squared
+        # distances sum past the float range, unless one of them is infinite
+        potential = float(np.dot(closest, w) if weighted else closest.sum())
+        if not np.isfinite(potential):
             raise ValueError(kpp_kernels.OVERFLOW_MESSAGE)
-        masses = QuantisedMasses(X, order, w, weighted, closest, potential / order.unit)
+        masses = QuantisedMasses(X, order, w, weighted, closest, potential)
         for c in range(1, n_clusters):
             uniforms = random_state.uniform(size=n_local_trials)
             if masses.total == 0:
@@ -295,7 +295,7 @@ def kmeans_plusplus_centers(
             centers[c] = candidates[best]
             indices[c] = candidate_ids[best]
             # the new masses' bucket totals come with the new distances
-            scale = mass_scale(potential / order.unit)
+            scale = mass_scale(potential)
             if keep_cand_dist:
                 kernels.take_kept(
                     cand_dist[best],
@@ -306,9 +306,7 @@ def kmeans_plusplus_centers(
                 )
             else:
                 closer(centers[c], False, scale)
-            masses = QuantisedMasses(
-                X, order, w, weighted, closest, potential / order.unit, totals
-            )
+            masses = QuantisedMasses(X, order, w, weighted, closest, potential, totals)
     return centers, indices
 
 

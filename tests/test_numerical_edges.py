@@ -530,3 +530,25 @@ def test_kmeans_plus_plus_takes_the_largest_data_whose_distances_fit():
     km = LloydKMeans(2, random_state=0).fit(X)
     assert np.isfinite(km.inertia_)
     assert np.all(np.isfinite(km.cluster_centers_))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_kmeans_plus_plus_potentials_whose_sum_overflows(monkeypatch, compiled):
+    # each squared distance is finite, their sum over the rows is not: the
+    # candidates' potentials are summed in the seeding's unit, so they stay
+    # comparable and the masses quantise (the draw is the same as that of
+    # the data divided by a power of two, which changes no seed)
+    monkeypatch.setattr(_seeding, "_USE_COMPILED_SEEDING", compiled)
+    rng = np.random.RandomState(0)
+    small = rng.rand(1000, 3)
+    big = small * 2.0**508  # about 8e152: squared distances near 1e305
+    assert not np.isfinite(((big - big.mean(axis=0)) ** 2).sum())
+    order = _canonical_order.canonical_order(big)
+    seeds = _seeding.kmeans_plusplus_centers(
+        big, 5, None, np.random.RandomState(0), order
+    )[1]
+    order = _canonical_order.canonical_order(small)
+    expected = _seeding.kmeans_plusplus_centers(
+        small, 5, None, np.random.RandomState(0), order
+    )[1]
+    np.testing.assert_array_equal(seeds, expected)

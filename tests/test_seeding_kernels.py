@@ -164,10 +164,10 @@ def test_coarse_members_are_a_stable_sort_of_the_buckets(n):
     np.testing.assert_array_equal(starts, expected)
 
 
-def _numpy_scale(closest, w, unit):
-    """The scale the Python loop takes from numpy's potential."""
-    potential = float(closest.sum() if w is None else np.dot(closest, w)) * unit
-    return kpp.mass_scale(potential / unit)
+def _numpy_scale(closest, w):
+    """The scale the Python loop takes from numpy's potential (in the
+    seeding's unit, as ``closest``)."""
+    return kpp.mass_scale(float(closest.sum() if w is None else np.dot(closest, w)))
 
 
 @pytest.mark.parametrize("n", [1, 7, 1000, 100_000])
@@ -175,12 +175,13 @@ def test_certain_mass_scale_is_numpys(n):
     rng = np.random.RandomState(n)
     for _ in range(20):
         closest = (rng.uniform(0, 30, n) * rng.uniform(size=n) ** 8).astype(np.float32)
-        unit = 2.0 ** rng.randint(-1000, 50)
+        # potentials over many orders of magnitude, subnormal ones included
+        closest *= np.float32(2.0 ** rng.randint(-140, 50))
         for w in (None, rng.uniform(0, 1, n)):
             ours = float(np.sum(closest.astype(np.float64) * (1 if w is None else w)))
-            scale = kpp.certain_mass_scale(ours, n, w is None, unit)
+            scale = kpp.certain_mass_scale(ours, n, w is None)
             if scale != 0:  # else numpy's own potential is taken
-                assert scale == _numpy_scale(closest, w, unit)
+                assert scale == _numpy_scale(closest, w)
 
 
 def test_mass_scale_near_a_power_of_two_is_left_to_numpy(monkeypatch):
@@ -189,7 +190,7 @@ def test_mass_scale_near_a_power_of_two_is_left_to_numpy(monkeypatch):
     X = np.repeat([[0.0], [1.0]], 1024, axis=0)
     unit = _unit(X)
     closest = np.repeat(np.float32([0, 1 / unit]), 1024)
-    assert kpp.certain_mass_scale(float(closest.sum()), len(X), True, unit) == 0
+    assert kpp.certain_mass_scale(float(closest.sum()), len(X), True) == 0
     # ... and the compiled seeding then seeds as the Python loop does
     for w in (None, np.ones(len(X))):
         seeds = []

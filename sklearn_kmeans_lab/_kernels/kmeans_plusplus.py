@@ -93,25 +93,25 @@ def draw_values(totals, uniforms):
 
 
 @numba.njit(nogil=True, cache=True)
-def certain_mass_scale(potential, n_terms, float32_sum, unit):
-    """``mass_scale((p * unit) / unit)`` for every sum ``p`` of the same
-    ``n_terms`` nonnegative terms, whatever the order of its additions, where
+def certain_mass_scale(potential, n_terms, float32_sum):
+    """``mass_scale(p)`` for every sum ``p`` of the same ``n_terms``
+    nonnegative terms, whatever the order of its additions, where
     ``potential`` is one such sum (in float64); 0 where they may differ.
 
     Any order of summation of nonnegative terms errs by at most ``n_terms``
     roundings of the total (``float32_sum``: in float32, as
-    ``ndarray.sum`` of float32 ``closest``), a product by half a subnormal
-    step; the bound taken is four times that.  The scale is a function of
-    the exponent alone, monotone in the sum: where the two ends of the
-    interval give the same scale, every sum in it does.
+    ``ndarray.sum`` of float32 ``closest``), and half a subnormal step each;
+    the bound taken is four times that.  The scale is a function of the
+    exponent alone, monotone in the sum: where the two ends of the interval
+    give the same scale, every sum in it does.
     """
     rounding = 2.0**-24 if float32_sum else 2.0**-53
     slack = 4.0 * (n_terms + 2) * rounding
     if not slack < 0.25:
         return 0.0
     tiny = 4.0 * (n_terms + 2) * 2.0**-1074
-    low = (max(potential * (1.0 - slack) - tiny, 0.0) * unit) / unit
-    high = ((potential * (1.0 + slack) + tiny) * unit) / unit
+    low = max(potential * (1.0 - slack) - tiny, 0.0)
+    high = potential * (1.0 + slack) + tiny
     if not low > 0:  # mass_scale is not monotone at 0
         return 0.0
     scale = mass_scale(low)
@@ -200,9 +200,9 @@ def kmeans_plusplus(
     # an infinite distance (later ones are at most these: no later overflow)
     if not potential < np.inf:
         raise ValueError(OVERFLOW_MESSAGE)
-    scale = certain_mass_scale(potential, n_samples, not weighted, unit)
+    scale = certain_mass_scale(potential, n_samples, not weighted)
     if scale == 0:
-        scale = mass_scale((first_potential(closest, w, weighted) * unit) / unit)
+        scale = mass_scale(first_potential(closest, w, weighted))
     masses = Masses(w, weighted, closest, True, scale)
     bucket_masses(buckets, masses, totals)
 
@@ -232,7 +232,7 @@ def kmeans_plusplus(
         potential = potentials[best]
         centers[c] = candidates[best]
         indices[c] = pick[best]
-        masses = Masses(w, weighted, closest, True, mass_scale(potential / unit))
+        masses = Masses(w, weighted, closest, True, mass_scale(potential))
         if options.keep:
             take_kept(options.cand_dist[best], closest, buckets, masses, totals)
         else:

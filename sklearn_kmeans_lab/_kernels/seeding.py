@@ -277,7 +277,9 @@ x_sq_all : (n_samples,) every ``||x||^2`` when ``keep`` and ``use_gemm``
 
 @numba.njit(nogil=True, cache=True)
 def dense_trials(samples, cands, closest, unit, options, potentials):
-    """Potential of each candidate: ``sum_i w_i * min(closest_i, d(x_i, cand)^2)``.
+    """Potential of each candidate: ``sum_i w_i * min(closest_i, d(x_i, cand)^2)``,
+    in units of ``unit``: a sum of terms of order one, in range even where
+    the squared distances themselves sum past the float range.
 
     samples : ``DenseRows``; cands : (n_cands, d) in X's dtype; closest : (n,)
     float32 in units of ``unit``; potentials : (n_cands,).  Vectorised over
@@ -336,7 +338,6 @@ def dense_trials(samples, cands, closest, unit, options, potentials):
                 for r in range(n):
                     cand_dist[t, start + r] = d2[r]
             potentials[t] += weighted_sum(d2, samples, start, n)
-    potentials *= unit
 
 
 @numba.njit(nogil=True, cache=True)
@@ -381,7 +382,7 @@ def sparse_trials(samples, cands, closest, unit, potentials):
         for i in range(n_samples):
             d2 = csr_squared_distance(data, indices, indptr, i, cands[t], c_sq)
             acc += min(float(closest[i]), d2 * inv_unit) * weight(samples, i)
-        potentials[t] = acc * unit
+        potentials[t] = acc
 
 
 @numba.njit(nogil=True, cache=True)
@@ -467,7 +468,6 @@ def direct_trials(samples, cands, closest, unit, options, potentials, chunk_t, d
                     kept[r] = nearest
                 d2[r] = nearest * w[r] if samples.weighted else nearest
             potentials[t] += lane_sum(d2, n)
-    potentials *= unit
 
 
 @numba.njit(nogil=True, cache=True)
