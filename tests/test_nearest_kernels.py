@@ -37,19 +37,22 @@ def _chunk(n_rows, n_features, n_clusters, dtype, seed):
     return X, CenterTerms(centers, -2 * centers, sqnorm)
 
 
-def _nearest(X, terms, use_gemm):
-    n, n_features = X.shape
+def _nearest(X, terms, use_gemm, rows=None):
+    """``nearest_two`` of the rows ``rows`` of X (all of them by default),
+    gathered as a pass gathers them: those rows alone in the call."""
+    rows = np.arange(X.shape[0]) if rows is None else rows
+    n, n_features = len(rows), X.shape[1]
     k = terms.centers.shape[0]
-    rows = np.arange(n)
+    size = max(n, 2)
     offset = np.zeros(n_features, dtype=X.dtype)
     samples = DenseRows(X, offset, np.ones(1, dtype=X.dtype), False)
-    chunk_rows = np.empty((n, n_features), dtype=X.dtype)
-    chunk_t = np.empty((n_features, n), dtype=X.dtype)
-    sq_norm = np.empty(n)
+    chunk_rows = np.empty((size, n_features), dtype=X.dtype)
+    chunk_t = np.empty((n_features, size), dtype=X.dtype)
+    sq_norm = np.empty(size)
     gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
-    best_d, second_d, acc = (np.empty(n, dtype=X.dtype) for _ in range(3))
-    best = np.empty(n, dtype=np.int32)
-    dots = np.empty(k * n, dtype=X.dtype)
+    best_d, second_d, acc = (np.empty(size, dtype=X.dtype) for _ in range(3))
+    best = np.empty(size, dtype=np.int32)
+    dots = np.empty(k * size, dtype=X.dtype)
     nearest_two(
         chunk_rows,
         chunk_t,
@@ -63,7 +66,7 @@ def _nearest(X, terms, use_gemm):
         best,
         sq_norm,
     )
-    return best, best_d, second_d, sq_norm
+    return best[:n], best_d[:n], second_d[:n], sq_norm[:n]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -154,37 +157,6 @@ def test_gemm_nearest_two_folds_the_centres_in_order(dtype, n_clusters):
         assert not np.any(best == 2)
 
 
-def _gemm_labels(X, terms, rows):
-    """``nearest_two``'s GEMM labels of ``X[rows]``, gathered as a pass
-    gathers them (the rows alone in the call)."""
-    n, n_features = len(rows), X.shape[1]
-    k = terms.centers.shape[0]
-    size = max(n, 2)
-    offset = np.zeros(n_features, dtype=X.dtype)
-    samples = DenseRows(X, offset, np.ones(1, dtype=X.dtype), False)
-    chunk_rows = np.empty((size, n_features), dtype=X.dtype)
-    chunk_t = np.empty((n_features, size), dtype=X.dtype)
-    sq_norm = np.empty(size)
-    gather(samples, 0, rows, n, chunk_rows, chunk_t, False, sq_norm)
-    best_d, second_d, acc = (np.empty(size, dtype=X.dtype) for _ in range(3))
-    best = np.empty(size, dtype=np.int32)
-    dots = np.empty(k * size, dtype=X.dtype)
-    nearest_two(
-        chunk_rows,
-        chunk_t,
-        n,
-        terms,
-        True,
-        dots,
-        acc,
-        best_d,
-        second_d,
-        best,
-        sq_norm,
-    )
-    return best[:n]
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_clusters", [2, 3, 5])
 def test_gemm_labels_of_exact_ties_do_not_depend_on_the_other_rows(dtype, n_clusters):
@@ -205,5 +177,5 @@ def test_gemm_labels_of_exact_ties_do_not_depend_on_the_other_rows(dtype, n_clus
     terms = CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers))
     for n in (1, 2, 3, 7, 100, 1023):
         for offset in (0, 1, 5):
-            labels = _gemm_labels(X, terms, np.arange(offset, offset + n))
+            labels = _nearest(X, terms, True, np.arange(offset, offset + n))[0]
             np.testing.assert_array_equal(labels, 0)
