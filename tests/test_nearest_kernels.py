@@ -145,7 +145,9 @@ def test_gemm_nearest_two_folds_the_centres_in_order(dtype, n_clusters):
     unit = np.finfo(dtype).eps / 2
     margin = 8.0 * (12 + 4) * unit * (sq_norm + 2.0 * terms.sqnorm.max())
     near = second.astype(np.float64) - ordered[0] <= margin
-    exact = ((X[None].astype(np.float64) - terms.centers[:, None]) ** 2).sum(axis=2)
+    # squared_distance's: differences in X's dtype, squared in float64
+    diff = (X[None] - terms.centers[:, None]).astype(np.float64)
+    exact = (diff**2).sum(axis=2)
     np.testing.assert_array_equal(
         best, np.where(near, np.argmin(exact, axis=0), np.argmin(dist, axis=0))
     )

@@ -21,6 +21,8 @@ sums: no row's label or sums depend on their order.
 import numba
 import numpy as np
 
+from sklearn_kmeans_lab._kernels.common import squared_distance
+
 
 @numba.njit(nogil=True, cache=True)
 def gather(samples, start, rows, n, chunk_rows, chunk_t, transpose, sq_norm):
@@ -251,6 +253,14 @@ def _direct_nearest_two(chunk_t, n, centers, acc, best_d, second_d, best):
 _TIE_ROUNDINGS = 8.0
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _near_tie(q, best_d, second_d, sq_norm, coef, offset):
+    """Whether row ``q``'s two smallest GEMM distances lie within what the
+    GEMM's rounding can be; a NaN or infinite gap is not a near tie."""
+    gap = float(second_d[q]) - float(best_d[q])
+    return gap <= coef * (sq_norm[q] + offset)
+
+
 @numba.njit(nogil=True, cache=True)
 def settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, best):
     """Give a row whose two smallest GEMM distances may be in the wrong
@@ -263,11 +273,12 @@ def settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, be
     a pass at a time on several threads, a Dask block) could label the row
     differently.  Where the computed gap is within twice what the rounding
     can be (``||x||^2`` and ``||c||^2`` bound it), the label is the argmin
-    of ``sum_f (x_f - c_f)^2`` in float64, lowest index first, which depends
-    on the row and the centres alone; elsewhere the GEMM's order is the
-    exact order.  A settled row's two distances are both that of its label,
-    so that its gap bound is 0 (computed again at the next pass).
-    sq_norm : (chunk,) float64, the rows' ``||x||^2``.
+    of the row's ``squared_distance`` to each centre (the distances of the
+    inertia and ``transform``), lowest index first, which depends on the row
+    and the centres alone; elsewhere the GEMM's order is the exact order.  A
+    settled row's two distances are both that of its label, so that its gap
+    bound is 0 (computed again at the next pass).  sq_norm : (chunk,)
+    float64, the rows' ``||x||^2``.
     """
     c, sqnorm = centers.centers, centers.sqnorm
     n_clusters, n_features = c.shape
@@ -280,21 +291,18 @@ def settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, be
     # near ties are rare: a branch-free count first (it vectorises)
     n_near = 0
     for q in range(n):
-        gap = float(second_d[q]) - float(best_d[q])
-        n_near += 1 if gap <= coef * (sq_norm[q] + offset) else 0
+        n_near += 1 if _near_tie(q, best_d, second_d, sq_norm, coef, offset) else 0
     if n_near == 0:
         return
+    # the copied rows are centred already
+    no_offset = np.zeros(n_features, dtype=chunk_rows.dtype)
     for q in range(n):
-        # a NaN or infinite gap is not a near tie
-        if not float(second_d[q]) - float(best_d[q]) <= coef * (sq_norm[q] + offset):
+        if not _near_tie(q, best_d, second_d, sq_norm, coef, offset):
             continue
         label = 0
         low = np.inf
         for j in range(n_clusters):
-            sq = 0.0
-            for f in range(n_features):
-                diff = float(chunk_rows[q, f]) - float(c[j, f])
-                sq += diff * diff
+            sq = squared_distance(chunk_rows, q, no_offset, c, j, 0.0)
             if sq < low:
                 low = sq
                 label = j
