@@ -27,10 +27,10 @@ def _nearest(X, centers):
 
 
 @pytest.mark.parametrize("chunk", [CHUNK_ROWS, BATCH_ROWS])
-@pytest.mark.parametrize("n_features", [2, 10])
+@pytest.mark.parametrize("n_features, in_place", [(2, False), (10, False), (10, True)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
-    n_features, dtype, chunk
+    n_features, in_place, dtype, chunk
 ):
     rng = np.random.RandomState(n_features)
     n_samples, n_clusters = 3000, 4
@@ -51,18 +51,26 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
     bounds = np.array([0, 1000, n_samples])
     n_lanes = 4
     out = zero_partials(2, n_lanes, n_clusters, n_features)
+    # the products in place read the kept norms
+    sq_norms = np.einsum("ij,ij->i", X, X).astype(np.float64) if in_place else None
+    buffers = pass_buffers(X, n_clusters, chunk)
+    buffers.centers_t[:] = np.nan
     batched_pass(
         DenseRows(X, np.zeros(n_features, dtype=dtype), np.ones(1, dtype=dtype), False),
         CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers)),
         bounds,
         labels,
         out,
-        RunBounds(stored, drop, limit, True, True, np.zeros(0)),
-        PassOptions(use_gemm, False, False, chunk),
-        pass_buffers(X, n_clusters, chunk),
+        RunBounds(
+            stored, drop, limit, True, True, sq_norms if in_place else np.zeros(0)
+        ),
+        PassOptions(use_gemm, False, False, chunk, in_place),
+        buffers,
         0,
         2,
     )
+    # the pass took in_place_dots: it wrote their centres
+    assert np.isnan(buffers.centers_t).any() != in_place
     assert_array_equal(labels[needed], nearest[needed])
     assert_array_equal(labels[~needed], start[~needed])
     assert_array_equal(stored[~needed], before[~needed])
@@ -108,7 +116,7 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
             centers, -2 * centers, np.einsum("ij,ij->i", centers, centers)
         )
 
-    def one_pass(centers, labels, stored, drop, read, sq_norms):
+    def one_pass(centers, labels, stored, drop, read, sq_norms, in_place=False):
         # the first pass (labels -1) adds every row from scratch
         limit = np.empty(n_clusters, dtype=np.float32)
         scan_limits(0.0, drop, limit)
@@ -120,7 +128,7 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
             labels,
             out,
             RunBounds(stored, drop, limit, read, True, sq_norms),
-            PassOptions(True, not read, False, BATCH_ROWS),
+            PassOptions(True, not read, False, BATCH_ROWS, in_place),
             pass_buffers(X, n_clusters, BATCH_ROWS),
             0,
             2,
@@ -142,17 +150,27 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
     second = first + rng.normal(scale=0.3, size=first.shape)
     drop = np.linalg.norm(second - first, axis=1) + 0.2
     results = []
-    for kept in (sq_norms, np.zeros(0)):
+    for kept, in_place in ((sq_norms, False), (np.zeros(0), False), (sq_norms, True)):
         labels_b, stored_b = labels.copy(), stored.copy()
-        out = one_pass(second, labels_b, stored_b, drop.copy(), True, kept)
+        out = one_pass(second, labels_b, stored_b, drop.copy(), True, kept, in_place)
         results.append((labels_b, stored_b, out))
-    (labels_k, stored_k, out_k), (labels_s, stored_s, out_s) = results
+    (labels_k, stored_k, out_k), (labels_s, stored_s, out_s), in_place = results
     assert out_s.changed.sum() > 0
     assert not np.array_equal(labels_s, labels)
     assert_array_equal(labels_k, labels_s)
     assert_array_equal(stored_k, stored_s)
     for field in ("sums", "wsums", "counts", "changed"):
         assert_array_equal(getattr(out_k, field), getattr(out_s, field))
+    # the products in place: the same labels and moves (the moved rows' values
+    # read from X as the copy computes them); bounds from products rounded
+    # otherwise: float64 products, a float32 rounding of the bound apart;
+    # float32 ones, a few roundings of the distances
+    labels_p, stored_p, out_p = in_place
+    assert_array_equal(labels_p, labels_k)
+    for field in ("sums", "wsums", "counts", "changed"):
+        assert_array_equal(getattr(out_p, field), getattr(out_k, field))
+    rtol = 2**-22 if dtype == np.float64 else 2**-16
+    np.testing.assert_allclose(stored_p, stored_k, rtol=rtol, atol=1e-30)
 
 
 def test_scan_limits_are_the_threshold_plus_drop_rounded_up():

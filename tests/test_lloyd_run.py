@@ -80,7 +80,41 @@ def test_unit_weights_equal_no_weights():
     _same(_run(X, init), _run(X, init, np.ones(len(X))))
 
 
-@pytest.mark.parametrize("n_features", [2, 30])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [9, 16])
+@pytest.mark.parametrize("n_clusters", [5, 16, 17])
+def test_in_place_products_change_no_iterate(
+    monkeypatch, dtype, n_features, n_clusters
+):
+    # the compiled run's passes that read the bounds take in_place_dots up to
+    # 16 centres (a GEMM above): the labels, centres, inertia and iterations
+    # of the copy and the GEMM, bit for bit; with weights, data far from
+    # zero, and a repeated centre (exact ties)
+    X, init = _overlapping(6000, n_features, n_clusters, dtype)
+    X = (X + 500.0).astype(dtype)
+    init = (init + 500.0).astype(dtype)
+    init[1] = init[0]
+    w = np.random.RandomState(2).uniform(0.5, 2.0, len(X)).astype(dtype)
+    run = _lloyd.LloydRun(X, w, n_clusters, None, 1, True)
+    assert run.compiled_settings(30, 0, True).in_place
+    in_place = _run(X, init, w)
+    monkeypatch.setattr(_lloyd, "_IN_PLACE_DOTS", False)
+    assert not run.compiled_settings(30, 0, True).in_place
+    _same(in_place, _run(X, init, w))
+
+
+@pytest.mark.parametrize(
+    "n_features, n_samples, expected",
+    [(8, 1000, False), (9, 1000, True), (16, 1000, True), (17, 1000, False)]
+    + [(10, 2**21 // 8 + 1, False)],  # the norms are not kept: no in-place
+)
+def test_in_place_products_where_they_pay(n_features, n_samples, expected):
+    X = np.zeros((n_samples, n_features))
+    run = _lloyd.LloydRun(X, None, 3, None, 1, True)
+    assert run.compiled_settings(10, 0, True).in_place is expected
+
+
+@pytest.mark.parametrize("n_features", [2, 12, 30])
 def test_threads_change_nothing(monkeypatch, n_features):
     X, init = _overlapping(50_000, n_features, 6)
     monkeypatch.setattr(_lloyd, "_MIN_WORK_PER_THREAD", 1)

@@ -11,7 +11,12 @@ import pytest
 
 from sklearn_kmeans_lab._kernels.common import DenseRows
 from sklearn_kmeans_lab._kernels.lloyd import CenterTerms, chunk_inertia
-from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
+from sklearn_kmeans_lab._kernels.nearest import (
+    gather,
+    nearest_two,
+    nearest_two_in_place,
+)
+from sklearn_kmeans_lab._kernels.row_dots import transposed_minus_2, vector_width
 
 
 def _plain_distances(chunk, minus_2, sqnorm):
@@ -37,14 +42,16 @@ def _chunk(n_rows, n_features, n_clusters, dtype, seed):
     return X, CenterTerms(centers, -2 * centers, sqnorm)
 
 
-def _nearest(X, terms, use_gemm, rows=None):
+def _nearest(X, terms, use_gemm, rows=None, in_place=False, offset=None):
     """``nearest_two`` of the rows ``rows`` of X (all of them by default),
-    gathered as a pass gathers them: those rows alone in the call."""
+    gathered as a pass gathers them: those rows alone in the call; or,
+    ``in_place``, ``nearest_two_in_place`` of them (with a GEMM's norms)."""
     rows = np.arange(X.shape[0]) if rows is None else rows
     n, n_features = len(rows), X.shape[1]
     k = terms.centers.shape[0]
     size = max(n, 2)
-    offset = np.zeros(n_features, dtype=X.dtype)
+    if offset is None:
+        offset = np.zeros(n_features, dtype=X.dtype)
     samples = DenseRows(X, offset, np.ones(1, dtype=X.dtype), False)
     chunk_rows = np.empty((size, n_features), dtype=X.dtype)
     chunk_t = np.empty((n_features, size), dtype=X.dtype)
@@ -52,20 +59,29 @@ def _nearest(X, terms, use_gemm, rows=None):
     gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
     best_d, second_d, acc = (np.empty(size, dtype=X.dtype) for _ in range(3))
     best = np.empty(size, dtype=np.int32)
-    dots = np.empty(k * size, dtype=X.dtype)
-    nearest_two(
-        chunk_rows,
-        chunk_t,
-        n,
-        terms,
-        use_gemm,
-        dots,
-        acc,
-        best_d,
-        second_d,
-        best,
-        sq_norm,
-    )
+    width = vector_width(X.dtype)
+    padded = -(-k // width) * width
+    dots = np.empty(padded * (size + 3), dtype=X.dtype)
+    if in_place:
+        centers_t = np.empty((n_features, padded), dtype=X.dtype)
+        transposed_minus_2(terms.minus_2, centers_t)
+        nearest_two_in_place(
+            samples, rows, n, terms, centers_t, dots, best_d, second_d, best, sq_norm
+        )
+    else:
+        nearest_two(
+            chunk_rows,
+            chunk_t,
+            n,
+            terms,
+            use_gemm,
+            dots,
+            acc,
+            best_d,
+            second_d,
+            best,
+            sq_norm,
+        )
     return best[:n], best_d[:n], second_d[:n], sq_norm[:n]
 
 
@@ -160,8 +176,35 @@ def test_gemm_nearest_two_folds_the_centres_in_order(dtype, n_clusters):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [9, 12, 16])
+@pytest.mark.parametrize("n_clusters", [1, 3, 4, 5, 8, 9, 16])
+def test_in_place_nearest_two_labels_as_the_gemm(dtype, n_features, n_clusters):
+    # in_place_dots rounds the products otherwise than a GEMM, so only near
+    # ties could be ordered otherwise, and those are settled row by row as
+    # after the GEMM: the same labels, with the repeated centre's exact ties
+    # and rows far from zero (centred by the offset)
+    X, terms = _chunk(301, n_features, n_clusters, dtype, seed=n_features)
+    offset = np.full(n_features, 1e3, dtype=dtype)
+    X = (X + offset).astype(dtype)
+    rows = np.random.default_rng(n_clusters).permutation(301)[:257]
+    gemm = _nearest(X, terms, True, rows, offset=offset)
+    in_place = _nearest(X, terms, True, rows, in_place=True, offset=offset)
+    np.testing.assert_array_equal(in_place[0], gemm[0])
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    scale = gemm[3] + 2 * terms.sqnorm.max()
+    np.testing.assert_allclose(in_place[1], gemm[1], atol=rtol * scale.max())
+    if n_clusters > 1:
+        np.testing.assert_allclose(in_place[2], gemm[2], atol=rtol * scale.max())
+    if n_clusters > 2:
+        assert not np.any(in_place[0] == 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_clusters", [2, 3, 5])
-def test_gemm_labels_of_exact_ties_do_not_depend_on_the_other_rows(dtype, n_clusters):
+@pytest.mark.parametrize("in_place", [False, True], ids=["gemm", "in_place"])
+def test_gemm_labels_of_exact_ties_do_not_depend_on_the_other_rows(
+    dtype, n_clusters, in_place
+):
     # Centres 1 and k-1 mirror centre 0 in feature 0, and every row has
     # x_0 = 0: each row is exactly as far from the three.  A GEMM may round
     # a row's products differently with its place in the call (OpenBLAS:
@@ -179,5 +222,6 @@ def test_gemm_labels_of_exact_ties_do_not_depend_on_the_other_rows(dtype, n_clus
     terms = CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers))
     for n in (1, 2, 3, 7, 100, 1023):
         for offset in (0, 1, 5):
-            labels = _nearest(X, terms, True, np.arange(offset, offset + n))[0]
+            rows = np.arange(offset, offset + n)
+            labels = _nearest(X, terms, True, rows, in_place=in_place)[0]
             np.testing.assert_array_equal(labels, 0)

@@ -2,7 +2,8 @@
 
 ``common`` holds the loops that Lloyd's passes and the seeding share (the
 squared distance of a row to a centre, the key of a row, column moments),
-``nearest`` the nearest two centres of a chunk of rows, ``prefetch`` a
+``nearest`` the nearest two centres of a chunk of rows, ``row_dots`` the
+products of scattered rows with a few centres read in place, ``prefetch`` a
 hint to the cache to load a row, ``lloyd`` the fused
 assignment/accumulation pass and the M-step helpers, ``batched_pass`` the
 compiled run's own pass,

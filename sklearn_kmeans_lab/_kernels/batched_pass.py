@@ -40,8 +40,14 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     apply_labels,
     gap_of,
 )
-from sklearn_kmeans_lab._kernels.nearest import copy_rows, gather, nearest_two
+from sklearn_kmeans_lab._kernels.nearest import (
+    copy_rows,
+    gather,
+    nearest_two,
+    nearest_two_in_place,
+)
 from sklearn_kmeans_lab._kernels.prefetch import hint_rows
+from sklearn_kmeans_lab._kernels.row_dots import transposed_minus_2
 
 # An ulp of a float64 relative to its value, at most.
 _ULP = 2.0**-52
@@ -156,6 +162,11 @@ def batched_pass(
     batch = options.chunk
     use_gemm = options.use_gemm
     keep_norms = use_gemm and gaps.sq_norms.shape[0] > 0
+    # a pass that reads the bounds computes a scattered part of the rows:
+    # their products in place, where the run asks (options.in_place)
+    in_place = options.in_place and keep_norms and gaps.read
+    if in_place:
+        transposed_minus_2(centers.minus_2, buffers.centers_t)
     chunk_t, chunk_rows = buffers.chunk_t, buffers.chunk_rows
     best_d, second_d, best = buffers.best_d, buffers.second_d, buffers.best
     rows, sq_norm = buffers.rows, buffers.sq_norm
@@ -183,27 +194,45 @@ def batched_pass(
                 row += n
             if n == 0:
                 continue
-            if keep_norms and gaps.read:
-                copy_rows(samples, 0, rows, n, chunk_rows, gaps.sq_norms, sq_norm)
-            else:
-                gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
-                if keep_norms and gaps.write:
-                    for q in range(n):
-                        gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
             # 2. their nearest centres and new bounds
-            nearest_two(
-                chunk_rows,
-                chunk_t,
-                n,
-                centers,
-                use_gemm,
-                buffers.dots_buffer,
-                buffers.acc,
-                best_d,
-                second_d,
-                best,
-                sq_norm,
-            )
+            if in_place:
+                for q in range(n):
+                    sq_norm[q] = gaps.sq_norms[np.uintp(rows[q])]
+                nearest_two_in_place(
+                    samples,
+                    rows,
+                    n,
+                    centers,
+                    buffers.centers_t,
+                    buffers.dots_buffer,
+                    best_d,
+                    second_d,
+                    best,
+                    sq_norm,
+                )
+            else:
+                if keep_norms and gaps.read:
+                    copy_rows(samples, 0, rows, n, chunk_rows, gaps.sq_norms, sq_norm)
+                else:
+                    gather(
+                        samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm
+                    )
+                    if keep_norms and gaps.write:
+                        for q in range(n):
+                            gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
+                nearest_two(
+                    chunk_rows,
+                    chunk_t,
+                    n,
+                    centers,
+                    use_gemm,
+                    buffers.dots_buffer,
+                    buffers.acc,
+                    best_d,
+                    second_d,
+                    best,
+                    sq_norm,
+                )
             if gaps.write:
                 largest = max(
                     largest,
@@ -224,6 +253,7 @@ def batched_pass(
                 chunk_rows,
                 chunk_t,
                 use_gemm,
+                in_place,
                 options.from_scratch,
                 sums,
                 wsums,

@@ -22,6 +22,10 @@ import numpy as np
 from sklearn_kmeans_lab._kernels.common import squared_distance, weight
 from sklearn_kmeans_lab._kernels.nearest import gather, nearest_two
 from sklearn_kmeans_lab._kernels.prefetch import hint_rows
+from sklearn_kmeans_lab._kernels.row_dots import (
+    IN_PLACE_MAX_CLUSTERS,
+    IN_PLACE_MAX_FEATURES,
+)
 
 _STORE_SHRINK = 1.0 - 2.0**-20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -73,7 +77,9 @@ write : bool, store the new gaps of the computed rows
 """
 
 PassOptions = namedtuple(
-    "PassOptions", ["use_gemm", "from_scratch", "want_inertia", "chunk"]
+    "PassOptions",
+    ["use_gemm", "from_scratch", "want_inertia", "chunk", "in_place"],
+    defaults=(False,),
 )
 PassOptions.__doc__ = """How a dense pass runs.
 
@@ -82,6 +88,9 @@ from_scratch : bool, recompute the partial sums from every row; otherwise
     only the samples that change cluster move their contribution
 want_inertia : bool
 chunk : int, rows per chunk
+in_place : bool, where ``use_gemm``: the products of the rows a compiled
+    run's pass reads its bounds for by ``in_place_dots`` (no copy, no GEMM;
+    ``batched_pass``); ``dense_pass`` does not read it
 """
 
 
@@ -178,6 +187,7 @@ def apply_labels(
     chunk_rows,
     chunk_t,
     use_gemm,
+    in_place,
     from_scratch,
     sums,
     wsums,
@@ -189,9 +199,11 @@ def apply_labels(
     Outside a pass from scratch, a row that changes cluster moves its
     contribution from its old cluster's sums to its new one's, in row order,
     in lane ``(rows[q] - lane_base) % n_lanes``; its centred values are the
-    batch's (``chunk_rows`` for the GEMM, else ``chunk_t``).  sums (n_lanes,
+    batch's (``chunk_rows`` for the GEMM, else ``chunk_t``), or, ``in_place``,
+    ``X - x_offset`` computed as ``gather`` computes them.  sums (n_lanes,
     k, d), wsums (n_lanes, k), counts (k,).
     """
+    X, x_offset = samples.X, samples.x_offset
     n_lanes = sums.shape[0]
     n_changed = 0
     for q in range(n):
@@ -211,7 +223,10 @@ def apply_labels(
                 counts[old] -= wi > 0
                 counts[new] += wi > 0
                 for f in range(sums.shape[2]):
-                    v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
+                    if in_place:
+                        v = (X[i, f] - x_offset[f]) * wi
+                    else:
+                        v = (chunk_rows[q, f] if use_gemm else chunk_t[f, q]) * wi
                     sums[lane, old, f] -= v
                     sums[lane, new, f] += v
     return n_changed
@@ -292,6 +307,7 @@ PassBuffers = namedtuple(
         "sq_norm",
         "gap_bits",
         "new_gaps",
+        "centers_t",
     ],
 )
 PassBuffers.__doc__ = """The scratch buffers of a dense pass (``pass_buffers``): a
@@ -303,10 +319,14 @@ def pass_buffers(X, n_clusters, chunk):
     """``PassBuffers`` for a pass over X (n, d) with ``n_clusters`` centres
     and ``chunk`` rows per chunk."""
     n_features = X.shape[1]
+    # in_place_dots' centres: k rounded up to whole vectors (of 4 doubles or
+    # 8 floats), and its rows rounded up to 4
+    width = 4 if X.itemsize == 8 else 8
+    padded = (n_clusters + width - 1) // width * width
     return PassBuffers(
         np.empty((n_features, chunk), dtype=X.dtype),
         np.empty((chunk, n_features), dtype=X.dtype),
-        np.empty(n_clusters * chunk, dtype=X.dtype),
+        np.empty(padded * (chunk + 3), dtype=X.dtype),
         np.empty(chunk, dtype=X.dtype),
         np.empty(chunk, dtype=X.dtype),
         np.empty(chunk, dtype=X.dtype),
@@ -315,6 +335,13 @@ def pass_buffers(X, n_clusters, chunk):
         np.empty(chunk),
         np.empty(chunk, dtype=np.uint32),
         np.empty(chunk),
+        np.empty(
+            (n_features, padded)
+            if n_clusters <= IN_PLACE_MAX_CLUSTERS
+            and n_features <= IN_PLACE_MAX_FEATURES
+            else (0, 0),
+            dtype=X.dtype,
+        ),
     )
 
 
@@ -407,6 +434,7 @@ def dense_pass_in(
                 chunk_rows,
                 chunk_t,
                 use_gemm,
+                False,
                 options.from_scratch,
                 sums,
                 wsums,

@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from sklearn_kmeans_lab._kernels.common import squared_distance
+from sklearn_kmeans_lab._kernels.row_dots import in_place_dots
 
 
 @numba.njit(nogil=True, cache=True)
@@ -262,6 +263,45 @@ def _near_tie(q, best_d, second_d, sq_norm, coef, offset):
 
 
 @numba.njit(nogil=True, cache=True)
+def _near_tie_terms(n, centers, itemsize, best_d, second_d, sq_norm):
+    """``(n_near, coef, offset)``: how many of the ``n`` rows are near ties
+    (``_near_tie`` with ``coef`` and ``offset``), the rounding of a dot
+    product of ``n_features`` terms bounded by ``||x||^2`` and ``||c||^2``."""
+    sqnorm = centers.sqnorm
+    n_features = centers.centers.shape[1]
+    unit = 2.0**-24 if itemsize == 4 else 2.0**-53
+    largest = 0.0
+    for j in range(sqnorm.shape[0]):
+        largest = max(largest, float(sqnorm[j]))
+    coef = _TIE_ROUNDINGS * (n_features + 4) * unit
+    offset = 2.0 * largest
+    # near ties are rare: a branch-free count first (it vectorises)
+    n_near = 0
+    for q in range(n):
+        n_near += 1 if _near_tie(q, best_d, second_d, sq_norm, coef, offset) else 0
+    return n_near, coef, offset
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _settle_row(A, i, a_offset, q, centers, dots, best_d, second_d, best):
+    """Row ``q``'s label: the argmin of ``squared_distance`` of row ``i`` of
+    ``A - a_offset`` to each centre, lowest index first; its two distances
+    both that of the label (a gap bound of 0)."""
+    c, sqnorm = centers.centers, centers.sqnorm
+    label = 0
+    low = np.inf
+    for j in range(c.shape[0]):
+        sq = squared_distance(A, i, a_offset, c, j, 0.0)
+        if sq < low:
+            low = sq
+            label = j
+    best[q] = label
+    value = sqnorm[label] + dots[label, q]
+    best_d[q] = value
+    second_d[q] = value
+
+
+@numba.njit(nogil=True, cache=True)
 def settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, best):
     """Give a row whose two smallest GEMM distances may be in the wrong
     order the label of its distances computed row by row.
@@ -277,39 +317,83 @@ def settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, be
     inertia and ``transform``), lowest index first, which depends on the row
     and the centres alone; elsewhere the GEMM's order is the exact order.  A
     settled row's two distances are both that of its label, so that its gap
-    bound is 0 (computed again at the next pass).  sq_norm : (chunk,)
-    float64, the rows' ``||x||^2``.
+    bound is 0 (computed again at the next pass).  The same holds of any
+    other rounding of the products within that bound (``in_place_dots``:
+    ``settle_near_ties_in_place``).  sq_norm : (chunk,) float64, the rows'
+    ``||x||^2``.
     """
-    c, sqnorm = centers.centers, centers.sqnorm
-    n_clusters, n_features = c.shape
-    unit = 2.0**-24 if chunk_rows.itemsize == 4 else 2.0**-53
-    largest = 0.0
-    for j in range(n_clusters):
-        largest = max(largest, float(sqnorm[j]))
-    coef = _TIE_ROUNDINGS * (n_features + 4) * unit
-    offset = 2.0 * largest
-    # near ties are rare: a branch-free count first (it vectorises)
-    n_near = 0
-    for q in range(n):
-        n_near += 1 if _near_tie(q, best_d, second_d, sq_norm, coef, offset) else 0
+    n_near, coef, offset = _near_tie_terms(
+        n, centers, chunk_rows.itemsize, best_d, second_d, sq_norm
+    )
     if n_near == 0:
         return
     # the copied rows are centred already
-    no_offset = np.zeros(n_features, dtype=chunk_rows.dtype)
+    no_offset = np.zeros(chunk_rows.shape[1], dtype=chunk_rows.dtype)
     for q in range(n):
-        if not _near_tie(q, best_d, second_d, sq_norm, coef, offset):
-            continue
-        label = 0
-        low = np.inf
-        for j in range(n_clusters):
-            sq = squared_distance(chunk_rows, q, no_offset, c, j, 0.0)
-            if sq < low:
-                low = sq
-                label = j
-        best[q] = label
-        value = sqnorm[label] + dots[label, q]
-        best_d[q] = value
-        second_d[q] = value
+        if _near_tie(q, best_d, second_d, sq_norm, coef, offset):
+            _settle_row(
+                chunk_rows, q, no_offset, q, centers, dots, best_d, second_d, best
+            )
+
+
+@numba.njit(nogil=True, cache=True)
+def settle_near_ties_in_place(
+    samples, rows, n, centers, dots, sq_norm, best_d, second_d, best
+):
+    """``settle_near_ties`` of the rows ``rows[:n]`` of ``samples`` read in
+    place (``nearest_two_in_place``): the same distances, as
+    ``squared_distance`` of ``X - x_offset`` is that of the centred copy."""
+    X = samples.X
+    n_near, coef, offset = _near_tie_terms(
+        n, centers, X.itemsize, best_d, second_d, sq_norm
+    )
+    if n_near == 0:
+        return
+    for q in range(n):
+        if _near_tie(q, best_d, second_d, sq_norm, coef, offset):
+            _settle_row(
+                X, rows[q], samples.x_offset, q, centers, dots, best_d, second_d, best
+            )
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _no_nearest(n, best_d, second_d, best):
+    """Rows ``:n`` before any centre: infinite distances, label 0."""
+    for q in range(n):
+        best_d[q] = np.inf
+        second_d[q] = np.inf
+        best[q] = 0
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_dots(dots, n, sqnorm, n_clusters, best_d, second_d, best):
+    """The two smallest of ``sqnorm[j] + dots[j, q]`` over the centres
+    ``j < n_clusters`` and their label, into rows ``:n``; four centres a
+    sweep, as ``_two_feature_nearest_two``."""
+    j = 0
+    while j + 4 <= n_clusters:
+        s0, s1, s2, s3 = sqnorm[j], sqnorm[j + 1], sqnorm[j + 2], sqnorm[j + 3]
+        r0, r1, r2, r3 = dots[j], dots[j + 1], dots[j + 2], dots[j + 3]
+        for q in range(n):
+            _keep_four(
+                q,
+                s0 + r0[q],
+                s1 + r1[q],
+                s2 + r2[q],
+                s3 + r3[q],
+                j,
+                best_d,
+                second_d,
+                best,
+            )
+        j += 4
+    while j < n_clusters:
+        label = np.int32(j)
+        s = sqnorm[j]
+        row = dots[j]
+        for q in range(n):
+            _keep_two(q, s + row[q], label, best_d, second_d, best)
+        j += 1
 
 
 @numba.njit(nogil=True, cache=True)
@@ -337,39 +421,32 @@ def nearest_two(
     (chunk,) the rows' ``||x||^2`` as ``gather`` sums them.
     """
     n_clusters = centers.minus_2.shape[0]
-    for q in range(n):
-        best_d[q] = np.inf
-        second_d[q] = np.inf
-        best[q] = 0
+    _no_nearest(n, best_d, second_d, best)
     if not use_gemm:
         _direct_nearest_two(chunk_t, n, centers, acc, best_d, second_d, best)
         return
     dots = dots_buffer[: n_clusters * n].reshape((n_clusters, n))
     np.dot(centers.minus_2, chunk_rows[:n].T, dots)
-    sqnorm = centers.sqnorm
-    # four centres a sweep, as _two_feature_nearest_two
-    j = 0
-    while j + 4 <= n_clusters:
-        s0, s1, s2, s3 = sqnorm[j], sqnorm[j + 1], sqnorm[j + 2], sqnorm[j + 3]
-        r0, r1, r2, r3 = dots[j], dots[j + 1], dots[j + 2], dots[j + 3]
-        for q in range(n):
-            _keep_four(
-                q,
-                s0 + r0[q],
-                s1 + r1[q],
-                s2 + r2[q],
-                s3 + r3[q],
-                j,
-                best_d,
-                second_d,
-                best,
-            )
-        j += 4
-    while j < n_clusters:
-        label = np.int32(j)
-        s = sqnorm[j]
-        row = dots[j]
-        for q in range(n):
-            _keep_two(q, s + row[q], label, best_d, second_d, best)
-        j += 1
+    _fold_dots(dots, n, centers.sqnorm, n_clusters, best_d, second_d, best)
     settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, best)
+
+
+@numba.njit(nogil=True, cache=True)
+def nearest_two_in_place(
+    samples, rows, n, centers, centers_t, dots_buffer, best_d, second_d, best, sq_norm
+):
+    """``nearest_two`` of the rows ``rows[:n]`` of ``samples`` read in place
+    (``in_place_dots`` instead of a copy and a GEMM): the same labels, near
+    ties settled row by row (``settle_near_ties_in_place``).  centers_t :
+    (d, kp), ``transposed_minus_2`` of the centres; dots_buffer : (kp *
+    (chunk + 3),)."""
+    n_clusters = centers.minus_2.shape[0]
+    kp = centers_t.shape[1]
+    width = (n + 3) // 4 * 4
+    dots = dots_buffer[: kp * width].reshape((kp, width))
+    in_place_dots(samples.X, samples.x_offset, rows, n, centers_t, dots)
+    _no_nearest(n, best_d, second_d, best)
+    _fold_dots(dots, n, centers.sqnorm, n_clusters, best_d, second_d, best)
+    settle_near_ties_in_place(
+        samples, rows, n, centers, dots, sq_norm, best_d, second_d, best
+    )

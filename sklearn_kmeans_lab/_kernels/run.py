@@ -40,6 +40,7 @@ from sklearn_kmeans_lab._kernels.lloyd import (
     reduce_and_add,
     reduce_partials,
 )
+from sklearn_kmeans_lab._kernels.row_dots import IN_PLACE_MAX_CLUSTERS
 
 # numpy's pairwise summation adds up to this many values with eight
 # accumulators, and splits larger arrays in two: ``numpy_sum`` does the first
@@ -107,9 +108,10 @@ RunSettings = namedtuple(
         "refresh",
         "final_pass",
         "keep_norms",
+        "in_place",
         "compiled_einsum",
     ],
-    defaults=(COMPILED_EINSUM,),
+    defaults=(False, COMPILED_EINSUM),
 )
 RunSettings.__doc__ = """What a compiled run needs besides its buffers.
 
@@ -123,6 +125,10 @@ refresh : int, passes between two recomputations of the totals from scratch
 final_pass : bool, relabel against the final centres and compute the inertia
 keep_norms : bool, keep the rows' squared norms between passes (8 bytes a
     row: ``RunBounds.sq_norms``), where the run has bounds and a GEMM
+in_place : bool, where the norms are kept: the passes that read the bounds
+    compute their rows' products in place (``row_dots.in_place_dots``) at up
+    to ``IN_PLACE_MAX_CLUSTERS`` centres, not by a copy and a GEMM (the same
+    labels)
 compiled_einsum : bool, the centres' squared norms computed here as numpy's
     einsum computes them (default: whether this numpy is seen to)
 """
@@ -294,7 +300,8 @@ def _assign(
         )
         scan_limits(threshold, drop, work.limit)
     gaps = RunBounds(work.gaps, drop, work.limit, read, s.use_bounds, work.sq_norms)
-    options = PassOptions(s.use_gemm, from_scratch, False, s.chunk)
+    in_place = s.in_place and n_clusters <= IN_PLACE_MAX_CLUSTERS
+    options = PassOptions(s.use_gemm, from_scratch, False, s.chunk, in_place)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
     batched_pass(
         samples,

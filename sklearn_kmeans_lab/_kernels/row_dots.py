@@ -1,0 +1,215 @@
+"""Dot products of scattered rows with a few centres, the rows read in place.
+
+A compiled run's pass computes the distances of the rows whose bound fails:
+late in a run a scattered few, early on most of them.  With a GEMM each
+batch of them is first copied out of X (``copy_rows``), and OpenBLAS then
+packs the copy again; at 10^5 x 10 and k = 10 the copy and the GEMM took
+about 17 ns a row.  ``in_place_dots`` reads each row where it lies and keeps
+the products of four rows with every centre in vector registers, one fused
+multiply-add per feature and four centres: 6 to 11 ns a row there.
+
+numba does not vectorise this loop (a loop over the centres inside a loop over
+the features, on values it cannot keep in registers), so the kernel is written
+in LLVM IR (``numba.extending.intrinsic``): vectors of four doubles (eight
+floats), the centres' ``-2 c`` transposed and padded to whole vectors
+(``transposed_minus_2``), ``llvm.fmuladd`` (a fused multiply-add where the
+machine has one).
+
+Its products are rounded differently from a GEMM's, in the last bits: only
+the order of two distances within that rounding could differ, and those near
+ties are settled row by row after either (``nearest.settle_near_ties``), so
+the labels are the same.  It pays where X stays in cache (few features) and
+there are few centres: beyond ``IN_PLACE_MAX_FEATURES`` the rows' loads cost
+the same either way, and beyond ``IN_PLACE_MAX_CLUSTERS`` the GEMM's own
+kernels do better.
+"""
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+# Where in_place_dots replaces the copy and the GEMM (RunSettings.in_place).
+IN_PLACE_MAX_FEATURES = 16
+IN_PLACE_MAX_CLUSTERS = 16
+# Rows computed together: four rows' partial products with up to 16 centres
+# are 16 vector registers.
+_ROWS = 4
+
+
+def _vector_width(dtype):
+    """Lanes of a 256-bit vector of ``dtype`` (a numba float type)."""
+    return 4 if dtype == types.float64 else 8
+
+
+def vector_width(dtype):
+    """Lanes of the kernel's vectors of numpy ``dtype``: 4 doubles, 8 floats."""
+    return 4 if np.dtype(dtype) == np.float64 else 8
+
+
+def _in_place_dots_kernel(n_vectors):
+    """The intrinsic of ``in_place_dots`` for ``n_vectors`` vectors of
+    centres (k rounded up to whole vectors)."""
+
+    @intrinsic
+    def dots_of_rows(typingctx, X, x_offset, rows, n, centers_t, dots):
+        if not (
+            isinstance(X, types.Array)
+            and X.ndim == 2
+            and X.dtype in (types.float32, types.float64)
+            and x_offset.dtype == X.dtype
+            and centers_t.dtype == X.dtype
+            and dots.dtype == X.dtype
+            and isinstance(rows.dtype, types.Integer)
+        ):
+            return None
+        sig = types.void(X, x_offset, rows, n, centers_t, dots)
+
+        def codegen(context, builder, signature, args):
+            x_ty, o_ty, r_ty, _, c_ty, d_ty = signature.args
+            x_arr = context.make_array(x_ty)(context, builder, args[0])
+            o_arr = context.make_array(o_ty)(context, builder, args[1])
+            r_arr = context.make_array(r_ty)(context, builder, args[2])
+            c_arr = context.make_array(c_ty)(context, builder, args[4])
+            d_arr = context.make_array(d_ty)(context, builder, args[5])
+            n_rows = context.cast(builder, args[3], signature.args[3], types.intp)
+
+            i64 = ir.IntType(64)
+            i32 = ir.IntType(32)
+            i8p = ir.IntType(8).as_pointer()
+            scalar = context.get_value_type(x_ty.dtype)
+            width = _vector_width(x_ty.dtype)
+            vec = ir.VectorType(scalar, width)
+            lanes = ir.VectorType(scalar, _ROWS)
+            name = f"llvm.fmuladd.v{width}f{64 if width == 4 else 32}"
+            fmuladd = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [vec, vec, vec]), name
+            )
+
+            def const(v):
+                return ir.Constant(i64, v)
+
+            n_features = cgutils.unpack_tuple(builder, x_arr.shape)[1]
+            x_row_stride, x_col_stride = cgutils.unpack_tuple(builder, x_arr.strides)
+            c_row_stride = cgutils.unpack_tuple(builder, c_arr.strides)[0]
+            d_row_stride = cgutils.unpack_tuple(builder, d_arr.strides)[0]
+            x_base = builder.bitcast(x_arr.data, i8p)
+            c_base = builder.bitcast(c_arr.data, i8p)
+            d_base = builder.bitcast(d_arr.data, i8p)
+            item = const(context.get_abi_sizeof(scalar))
+            vector_bytes = width * context.get_abi_sizeof(scalar)
+            zero = ir.Constant(vec, [0.0] * width)
+            undef = ir.Constant(vec, ir.Undefined)
+            broadcast = ir.Constant(ir.VectorType(i32, width), [0] * width)
+
+            def at(base, offset, ty):
+                return builder.bitcast(builder.gep(base, [offset]), ty.as_pointer())
+
+            # the partial products, one alloca per vector (promoted to
+            # registers by LLVM's mem2reg)
+            acc = [
+                [cgutils.alloca_once(builder, vec) for _ in range(n_vectors)]
+                for _ in range(_ROWS)
+            ]
+            last = builder.sub(n_rows, const(1))
+            n_blocks = builder.udiv(builder.add(n_rows, const(_ROWS - 1)), const(_ROWS))
+            with cgutils.for_range(builder, n_blocks) as block:
+                q0 = builder.mul(block.index, const(_ROWS))
+                starts = []
+                for r in range(_ROWS):
+                    # the rows past n repeat the last one (their columns of
+                    # dots are written, never read)
+                    q = builder.add(q0, const(r))
+                    q = builder.select(builder.icmp_signed("<", q, n_rows), q, last)
+                    row = builder.load(builder.gep(r_arr.data, [q]))
+                    row = builder.sext(row, i64) if row.type.width < 64 else row
+                    starts.append(builder.gep(x_base, [builder.mul(row, x_row_stride)]))
+                    for v in range(n_vectors):
+                        builder.store(zero, acc[r][v])
+                with cgutils.for_range(builder, n_features) as feature:
+                    f = feature.index
+                    offset = builder.load(builder.gep(o_arr.data, [f]))
+                    c_row = builder.mul(f, c_row_stride)
+                    c = [
+                        builder.load(
+                            at(
+                                c_base, builder.add(c_row, const(v * vector_bytes)), vec
+                            ),
+                            align=1,
+                        )
+                        for v in range(n_vectors)
+                    ]
+                    col = builder.mul(f, x_col_stride)
+                    for r in range(_ROWS):
+                        x = builder.load(at(starts[r], col, scalar))
+                        x = builder.fsub(x, offset)  # as copy_rows centres it
+                        xs = builder.insert_element(undef, x, ir.Constant(i32, 0))
+                        xs = builder.shuffle_vector(xs, undef, broadcast)
+                        for v in range(n_vectors):
+                            total = builder.load(acc[r][v])
+                            total = builder.call(fmuladd, [xs, c[v], total])
+                            builder.store(total, acc[r][v])
+                # dots[j, q0:q0 + 4] for each centre j: the four rows' lane j
+                q0_bytes = builder.mul(q0, item)
+                for v in range(n_vectors):
+                    values = [builder.load(acc[r][v]) for r in range(_ROWS)]
+                    for lane in range(width):
+                        out = ir.Constant(lanes, ir.Undefined)
+                        for r in range(_ROWS):
+                            value = builder.extract_element(
+                                values[r], ir.Constant(i32, lane)
+                            )
+                            out = builder.insert_element(
+                                out, value, ir.Constant(i32, r)
+                            )
+                        j = const(v * width + lane)
+                        place = builder.add(builder.mul(j, d_row_stride), q0_bytes)
+                        builder.store(out, at(d_base, place, lanes), align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return dots_of_rows
+
+
+_DOTS_1 = _in_place_dots_kernel(1)
+_DOTS_2 = _in_place_dots_kernel(2)
+_DOTS_3 = _in_place_dots_kernel(3)
+_DOTS_4 = _in_place_dots_kernel(4)
+
+
+@numba.njit(nogil=True, cache=True)
+def in_place_dots(X, x_offset, rows, n, centers_t, dots):
+    """``dots[j, q] = <X[rows[q]] - x_offset, centers_t[:, j]>`` for the
+    ``n`` rows, the rows read in place.
+
+    X : (n_samples, d) float32 or float64; centers_t : (d, kp) in X's dtype,
+    kp a whole number of vectors (``transposed_minus_2``), at most four;
+    dots : (kp, m) in X's dtype, m at least ``n`` rounded up to 4 (the
+    columns past ``n`` get copies of the last row's).  rows : (>= n,).
+    """
+    if n == 0:
+        return
+    width = 4 if X.itemsize == 8 else 8
+    n_vectors = centers_t.shape[1] // width
+    if n_vectors == 1:
+        _DOTS_1(X, x_offset, rows, n, centers_t, dots)
+    elif n_vectors == 2:
+        _DOTS_2(X, x_offset, rows, n, centers_t, dots)
+    elif n_vectors == 3:
+        _DOTS_3(X, x_offset, rows, n, centers_t, dots)
+    else:
+        _DOTS_4(X, x_offset, rows, n, centers_t, dots)
+
+
+@numba.njit(nogil=True, cache=True)
+def transposed_minus_2(minus_2, centers_t):
+    """``centers_t[:, :k] = minus_2.T``, the padding columns zero: the
+    centres as ``in_place_dots`` reads them.  minus_2 : (k, d); centers_t :
+    (d, kp)."""
+    n_clusters, n_features = minus_2.shape
+    for f in range(n_features):
+        for j in range(centers_t.shape[1]):
+            centers_t[f, j] = minus_2[j, f] if j < n_clusters else 0.0

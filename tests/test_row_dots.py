@@ -1,0 +1,78 @@
+"""``in_place_dots``: the products of scattered rows with a few centres, the
+rows read where they lie, as the GEMM of a copy computes them."""
+
+import numpy as np
+import pytest
+
+from sklearn_kmeans_lab._kernels.row_dots import (
+    IN_PLACE_MAX_CLUSTERS,
+    in_place_dots,
+    transposed_minus_2,
+    vector_width,
+)
+
+
+def _products(X, offset, rows, minus_2):
+    """The products of the centred rows in float64: (k, n)."""
+    centred = X[rows].astype(np.float64) - offset.astype(np.float64)
+    return minus_2.astype(np.float64) @ centred.T
+
+
+def _in_place(X, offset, rows, minus_2, spare=3):
+    k, n_features = minus_2.shape
+    width = vector_width(X.dtype)
+    padded = -(-k // width) * width
+    centers_t = np.full((n_features, padded), np.nan, dtype=X.dtype)
+    transposed_minus_2(minus_2, centers_t)
+    dots = np.full((padded, len(rows) + spare), np.nan, dtype=X.dtype)
+    in_place_dots(X, offset, rows, len(rows), centers_t, dots)
+    return centers_t, dots
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 5, 9, 16])
+@pytest.mark.parametrize("n_clusters", [1, 4, 5, 8, 9, 13, IN_PLACE_MAX_CLUSTERS])
+@pytest.mark.parametrize("n_rows", [1, 3, 4, 5, 130])
+def test_in_place_dots_are_the_products_of_the_centred_rows(
+    dtype, n_features, n_clusters, n_rows
+):
+    rng = np.random.default_rng(n_features * 100 + n_clusters)
+    X = rng.normal(5.0, 3.0, size=(400, n_features)).astype(dtype)
+    offset = X.mean(axis=0).astype(dtype)
+    minus_2 = (-2 * rng.normal(size=(n_clusters, n_features))).astype(dtype)
+    # scattered, unsorted and repeated rows
+    rows = rng.integers(0, 400, size=n_rows).astype(np.int64)
+    centers_t, dots = _in_place(X, offset, rows, minus_2)
+    expected = _products(X, offset, rows, minus_2)
+    scale = np.abs(minus_2).sum(axis=1)[:, None] * np.abs(X - offset).max()
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    assert np.all(np.abs(dots[:n_clusters, :n_rows] - expected) <= rtol * scale)
+    # the padding centres are zero: their products are zero, not NaN
+    np.testing.assert_array_equal(centers_t[:, n_clusters:], 0)
+    np.testing.assert_array_equal(dots[n_clusters:, :n_rows], 0)
+    # the columns up to n rounded up to 4 repeat the last row's; none further
+    last = -(-n_rows // 4) * 4
+    for q in range(n_rows, last):
+        np.testing.assert_array_equal(dots[:, q], dots[:, n_rows - 1])
+    assert np.isnan(dots[:, last:]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_in_place_dots_read_the_rows_through_the_strides(dtype):
+    # a Fortran-ordered X and a column slice: the same products as a C copy
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(50, 24)).astype(dtype)
+    minus_2 = rng.normal(size=(6, 12)).astype(dtype)
+    offset = rng.normal(size=12).astype(dtype)
+    rows = np.array([7, 3, 49, 0, 11], dtype=np.int64)
+    contiguous = _in_place(np.ascontiguousarray(base[:, ::2]), offset, rows, minus_2)
+    for X in (base[:, ::2], np.asfortranarray(base[:, ::2])):
+        np.testing.assert_array_equal(
+            _in_place(X, offset, rows, minus_2)[1], contiguous[1]
+        )
+
+
+def test_in_place_dots_of_no_rows_write_nothing():
+    X = np.ones((4, 9))
+    _, dots = _in_place(X, np.zeros(9), np.zeros(0, dtype=np.int64), np.ones((3, 9)))
+    assert np.isnan(dots).all()
