@@ -6,7 +6,7 @@ import numba
 import numpy as np
 import pytest
 
-from sklearn_kmeans_lab._kernels.prefetch import prefetch_row
+from sklearn_kmeans_lab._kernels.prefetch import prefetch_row, worth_hinting
 
 
 @numba.njit
@@ -47,3 +47,16 @@ def test_the_hint_is_emitted_as_an_llvm_prefetch():
     _row_sums(X, np.arange(4), True)
     signature = (numba.typeof(X), numba.typeof(np.arange(4)), numba.boolean)
     assert "@llvm.prefetch" in _row_sums.inspect_llvm(signature)
+
+
+@numba.njit
+def _worth(X, in_place):
+    return worth_hinting(X, in_place)
+
+
+def test_a_pass_that_reads_its_rows_in_place_hints_them_from_smaller_data():
+    # 4 MiB and 16 MiB of float64 (see _HINT_IN_PLACE_MIN_BYTES)
+    mid, large = np.empty((2**19, 1)), np.empty((2**21, 1))
+    small = np.empty((2**19 - 1, 1))
+    assert _worth(mid, True) and not _worth(small, True)
+    assert not _worth(mid, False) and _worth(large, False)

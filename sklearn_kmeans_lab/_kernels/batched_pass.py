@@ -108,12 +108,12 @@ def scan_limits(threshold, drop, limit):
 
 
 @numba.njit(nogil=True, cache=True)
-def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
+def scan_bounds(X, gaps, labels, row, stop, room, rows, n, in_place=False):
     """Append to ``rows[n:]`` the rows of ``[row, stop)`` whose cumulative
     bound (``RunBounds``) no longer exceeds their cluster's ``limit``,
     scanning at most ``room`` rows (so that ``rows`` cannot overflow), and
-    hint them to the cache where ``worth_hinting``.  Returns
-    ``(next_row, n)``."""
+    hint them to the cache where ``worth_hinting`` (for a pass that reads
+    them ``in_place``).  Returns ``(next_row, n)``."""
     stored, limit = gaps.stored, gaps.limit
     end = min(stop, row + room)
     # unsigned indices (see _kernels/common.py): no negative-index code
@@ -122,7 +122,7 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n):
         rows[found] = i
         # neither is NaN (see scan_limits): an ordered comparison
         found += _ONE if stored[i] <= limit[np.uintp(labels[i])] else _ZERO
-    hint_rows(X, 0, rows, n, np.intp(found))
+    hint_rows(X, 0, rows, n, np.intp(found), in_place)
     return end, np.intp(found)
 
 
@@ -185,7 +185,7 @@ def batched_pass(
             if gaps.read:
                 while row < g_hi and n < batch:
                     row, n = scan_bounds(
-                        samples.X, gaps, labels, row, g_hi, batch - n, rows, n
+                        samples.X, gaps, labels, row, g_hi, batch - n, rows, n, in_place
                     )
             else:
                 n = min(batch, g_hi - row)
