@@ -87,9 +87,10 @@ _USE_BOUNDS = True
 # The passes of a compiled run that read the bounds compute their rows'
 # products in place (``_kernels/row_dots.py``) where that is faster than a
 # copy and a GEMM: a GEMM run (more than 8 features) of at most
-# IN_PLACE_MAX_FEATURES features, the norms kept (a tenth to a sixth less time
-# on a selection's reference sets at 10^5 x 10).  The same labels (switched
-# off only to test that it changes nothing).
+# IN_PLACE_MAX_FEATURES features, the norms kept (with the rows hinted to the
+# cache, ``prefetch._HINT_IN_PLACE_MIN_BYTES``: a third less time on a
+# selection's reference sets at 10^5 x 10, a quarter on the whole selection).
+# The same labels (switched off only to test that it changes nothing).
 _IN_PLACE_DOTS = True
 # A quiet dense run on one thread is one compiled call (``_kernels/run.py``,
 # the same iterates; switched off only to test that it changes nothing).

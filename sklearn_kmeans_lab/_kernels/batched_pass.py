@@ -18,7 +18,10 @@ from as many chunks as it takes to fill a batch:
   a skipped row keeps its label, so its stored value stays valid as it is.
 - *Full batches.*  The scan collects the rows whose bound fails, in row
   order, until a batch (``PassOptions.chunk`` rows) is full; the batch then
-  goes through the same kernels as a chunk (``gather``, ``nearest_two``).
+  goes through the same kernels as a chunk (``gather``, ``nearest_two``), or,
+  where the run asks (``PassOptions.in_place``), through
+  ``nearest_two_in_place``, which reads the rows where they lie (the same
+  labels).
 
 Nothing a row adds changes: the rows are computed by the same arithmetic,
 their labels and moved contributions are applied in row order, each in the

@@ -1,7 +1,8 @@
 """The nearest and second-nearest centre of a chunk of rows (Lloyd's E-step).
 
 ``gather`` copies the rows a pass needs into a chunk buffer, ``nearest_two``
-finds their two nearest centres.  The argmin is over ``||c||^2 - 2 <x, c>``
+finds their two nearest centres (``nearest_two_in_place`` without the copy,
+by ``row_dots.in_place_dots``).  The argmin is over ``||c||^2 - 2 <x, c>``
 (``||x||^2`` is the same for every centre), as scikit-learn does; ``-2 c`` is
 exact, so ``||c||^2 + <x, -2 c>`` rounds exactly like ``||c||^2 - 2 <x, c>``.
 

@@ -3,10 +3,12 @@
 A compiled run's pass computes the distances of the rows whose bound fails:
 late in a run a scattered few, early on most of them.  With a GEMM each
 batch of them is first copied out of X (``copy_rows``), and OpenBLAS then
-packs the copy again; at 10^5 x 10 and k = 10 the copy and the GEMM took
-about 17 ns a row.  ``in_place_dots`` reads each row where it lies and keeps
-the products of four rows with every centre in vector registers, one fused
-multiply-add per feature and four centres: 6 to 11 ns a row there.
+packs the copy again; at 10^5 x 10 and k = 10 the copy, the GEMM and the
+selection of the two nearest took 13 to 19 ns a row (one thread, 30 % of
+the rows).  ``in_place_dots`` reads each row where it lies and keeps the
+products of four rows with every centre in vector registers, one fused
+multiply-add per feature and four centres: 6 ns a row with X in cache, 9 at
+10^5 x 10, and 9 to 16 with the selection.
 
 numba does not vectorise this loop (a loop over the centres inside a loop over
 the features, on values it cannot keep in registers), so the kernel is written
