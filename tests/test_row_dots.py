@@ -1,6 +1,7 @@
 """``in_place_dots``: the products of scattered rows with a few centres, the
 rows read where they lie, as the GEMM of a copy computes them."""
 
+import numba
 import numpy as np
 import pytest
 
@@ -76,3 +77,12 @@ def test_in_place_dots_of_no_rows_write_nothing():
     X = np.ones((4, 9))
     _, dots = _in_place(X, np.zeros(9), np.zeros(0, dtype=np.int64), np.ones((3, 9)))
     assert np.isnan(dots).all()
+
+
+def test_in_place_dots_refuse_strided_small_arrays():
+    # the offsets, rows, centres and products are read by index: a strided
+    # view would be misread, so it does not compile
+    X = np.ones((8, 9))
+    rows = np.arange(4, dtype=np.int64)
+    with pytest.raises(numba.core.errors.TypingError):
+        _in_place(X, np.zeros(18)[::2], rows, np.ones((3, 9)))

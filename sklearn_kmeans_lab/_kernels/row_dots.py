@@ -15,7 +15,11 @@ the features, on values it cannot keep in registers), so the kernel is written
 in LLVM IR (``numba.extending.intrinsic``): vectors of four doubles (eight
 floats), the centres' ``-2 c`` transposed and padded to whole vectors
 (``transposed_minus_2``), ``llvm.fmuladd`` (a fused multiply-add where the
-machine has one).
+machine has one).  Where X's rows are contiguous, four features of a row are
+loaded and centred at once and each then broadcast (3 % to 15 % less time
+than a load, subtraction and broadcast per feature, the same values).  X is
+read through its strides; the other arrays must be contiguous (a strided
+one does not compile).
 
 Its products are rounded differently from a GEMM's, in the last bits: only
 the order of two distances within that rounding could differ, and those near
@@ -65,6 +69,8 @@ def _in_place_dots_kernel(n_vectors):
             and centers_t.dtype == X.dtype
             and dots.dtype == X.dtype
             and isinstance(rows.dtype, types.Integer)
+            # read by index, not through their strides
+            and all(a.layout == "C" for a in (x_offset, rows, centers_t, dots))
         ):
             return None
         sig = types.void(X, x_offset, rows, n, centers_t, dots)
@@ -105,6 +111,9 @@ def _in_place_dots_kernel(n_vectors):
             zero = ir.Constant(vec, [0.0] * width)
             undef = ir.Constant(vec, ir.Undefined)
             broadcast = ir.Constant(ir.VectorType(i32, width), [0] * width)
+            quad_vec = ir.VectorType(scalar, 4)
+            quad_undef = ir.Constant(quad_vec, ir.Undefined)
+            o_base = builder.bitcast(o_arr.data, i8p)
 
             def at(base, offset, ty):
                 return builder.bitcast(builder.gep(base, [offset]), ty.as_pointer())
@@ -130,9 +139,10 @@ def _in_place_dots_kernel(n_vectors):
                     starts.append(builder.gep(x_base, [builder.mul(row, x_row_stride)]))
                     for v in range(n_vectors):
                         builder.store(zero, acc[r][v])
-                with cgutils.for_range(builder, n_features) as feature:
-                    f = feature.index
-                    offset = builder.load(builder.gep(o_arr.data, [f]))
+
+                def fold_feature(f, xs_of_row):
+                    """The products of feature ``f``: ``xs_of_row(r)`` is
+                    row r's centred value, broadcast."""
                     c_row = builder.mul(f, c_row_stride)
                     c = [
                         builder.load(
@@ -143,16 +153,54 @@ def _in_place_dots_kernel(n_vectors):
                         )
                         for v in range(n_vectors)
                     ]
-                    col = builder.mul(f, x_col_stride)
                     for r in range(_ROWS):
-                        x = builder.load(at(starts[r], col, scalar))
-                        x = builder.fsub(x, offset)  # as copy_rows centres it
-                        xs = builder.insert_element(undef, x, ir.Constant(i32, 0))
-                        xs = builder.shuffle_vector(xs, undef, broadcast)
+                        xs = xs_of_row(r)
                         for v in range(n_vectors):
                             total = builder.load(acc[r][v])
                             total = builder.call(fmuladd, [xs, c[v], total])
                             builder.store(total, acc[r][v])
+
+                # four features at a time where X's rows are contiguous: one
+                # vector load and subtraction a row, then each lane broadcast
+                # (the same centred values, in fewer instructions)
+                contiguous = builder.icmp_unsigned("==", x_col_stride, item)
+                n_quads = builder.select(
+                    contiguous, builder.udiv(n_features, const(4)), const(0)
+                )
+                with cgutils.for_range(builder, n_quads) as quad:
+                    f0 = builder.mul(quad.index, const(4))
+                    f0_bytes = builder.mul(f0, item)
+                    centre = builder.load(at(o_base, f0_bytes, quad_vec), align=1)
+                    quads = [
+                        builder.fsub(
+                            builder.load(at(starts[r], f0_bytes, quad_vec), align=1),
+                            centre,
+                        )
+                        for r in range(_ROWS)
+                    ]
+                    for lane in range(4):
+                        pick = ir.Constant(ir.VectorType(i32, width), [lane] * width)
+                        fold_feature(
+                            builder.add(f0, const(lane)),
+                            lambda r, pick=pick: builder.shuffle_vector(
+                                quads[r], quad_undef, pick
+                            ),
+                        )
+                rest = builder.mul(n_quads, const(4))
+                with cgutils.for_range_slice(builder, rest, n_features, const(1)) as (
+                    f,
+                    _,
+                ):
+                    offset = builder.load(builder.gep(o_arr.data, [f]))
+                    col = builder.mul(f, x_col_stride)
+
+                    def broadcast_of(r):
+                        x = builder.load(at(starts[r], col, scalar))
+                        x = builder.fsub(x, offset)  # as copy_rows centres it
+                        xs = builder.insert_element(undef, x, ir.Constant(i32, 0))
+                        return builder.shuffle_vector(xs, undef, broadcast)
+
+                    fold_feature(f, broadcast_of)
                 # dots[j, q0:q0 + 4] for each centre j: the four rows' lane j
                 q0_bytes = builder.mul(q0, item)
                 for v in range(n_vectors):
