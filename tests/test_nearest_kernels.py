@@ -16,7 +16,7 @@ from sklearn_kmeans_lab._kernels.nearest import (
     nearest_two,
     nearest_two_in_place,
 )
-from sklearn_kmeans_lab._kernels.row_dots import transposed_minus_2, vector_width
+from sklearn_kmeans_lab._kernels.row_dots import padded_clusters, transposed_minus_2
 
 
 def _plain_distances(chunk, minus_2, sqnorm):
@@ -59,8 +59,7 @@ def _nearest(X, terms, use_gemm, rows=None, in_place=False, offset=None):
     gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
     best_d, second_d, acc = (np.empty(size, dtype=X.dtype) for _ in range(3))
     best = np.empty(size, dtype=np.int32)
-    width = vector_width(X.dtype)
-    padded = -(-k // width) * width
+    padded = padded_clusters(X, k)
     dots = np.empty(padded * (size + 3), dtype=X.dtype)
     if in_place:
         centers_t = np.empty((n_features, padded), dtype=X.dtype)

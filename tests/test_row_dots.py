@@ -8,8 +8,8 @@ import pytest
 from sklearn_kmeans_lab._kernels.row_dots import (
     IN_PLACE_MAX_CLUSTERS,
     in_place_dots,
+    padded_clusters,
     transposed_minus_2,
-    vector_width,
 )
 
 
@@ -21,8 +21,7 @@ def _products(X, offset, rows, minus_2):
 
 def _in_place(X, offset, rows, minus_2, spare=3):
     k, n_features = minus_2.shape
-    width = vector_width(X.dtype)
-    padded = -(-k // width) * width
+    padded = padded_clusters(X, k)
     centers_t = np.full((n_features, padded), np.nan, dtype=X.dtype)
     transposed_minus_2(minus_2, centers_t)
     dots = np.full((padded, len(rows) + spare), np.nan, dtype=X.dtype)

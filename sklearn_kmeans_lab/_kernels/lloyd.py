@@ -25,6 +25,7 @@ from sklearn_kmeans_lab._kernels.prefetch import hint_rows
 from sklearn_kmeans_lab._kernels.row_dots import (
     IN_PLACE_MAX_CLUSTERS,
     IN_PLACE_MAX_FEATURES,
+    padded_clusters,
 )
 
 _STORE_SHRINK = 1.0 - 2.0**-20
@@ -319,10 +320,9 @@ def pass_buffers(X, n_clusters, chunk):
     """``PassBuffers`` for a pass over X (n, d) with ``n_clusters`` centres
     and ``chunk`` rows per chunk."""
     n_features = X.shape[1]
-    # in_place_dots' centres: k rounded up to whole vectors (of 4 doubles or
-    # 8 floats), and its rows rounded up to 4
-    width = 4 if X.itemsize == 8 else 8
-    padded = (n_clusters + width - 1) // width * width
+    # in_place_dots' centres (k rounded up to whole vectors) and rows
+    # (rounded up to 4)
+    padded = padded_clusters(X, n_clusters)
     return PassBuffers(
         np.empty((n_features, chunk), dtype=X.dtype),
         np.empty((chunk, n_features), dtype=X.dtype),

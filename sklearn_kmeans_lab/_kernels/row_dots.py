@@ -26,12 +26,12 @@ the order of two distances within that rounding could differ, and those near
 ties are settled row by row after either (``nearest.settle_near_ties``), so
 the labels are the same.  It pays where X stays in cache (few features) and
 there are few centres: beyond ``IN_PLACE_MAX_FEATURES`` the rows' loads cost
-the same either way, and beyond ``IN_PLACE_MAX_CLUSTERS`` the GEMM's own
-kernels do better.
+the same either way (measured at 16, 24 and 32 features), and beyond
+``IN_PLACE_MAX_CLUSTERS`` four rows' products no longer fit in the vector
+registers (at 16 features, 24 and 32 centres took longer than the GEMM).
 """
 
 import numba
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -45,14 +45,16 @@ IN_PLACE_MAX_CLUSTERS = 16
 _ROWS = 4
 
 
-def _vector_width(dtype):
-    """Lanes of a 256-bit vector of ``dtype`` (a numba float type)."""
-    return 4 if dtype == types.float64 else 8
+# The kernels' vectors: 256 bits, 4 doubles or 8 floats.
+_VECTOR_BYTES = 32
 
 
-def vector_width(dtype):
-    """Lanes of the kernel's vectors of numpy ``dtype``: 4 doubles, 8 floats."""
-    return 4 if np.dtype(dtype) == np.float64 else 8
+@numba.njit(nogil=True, cache=True)
+def padded_clusters(X, n_clusters):
+    """``n_clusters`` rounded up to whole vectors of X's dtype: the columns
+    of the centres ``in_place_dots`` reads (``transposed_minus_2``)."""
+    width = _VECTOR_BYTES // X.itemsize
+    return (n_clusters + width - 1) // width * width
 
 
 def _in_place_dots_kernel(n_vectors):
@@ -88,7 +90,7 @@ def _in_place_dots_kernel(n_vectors):
             i32 = ir.IntType(32)
             i8p = ir.IntType(8).as_pointer()
             scalar = context.get_value_type(x_ty.dtype)
-            width = _vector_width(x_ty.dtype)
+            width = _VECTOR_BYTES // context.get_abi_sizeof(scalar)
             vec = ir.VectorType(scalar, width)
             lanes = ir.VectorType(scalar, _ROWS)
             name = f"llvm.fmuladd.v{width}f{64 if width == 4 else 32}"
@@ -236,14 +238,13 @@ def in_place_dots(X, x_offset, rows, n, centers_t, dots):
     ``n`` rows, the rows read in place.
 
     X : (n_samples, d) float32 or float64; centers_t : (d, kp) in X's dtype,
-    kp a whole number of vectors (``transposed_minus_2``), at most four;
+    kp = ``padded_clusters`` (a whole number of vectors), at most four;
     dots : (kp, m) in X's dtype, m at least ``n`` rounded up to 4 (the
     columns past ``n`` get copies of the last row's).  rows : (>= n,).
     """
     if n == 0:
         return
-    width = 4 if X.itemsize == 8 else 8
-    n_vectors = centers_t.shape[1] // width
+    n_vectors = centers_t.shape[1] * X.itemsize // _VECTOR_BYTES
     if n_vectors == 1:
         _DOTS_1(X, x_offset, rows, n, centers_t, dots)
     elif n_vectors == 2:
