@@ -47,6 +47,27 @@ _CACHE_BYTES = 2**26
 # whereas the rows of one general product do not depend on each other.
 _DRAW_CHUNK_VALUES = 2**20
 _DRAW_MIN_ROWS = 64
+# A reference set's runs start over a tenth of its rows, and those over a
+# tenth of that, while a prefix keeps at least _WARM_MIN_ROWS rows and
+# _WARM_ROWS_PER_CLUSTER rows per cluster (see ``warm_up_rows``).
+_WARM_SHRINK = 10
+_WARM_MIN_ROWS = 2000
+_WARM_ROWS_PER_CLUSTER = 100
+
+
+def warm_up_rows(n_samples, n_clusters):
+    """The prefixes of a reference set of ``n_samples`` rows whose runs at
+    up to ``n_clusters`` clusters come first (``ManyFits.inertias``),
+    smallest first: ``n_samples // 10``, ``// 100``, ... while they have at
+    least ``_WARM_MIN_ROWS`` rows and ``_WARM_ROWS_PER_CLUSTER`` per
+    cluster; () for a set too small to gain from it."""
+    fewest = max(_WARM_MIN_ROWS, _WARM_ROWS_PER_CLUSTER * n_clusters)
+    rows = []
+    n_rows = n_samples // _WARM_SHRINK
+    while n_rows >= fewest:
+        rows.insert(0, n_rows)
+        n_rows //= _WARM_SHRINK
+    return tuple(rows)
 
 
 class PreparedData(FitData):
@@ -152,11 +173,14 @@ class ManyFits:
         est.n_features_in_ = self.template.n_features_in_
         return est
 
-    def starts(self, X, sample_weight, k, seed, keep=True):
+    def starts(self, X, sample_weight, k, seed, keep=True, n_rows=None):
         """The centred initial centres of every start of a fit at K with
         ``seed``, (n_init, k, d): the fits at smaller K start from their
-        first columns (see the module's docstring)."""
+        first columns (see the module's docstring).  Seeded on the first
+        ``n_rows`` rows of X, where given (``FitData.prefix``)."""
         data = self.prepare(X, sample_weight, keep)
+        if n_rows is not None:
+            data = data.prefix(n_rows)
         est = self._estimator(k, seed)
         est._check_params_vs_input(data)
         return est._initial_centers(data, self.generator(int(seed)))
@@ -197,25 +221,37 @@ class ManyFits:
         best = est._best_run(data, starts[:, :k], with_inertia=True)
         return unscaled_inertia(best.inertia, data.weight_exponent, stacklevel=4)
 
-    def inertias(self, X, sample_weight, ks, starts, keep=True):
+    def inertias(self, X, sample_weight, ks, starts, keep=True, warm_rows=()):
         """``inertia`` at every K of ``ks`` (each at least 2, at most the
         largest K of ``starts``): the same values, the runs of every K in one
         compiled call where they can (``FitData.best_inertias``), K by K
-        elsewhere."""
+        elsewhere.
+
+        ``warm_rows`` (increasing row counts, each less than X's): before
+        the runs over X, each start at each K is run over the first
+        ``warm_rows[0]`` rows of X, from there over the first
+        ``warm_rows[1]``, and so on (``FitData.converged_starts``); the runs
+        over X start where those end.  For rows drawn independently (a
+        reference set), so that a prefix is a random sample of them.
+        """
         data = self.prepare(X, sample_weight, keep)
         # the checks of the largest K are those of every smaller one (the
         # tolerance and n_init do not depend on K)
         est = self._estimator(max(ks), 0)
         est._check_params_vs_input(data)
+        run = {"max_iter": est.max_iter, "tol": est._tol}
+        starts_at = np.broadcast_to(starts, (len(ks),) + starts.shape)
+        for n_rows in warm_rows:
+            starts_at = data.prefix(n_rows).converged_starts(starts_at, ks, **run)
         values = None
         if not est.verbose:
-            values = data.best_inertias(starts, ks, max_iter=est.max_iter, tol=est._tol)
+            values = data.best_inertias(starts_at, ks, **run)
         if values is None:
             values = np.full(len(ks), np.nan)
         inertias = []
-        for k, value in zip(ks, values, strict=True):
+        for k, value, k_starts in zip(ks, values, starts_at, strict=True):
             if np.isnan(value):
-                inertias.append(self.inertia(X, sample_weight, k, starts, keep))
+                inertias.append(self.inertia(X, sample_weight, k, k_starts, keep))
             else:
                 inertias.append(
                     unscaled_inertia(value, data.weight_exponent, stacklevel=4)

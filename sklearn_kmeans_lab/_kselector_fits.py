@@ -16,6 +16,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils import check_random_state
 
 from sklearn_kmeans_lab._cluster_indices import cluster_indices
+from sklearn_kmeans_lab._engine import warm_up_rows
 from sklearn_kmeans_lab._gap import within_dispersion
 from sklearn_kmeans_lab._prediction_strength import half_strength, split_halves
 
@@ -103,13 +104,14 @@ def _fit_at(estimator, X, sample_weight, k, seed, settings, where):
     return est, fit_labels(est, X, sample_weight, settings.param_name, k, where)
 
 
-def _shared_starts(engine, X, sample_weight, ks, seed, settings, where):
-    """The engine's starts of ``X`` seeded with ``seed`` at the largest K of
-    ``ks`` (``ManyFits.starts``), None if no K needs a fit."""
+def _shared_starts(engine, X, sample_weight, ks, seed, settings, where, n_rows=None):
+    """The engine's starts of ``X`` (of its first ``n_rows`` rows, where
+    given) seeded with ``seed`` at the largest K of ``ks``
+    (``ManyFits.starts``), None if no K needs a fit."""
     fitted = [k for k in ks if k > 1]
     if not fitted:
         return None
-    args = (X, sample_weight, max(fitted), seed, True)
+    args = (X, sample_weight, max(fitted), seed, True, n_rows)
     return _engine_call(engine.starts, args, max(fitted), settings, where)
 
 
@@ -271,18 +273,25 @@ def fit_reference_at_every_k(engine, references, sample_weight, ks, seed, settin
         return np.array(
             [_log_w(est, Z, labels, sample_weight, settings) for est, labels in fits]
         )
-    starts = _shared_starts(engine, Z, sample_weight, ks, seed, settings, where)
+    # an unweighted set's rows are drawn independently: a prefix is a sample
+    warm_rows = ()
+    if sample_weight is None:
+        warm_rows = warm_up_rows(Z.shape[0], max(ks))
+    seed_rows = warm_rows[0] if warm_rows else None
+    starts = _shared_starts(
+        engine, Z, sample_weight, ks, seed, settings, where, seed_rows
+    )
     fitted = [k for k in ks if k > 1]
     inertias = {}
     if fitted:
-        args = (Z, sample_weight, fitted, starts, True)
+        args = (Z, sample_weight, fitted, starts, True, warm_rows)
         try:
             inertias = dict(zip(fitted, engine.inertias(*args), strict=True))
         except Exception:
             # K by K, so that the error names the K it stopped at
             for k in fitted:
-                args = (Z, sample_weight, k, starts, True)
-                inertias[k] = _engine_call(engine.inertia, args, k, settings, where)
+                args = (Z, sample_weight, [k], starts, True, warm_rows)
+                inertias[k] = _engine_call(engine.inertias, args, k, settings, where)[0]
     log_w = np.empty(len(ks))
     for i, k in enumerate(ks):
         if k == 1:

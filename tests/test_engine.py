@@ -2,6 +2,8 @@
 LloydKMeans's own fit from its starts; reference sets drawn on demand are the
 sets drawn at once."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -42,8 +44,8 @@ def engine_fits(monkeypatch):
     )
     in_inertias = []
 
-    def spy_starts(self, X, sample_weight, k, seed, keep=True):
-        starts = starts_of(self, X, sample_weight, k, seed, keep)
+    def spy_starts(self, X, sample_weight, k, seed, keep=True, n_rows=None):
+        starts = starts_of(self, X, sample_weight, k, seed, keep, n_rows)
         seeds[id(starts)] = int(seed)
         return starts
 
@@ -60,10 +62,11 @@ def engine_fits(monkeypatch):
             given_weights.append(sample_weight)
         return value
 
-    def spy_inertias(self, X, sample_weight, ks, starts, keep=True):
+    def spy_inertias(self, X, sample_weight, ks, starts, keep=True, warm_rows=()):
+        assert warm_rows == ()  # sets of a few hundred rows are not warmed
         in_inertias.append(True)
         try:
-            values = inertias(self, X, sample_weight, ks, starts, keep)
+            values = inertias(self, X, sample_weight, ks, starts, keep, warm_rows)
         finally:
             in_inertias.pop()
         for k, value in zip(ks, values, strict=True):
@@ -437,3 +440,167 @@ def test_inertias_fall_back_k_by_k_where_a_run_is_not_compiled(monkeypatch):
     calls.clear()
     assert engine.inertias(X, None, ks, starts) == k_by_k
     assert calls[-1].size == 0
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_clusters, expected",
+    [
+        (19_999, 10, ()),
+        (20_000, 10, (2000,)),
+        (100_000, 10, (10_000,)),
+        (100_000, 101, ()),  # fewer than 100 rows per cluster
+        (1_000_000, 10, (10_000, 100_000)),
+        (1_000_000, 200, (100_000,)),
+    ],
+)
+def test_warm_up_rows_are_tenths_of_at_least_2000_and_100_per_cluster(
+    n_samples, n_clusters, expected
+):
+    assert _engine.warm_up_rows(n_samples, n_clusters) == expected
+
+
+def test_a_prefix_is_read_with_the_offset_of_the_whole_data():
+    X = blobs(n_samples=300, n_features=3) + 100.0
+    w = weights(300)
+    data = check_fit_data(LloydKMeans(), X, w)
+    part = data.prefix(40)
+    assert part.X.base is X or part.X.base is X.base  # a view, not a copy
+    assert_array_equal(part.X, X[:40])
+    assert_array_equal(part.sample_weight, data.sample_weight[:40])
+    assert part.offset is data.offset
+    assert part.weight_exponent == data.weight_exponent
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_features, dtype, weighted",
+    [
+        (3000, 2, np.float64, False),
+        (4000, 12, np.float32, True),  # GEMM distances, read in place
+        (20_000, 3, np.float64, False),  # several row groups
+    ],
+)
+@pytest.mark.parametrize("compiled", [True, False])
+def test_converged_starts_are_each_starts_own_run(
+    n_samples, n_features, dtype, weighted, compiled, monkeypatch
+):
+    # FitData.converged_starts: at every K, each start's run over the data
+    # (lloyd_single_run, read with the data's offset), compiled or not
+    from sklearn_kmeans_lab import _lloyd_run
+
+    rng = np.random.RandomState(n_samples)
+    X = (rng.uniform(-3.0, 3.0, (n_samples, n_features)) + 10.0).astype(dtype)
+    w = rng.uniform(0.5, 2.0, n_samples) if weighted else None
+    engine = _engine.ManyFits(LloydKMeans(n_init=3))
+    data = engine.prepare(X, w, True)
+    starts = engine.starts(X, w, 8, 0)
+    ks = [2, 5, 8]
+    tol = 1e-4 * X.var(axis=0).mean()
+    monkeypatch.setattr(_lloyd_run, "_USE_COMPILED_RUN", compiled)
+    part = data.prefix(n_samples // 3)
+    converged = part.converged_starts(
+        np.broadcast_to(starts, (3,) + starts.shape), ks, max_iter=300, tol=tol
+    )
+    assert converged.shape == (3,) + starts.shape
+    assert converged.dtype == dtype
+    for i, k in enumerate(ks):
+        for s, start in enumerate(starts):
+            centers = _lloyd_run.lloyd_single_run(
+                part.X,
+                part.sample_weight,
+                start[:k],
+                max_iter=300,
+                tol=tol,
+                verbose=0,
+                n_threads=1,
+                x_offset=data.offset,
+                final_pass=False,
+            )[2]
+            assert_array_equal(converged[i, s, :k], centers)
+            assert_array_equal(converged[i, s, k:], start[k:])
+
+
+def test_converged_starts_relocate_an_empty_cluster_as_the_python_run():
+    # four distinct points: the runs at K > 4 leave clusters empty; their
+    # compiled run stops and the Python run relocates
+    from sklearn_kmeans_lab import _lloyd_run
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(4, 2))[rng.randint(4, size=6000)]
+    engine = _engine.ManyFits(LloydKMeans(n_init=2))
+    data = engine.prepare(X, None, True)
+    starts = engine.starts(X, None, 6, 0)
+    ks = [3, 6]
+    converged = data.converged_starts(
+        np.broadcast_to(starts, (2,) + starts.shape), ks, max_iter=300, tol=0.0
+    )
+    for i, k in enumerate(ks):
+        for s, start in enumerate(starts):
+            expected = _lloyd_run.lloyd_single_run(
+                X,
+                None,
+                start[:k],
+                max_iter=300,
+                tol=0.0,
+                verbose=0,
+                n_threads=1,
+                x_offset=data.offset,
+                final_pass=False,
+            )[2]
+            assert_array_equal(converged[i, s, :k], expected)
+
+
+def test_warmed_inertias_are_the_best_runs_from_the_converged_starts(monkeypatch):
+    # ManyFits.inertias with warm_rows: each start run over the prefixes in
+    # turn, then the best run over all rows from there; the same values on
+    # any number of threads (the K-by-K fallback)
+    from sklearn_kmeans_lab import _lloyd_run
+
+    rng = np.random.RandomState(3)
+    X = rng.uniform(-3.0, 3.0, (30_000, 3))
+    engine = _engine.ManyFits(LloydKMeans(n_init=3))
+    ks = [2, 4, 7]
+    starts = engine.starts(X, None, 7, 0, n_rows=300)
+    warmed = engine.inertias(X, None, ks, starts, True, (300, 3000))
+    data = engine.prepare(X, None, True)
+    tol = engine.template.tol * X.var(axis=0).mean()
+    per_k = np.broadcast_to(starts, (3,) + starts.shape)
+    for n_rows in (300, 3000):
+        per_k = data.prefix(n_rows).converged_starts(per_k, ks, max_iter=300, tol=tol)
+    assert warmed == [engine.inertia(X, None, k, per_k[i]) for i, k in enumerate(ks)]
+    assert warmed != engine.inertias(X, None, ks, starts)  # the warm-up ran
+    # threads: no K compiled over all rows, the prefixes' runs still are
+    data.n_threads = 2
+    monkeypatch.setattr(_lloyd_run, "_MIN_WORK_PER_THREAD", 1)
+    assert engine.inertias(X, None, ks, starts, True, (300, 3000)) == warmed
+
+
+def test_large_reference_sets_are_seeded_and_run_over_their_prefixes_first(
+    monkeypatch,
+):
+    # the docs' "What a fit computes": an unweighted reference set of 20,000
+    # rows or more is seeded over its first tenth and each start is run over
+    # it before the runs over the whole set; X's fits are not
+    calls = []
+    inertias, starts_of = _engine.ManyFits.inertias, _engine.ManyFits.starts
+
+    def spy_starts(self, X, sample_weight, k, seed, keep=True, n_rows=None):
+        calls.append(("starts", X.shape[0], n_rows))
+        return starts_of(self, X, sample_weight, k, seed, keep, n_rows)
+
+    def spy_inertias(self, X, sample_weight, ks, starts, keep=True, warm_rows=()):
+        calls.append(("inertias", X.shape[0], warm_rows))
+        return inertias(self, X, sample_weight, ks, starts, keep, warm_rows)
+
+    monkeypatch.setattr(_engine.ManyFits, "starts", spy_starts)
+    monkeypatch.setattr(_engine.ManyFits, "inertias", spy_inertias)
+    X = blobs(n_samples=20_000, centers=4)
+    params = dict(k_range=range(1, 6), n_refs=2, random_state=0)
+    selector = KSelector(LloydKMeans(n_init=2), **params).fit(X)
+    assert selector.n_clusters_ == 4
+    assert Counter(calls) == Counter(
+        [("starts", 20_000, None)]  # X
+        + [("starts", 20_000, 2000), ("inertias", 20_000, (2000,))] * 2
+    )
+    calls.clear()
+    KSelector(LloydKMeans(n_init=2), **params).fit(X, sample_weight=weights(20_000))
+    assert all(n_rows in (None, ()) for *_, n_rows in calls)

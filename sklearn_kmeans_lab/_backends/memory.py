@@ -222,30 +222,87 @@ class FitData:
         return RunResult(inertia, centers, int(n_iter), labels)
 
     def best_inertias(self, initial_centers, ks, *, max_iter, tol):
-        """The inertia of ``best_of_runs`` from the first K centres of
-        ``initial_centers`` (n_init, k_max, d), at every K of ``ks``, in one
-        compiled call: (len(ks),), NaN at a K whose runs are not compiled
-        (threads, a run that leaves a cluster empty); None where no run is
-        (sparse data)."""
+        """The inertia of ``best_of_runs`` at every K of ``ks`` from the first
+        K centres of the starts of that K, ``initial_centers[i]`` (len(ks),
+        n_init, k_max, d), in one compiled call: (len(ks),), NaN at a K whose
+        runs are not compiled (threads, a run that leaves a cluster empty);
+        None where no run is (sparse data)."""
         compiled = _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN
         if self.offset is None or not compiled:
             return None
         layouts = _lloyd_run.compiled_layouts(self.X, ks, self.n_threads)
         settings = _lloyd_run.dense_run_settings(self.X, max_iter, tol, True)
         samples = _lloyd_run.dense_rows(self.X, self.sample_weight, self.offset)
+        index = {int(k): i for i, k in enumerate(ks)}
+        starts = initial_centers[[index[int(k)] for k in layouts[0]]]
         with blas_single_thread(settings.use_gemm):
             values = start_kernels.best_inertias(
-                np.ascontiguousarray(initial_centers, dtype=self.X.dtype),
+                np.ascontiguousarray(starts, dtype=self.X.dtype),
                 layouts,
                 samples,
                 settings,
             )
         inertias = np.full(len(ks), np.nan)
-        where = {int(k): i for i, k in enumerate(layouts[0])}
-        for i, k in enumerate(ks):
-            if int(k) in where:
-                inertias[i] = values[where[int(k)]]
+        for i, k in enumerate(layouts[0]):
+            inertias[index[int(k)]] = values[i]
         return inertias
+
+    def prefix(self, n_rows):
+        """The first ``n_rows`` rows and weights as ``FitData``, read with
+        this data's offset: their seeds and runs are in this data's centred
+        coordinates.  Dense data only."""
+        weights = self.sample_weight
+        part = FitData(
+            self.X[:n_rows],
+            None if weights is None else weights[:n_rows],
+            self.weight_exponent,
+        )
+        part.offset = self.offset
+        return part
+
+    def converged_starts(self, initial_centers, ks, *, max_iter, tol):
+        """Every start of the fits at every K of ``ks`` after its own run:
+        (len(ks), n_init, k_max, d), centred.
+
+        At ``ks[i]``, the first K centres of start ``s`` are those of the run
+        (``lloyd_single_run``, relocation included) from the first K centres
+        of ``initial_centers[i, s]`` (len(ks), n_init, k_max, d), with
+        ``max_iter`` and the absolute ``tol``; the others are copied.  Dense
+        data only.  The runs are compiled calls on one thread where they can
+        be (the same iterates as on any number of threads), else
+        ``LloydRun``'s.
+        """
+        starts = np.ascontiguousarray(initial_centers, dtype=self.X.dtype)
+        converged = starts.copy()
+        index = {int(k): i for i, k in enumerate(ks)}
+        pending = {(i, s) for i in range(len(ks)) for s in range(starts.shape[1])}
+        if _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN:
+            layouts = _lloyd_run.compiled_layouts(self.X, ks, 1)
+            rows = [index[int(k)] for k in layouts[0]]
+            settings = _lloyd_run.dense_run_settings(self.X, max_iter, tol, False)
+            samples = _lloyd_run.dense_rows(self.X, self.sample_weight, self.offset)
+            out = np.empty_like(starts[rows])
+            with blas_single_thread(settings.use_gemm):
+                failed = start_kernels.converged_starts(
+                    starts[rows], layouts, samples, settings, out
+                )
+            converged[rows] = out
+            pending -= {(i, s) for i in rows for s in range(starts.shape[1])}
+            pending |= {(rows[t], int(s)) for t, s in np.argwhere(failed)}
+        for i, s in sorted(pending):
+            k = int(ks[i])
+            converged[i, s, :k] = lloyd_single_run(
+                self.X,
+                self.sample_weight,
+                starts[i, s, :k],
+                max_iter=max_iter,
+                tol=tol,
+                verbose=False,
+                n_threads=self.n_threads,
+                x_offset=self.offset,
+                final_pass=False,
+            )[2]
+        return converged
 
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
         # Dense data's labels and inertia are recomputed from the returned

@@ -129,34 +129,47 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     return best_n_iter, best_inertia, -1
 
 
+@numba.njit(nogil=True, cache=True)
+def _run_at_k(layouts, t, n_features, dtype):
+    """The buffers ``LloydRun`` allocates for the run at ``layouts``' K
+    number ``t``, over ``n_features`` features: ``(bounds, out, drop, totals,
+    deltas)``, and (k, d) centres in ``dtype``."""
+    ks, n_groups, lanes, bounds = layouts
+    k, g, n_lanes = ks[t], n_groups[t], lanes[t]
+    out = zero_partials(g, n_lanes, k, n_features)
+    totals = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
+    deltas = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
+    centers = np.empty((k, n_features), dtype=dtype)
+    return bounds[t, : g + 1].copy(), out, np.zeros(k), totals, deltas, centers
+
+
 @numba.njit(cache=True)  # object mode inside the run
 def best_inertias(initial_centers, layouts, samples, settings):
     """The best run's inertia at every K of a data set, in one call.
 
-    initial_centers : (n_init, k_max, d) in X's dtype, centred: the fit at K
-    runs from the first K centres of each start; layouts : ``(ks, n_groups,
-    lanes, bounds)`` of ``_lloyd_run.compiled_layouts``; samples :
-    ``DenseRows``; settings : ``RunSettings``.
+    initial_centers : (len(ks), n_init, k_max, d) in X's dtype, centred:
+    the fit at ``ks[t]`` runs from the first K centres of each start of
+    ``initial_centers[t]``; layouts : ``(ks, n_groups, lanes, bounds)`` of
+    ``_lloyd_run.compiled_layouts``; samples : ``DenseRows``; settings :
+    ``RunSettings``.
 
     At each K, ``best_of_runs`` with the buffers ``LloydRun`` allocates at
     that K (the same groups and lanes, so the same sums): its inertia, or
     NaN where a run left a cluster empty (its relocation is the Python
     run's).  Returns (len(ks),) float64.
     """
-    ks, n_groups, lanes, bounds = layouts
+    ks = layouts[0]
     n_samples, n_features = samples.X.shape
     inertias = np.full(ks.shape[0], np.nan)
     labels = np.empty(n_samples, dtype=np.int32)
     for t in range(ks.shape[0]):
-        k, g, n_lanes = ks[t], n_groups[t], lanes[t]
-        out = zero_partials(g, n_lanes, k, n_features)
-        totals = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
-        deltas = (np.zeros((k, n_features)), np.zeros(k), np.zeros(k, dtype=np.int64))
-        buffers = (samples, bounds[t, : g + 1].copy(), out, np.zeros(k), totals, deltas)
-        centers = np.empty((k, n_features), dtype=initial_centers.dtype)
+        k = ks[t]
+        bounds, out, drop, totals, deltas, centers = _run_at_k(
+            layouts, t, n_features, initial_centers.dtype
+        )
         n_iter, inertia, failed = best_of_runs(
-            np.ascontiguousarray(initial_centers[:, :k]),
-            buffers,
+            np.ascontiguousarray(initial_centers[t, :, :k]),
+            (samples, bounds, out, drop, totals, deltas),
             settings,
             centers,
             labels,
@@ -164,3 +177,50 @@ def best_inertias(initial_centers, layouts, samples, settings):
         if failed < 0:
             inertias[t] = inertia
     return inertias
+
+
+@numba.njit(cache=True)  # object mode inside the run
+def converged_starts(initial_centers, layouts, samples, settings, converged):
+    """Every start's centres after its own run, at every K of a data set.
+
+    initial_centers, converged : (len(ks), n_init, k_max, d) in X's dtype,
+    centred; the run at ``ks[t]`` from the first K centres of
+    ``initial_centers[t, start]`` writes its final centres to the first K of
+    ``converged[t, start]`` (the rest are copied).  layouts, samples,
+    settings : as ``best_inertias``'s (without a final pass: only the
+    centres are read).
+
+    Returns (len(ks), n_init) bool: the runs that left a cluster empty and
+    stopped there (their relocation is the Python run's), whose start is
+    left as it was.
+    """
+    ks = layouts[0]
+    n_samples, n_features = samples.X.shape
+    labels = np.empty(n_samples, dtype=np.int32)
+    converged[:] = initial_centers
+    failed = np.zeros(initial_centers.shape[:2], dtype=np.bool_)
+    for t in range(ks.shape[0]):
+        k = ks[t]
+        bounds, out, drop, totals, deltas, centers = _run_at_k(
+            layouts, t, n_features, initial_centers.dtype
+        )
+        for start in range(initial_centers.shape[1]):
+            centers[:] = initial_centers[t, start, :k]
+            _fresh_run_state(out, drop, totals, deltas)
+            labels[:] = -1
+            n_iter, inertia, empty = lloyd_run(
+                samples,
+                centers,
+                labels,
+                bounds,
+                out,
+                drop,
+                totals,
+                deltas,
+                settings,
+            )
+            if empty:
+                failed[t, start] = True
+            else:
+                converged[t, start, :k] = centers
+    return failed
