@@ -21,6 +21,14 @@ start.  For ``LloydKMeans`` the engine fits every K of a data set at once:
     ``LloydKMeans(n_clusters=k_max, random_state=seed).fit(X)``, the fit at
     a smaller K that of the same estimator with the shared starts.
 
+    Of a reference set only the best run's inertia is needed
+    (``ManyFits.inertias``), and its rows are drawn independently, so its
+    first rows are a random sample of it.  A large one is fitted in stages
+    (``warm_up_rows``): seeded on its first tenth, each start run over that
+    tenth, the three of lowest inertia there (``kept_starts``) run on over
+    all its rows.  The runs over all rows then start near a local optimum:
+    they take a few iterations, most rows skipped by their bounds.
+
 ``ReferenceSets``
     The reference sets of the gap statistic, drawn on demand from the
     generator state each set starts at, instead of all ``n_refs * n_samples

@@ -84,8 +84,9 @@ _KEEP_NORMS_MAX_BYTES = 2**21
 # Gap bounds on (they skip rows; switched off only to test that they change
 # nothing).
 _USE_BOUNDS = True
-# The passes of a compiled run that read the bounds compute their rows'
-# products in place (``_kernels/row_dots.py``) where that is faster than a
+# The passes of a compiled run compute their rows' products in place
+# (``_kernels/row_dots.py``; the first pass sums the rows' norms without a
+# copy, the others read them) where that is faster than a
 # copy and a GEMM: a GEMM run (more than 8 features) of at most
 # IN_PLACE_MAX_FEATURES features, the norms kept (with the rows hinted to the
 # cache, ``prefetch._HINT_IN_PLACE_MIN_BYTES``: a third less time on a

@@ -145,6 +145,26 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
     exact = ((X.astype(np.float64) - x_offset) ** 2).sum(axis=1)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(sq_norms, exact, rtol=rtol)
+    # a first pass in place sums the same norms without the copy
+    # (row_norms), and gives the same labels and sums
+    labels_f = np.full(n_samples, -1, dtype=np.int32)
+    sq_norms_f = np.full(n_samples, np.nan)
+    stored_f = np.zeros(n_samples, dtype=np.float32)
+    out_f = one_pass(
+        first, labels_f, stored_f, np.zeros(n_clusters), False, sq_norms_f, True
+    )
+    assert_array_equal(sq_norms_f, sq_norms)
+    assert_array_equal(labels_f, labels)
+    out_c = one_pass(
+        first,
+        np.full(n_samples, -1, dtype=np.int32),
+        np.zeros(n_samples, dtype=np.float32),
+        np.zeros(n_clusters),
+        False,
+        np.full(n_samples, np.nan),
+    )
+    for field in ("sums", "wsums", "counts", "changed"):
+        assert_array_equal(getattr(out_f, field), getattr(out_c, field))
 
     # moved centres: the bounds of many rows fail
     second = first + rng.normal(scale=0.3, size=first.shape)

@@ -48,6 +48,7 @@ from sklearn_kmeans_lab._kernels.nearest import (
     gather,
     nearest_two,
     nearest_two_in_place,
+    row_norms,
 )
 from sklearn_kmeans_lab._kernels.prefetch import hint_rows
 from sklearn_kmeans_lab._kernels.row_dots import transposed_minus_2
@@ -165,9 +166,10 @@ def batched_pass(
     batch = options.chunk
     use_gemm = options.use_gemm
     keep_norms = use_gemm and gaps.sq_norms.shape[0] > 0
-    # a pass that reads the bounds computes a scattered part of the rows:
-    # their products in place, where the run asks (options.in_place)
-    in_place = options.in_place and keep_norms and gaps.read
+    # the products of the rows in place, where the run asks
+    # (options.in_place): a pass that reads the bounds takes the rows' kept
+    # norms, the first (which writes them) computes them (row_norms)
+    in_place = options.in_place and keep_norms
     if in_place:
         transposed_minus_2(centers.minus_2, buffers.centers_t)
     chunk_t, chunk_rows = buffers.chunk_t, buffers.chunk_rows
@@ -199,8 +201,13 @@ def batched_pass(
                 continue
             # 2. their nearest centres and new bounds
             if in_place:
-                for q in range(n):
-                    sq_norm[q] = gaps.sq_norms[np.uintp(rows[q])]
+                if gaps.read:
+                    for q in range(n):
+                        sq_norm[q] = gaps.sq_norms[np.uintp(rows[q])]
+                else:
+                    row_norms(samples, 0, rows, n, sq_norm)
+                    for q in range(n):
+                        gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
                 nearest_two_in_place(
                     samples,
                     rows,

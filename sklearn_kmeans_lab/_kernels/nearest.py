@@ -49,30 +49,53 @@ def gather(samples, start, rows, n, chunk_rows, chunk_t, transpose, sq_norm):
         return
     for q in range(n):
         i = np.uintp(start + rows[q])
-        # four partial sums: a chain of n_features dependent additions per
-        # row would cost more than the copy itself
-        s0 = s1 = s2 = s3 = 0.0
-        f = 0
-        while f + 4 <= n_features:
-            v0 = X[i, f] - x_offset[f]
-            v1 = X[i, f + 1] - x_offset[f + 1]
-            v2 = X[i, f + 2] - x_offset[f + 2]
-            v3 = X[i, f + 3] - x_offset[f + 3]
+        sq_norm[q] = _centred_row(X, x_offset, i, chunk_rows, q, True)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _centred_row(X, x_offset, i, chunk_rows, q, copy):
+    """``||X[i] - x_offset||^2`` in float64, and the centred row copied to
+    ``chunk_rows[q]`` if ``copy`` (a constant of the caller: the branch
+    folds away)."""
+    n_features = X.shape[1]
+    # four partial sums: a chain of n_features dependent additions per row
+    # would cost more than the copy itself
+    s0 = s1 = s2 = s3 = 0.0
+    f = 0
+    while f + 4 <= n_features:
+        v0 = X[i, f] - x_offset[f]
+        v1 = X[i, f + 1] - x_offset[f + 1]
+        v2 = X[i, f + 2] - x_offset[f + 2]
+        v3 = X[i, f + 3] - x_offset[f + 3]
+        if copy:
             chunk_rows[q, f] = v0
             chunk_rows[q, f + 1] = v1
             chunk_rows[q, f + 2] = v2
             chunk_rows[q, f + 3] = v3
-            s0 += float(v0) * float(v0)
-            s1 += float(v1) * float(v1)
-            s2 += float(v2) * float(v2)
-            s3 += float(v3) * float(v3)
-            f += 4
-        while f < n_features:
-            v0 = X[i, f] - x_offset[f]
+        s0 += float(v0) * float(v0)
+        s1 += float(v1) * float(v1)
+        s2 += float(v2) * float(v2)
+        s3 += float(v3) * float(v3)
+        f += 4
+    while f < n_features:
+        v0 = X[i, f] - x_offset[f]
+        if copy:
             chunk_rows[q, f] = v0
-            s0 += float(v0) * float(v0)
-            f += 1
-        sq_norm[q] = (s0 + s1) + (s2 + s3)
+        s0 += float(v0) * float(v0)
+        f += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@numba.njit(nogil=True, cache=True)
+def row_norms(samples, start, rows, n, sq_norm):
+    """``gather``'s squared norms of the centred rows ``start + rows[:n]``
+    (the same values), without a copy: for a pass that reads the rows in
+    place.  sq_norm : (chunk,)."""
+    X, x_offset = samples.X, samples.x_offset
+    no_copy = np.empty((1, 1), dtype=X.dtype)  # never written
+    for q in range(n):
+        i = np.uintp(start + rows[q])
+        sq_norm[q] = _centred_row(X, x_offset, i, no_copy, q, False)
 
 
 @numba.njit(nogil=True, cache=True)
