@@ -615,6 +615,15 @@ def test_large_reference_sets_are_seeded_and_run_over_their_prefixes_first(
     assert all(n_rows in (None, ()) for *_, n_rows in calls)
 
 
+def test_warmed_reference_sets_do_not_depend_on_n_jobs():
+    X = blobs(n_samples=20_000, centers=4)
+    params = dict(k_range=range(1, 6), n_refs=2, random_state=0)
+    one = KSelector(LloydKMeans(n_init=4), **params).fit(X)
+    two = KSelector(LloydKMeans(n_init=4), n_jobs=2, **params).fit(X)
+    for name in one.results_:
+        assert_array_equal(one.results_[name], two.results_[name], err_msg=name)
+
+
 def test_kept_starts_are_those_of_lowest_inertia_in_their_order(monkeypatch):
     monkeypatch.setattr(_engine, "_WARM_KEPT_STARTS", 2)
     starts = np.arange(2 * 4 * 3 * 1, dtype=float).reshape(2, 4, 3, 1)
