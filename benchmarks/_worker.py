@@ -21,6 +21,10 @@ For each case, in this order:
 4. where the spec asks (``multi_start``): a default fit with ``n_init=10``,
    whose time over ten times the ``n_init=1`` default fit says what the
    extra starts cost;
+5. where the spec asks (``quality_seeds``, N): N more default fits, seeds
+   1000 to 1000 + N - 1, untimed, and their inertias (``e2e_inertias``): a
+   fit's local minimum depends on its seed, so one fit per round says
+   little about how good a library's fits are;
 
 then, in the first round and after every timing of the process, one more
 default fit per case, untimed, for the peak extra resident memory.
@@ -33,6 +37,9 @@ import time
 from threadpoolctl import threadpool_info
 
 from benchmarks import _cases, _impls, _measure
+
+# the seeds of the quality fits, apart from the rounds' seeds (0, 1, ...)
+QUALITY_SEED_BASE = 1000
 
 
 def _timed(fn, *args):
@@ -66,6 +73,11 @@ def run_case(impl, case, spec, loaded):
     if spec.get("multi_start"):
         # same seed as the n_init=1 default fit above, ten starts
         _, out["e2e_n_init10_s"] = _timed(impl.fit_default, X, case.k, seed, 10)
+    n_seeds = spec.get("quality_seeds", 0)
+    out["e2e_inertias"] = [
+        _measure.inertia64(X, impl.fit_default(X, case.k, QUALITY_SEED_BASE + s))
+        for s in range(n_seeds)
+    ]
     m1, m2 = case.iters or spec["iters"]
     budget = spec["budget_s"]
     (_, it1), t1 = _best_of(impl.fit_fixed, X, init, m1, budget_s=budget)
