@@ -53,6 +53,20 @@ def _fresh_run_state(out, drop, totals, deltas):
     counts[:] = 0
 
 
+@numba.njit(cache=True)  # object mode inside the run
+def _new_run(initial_centers, centers, labels, run_buffers, settings):
+    """``lloyd_run`` from ``initial_centers`` (k, d) in the state of a new
+    ``LloydRun``, its final centres in ``centers``, its labels in
+    ``labels``: ``(n_iter, inertia, empty)``."""
+    samples, bounds, out, drop, totals, deltas = run_buffers
+    centers[:] = initial_centers
+    _fresh_run_state(out, drop, totals, deltas)
+    labels[:] = -1
+    return lloyd_run(
+        samples, centers, labels, bounds, out, drop, totals, deltas, settings
+    )
+
+
 @numba.njit(cache=True)  # object mode inside (first_potential)
 def seed_starts(seeding, uniforms, centers):
     """The k-means++ seeds of ``n_init`` starts, one after the other.
@@ -91,7 +105,6 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     inertia, and -1; or, where a run left a cluster empty (its relocation is
     the Python run's), the index of that start, having stopped there.
     """
-    samples, bounds, out, drop, totals, deltas = run_buffers
     n_clusters = best_centers.shape[0]
     centers = np.empty_like(best_centers)
     # one start runs in the caller's labels: a second (n,) int32 array
@@ -101,19 +114,8 @@ def best_of_runs(initial_centers, run_buffers, settings, best_centers, best_labe
     best_inertia = np.inf
     best_n_iter = -1
     for start in range(initial_centers.shape[0]):
-        centers[:] = initial_centers[start]
-        _fresh_run_state(out, drop, totals, deltas)
-        labels[:] = -1
-        n_iter, inertia, empty = lloyd_run(
-            samples,
-            centers,
-            labels,
-            bounds,
-            out,
-            drop,
-            totals,
-            deltas,
-            settings,
+        n_iter, inertia, empty = _new_run(
+            initial_centers[start], centers, labels, run_buffers, settings
         )
         if empty:
             return -1, np.nan, start
@@ -208,19 +210,9 @@ def converged_starts(initial_centers, layouts, samples, settings, converged, ine
             layouts, t, n_features, initial_centers.dtype
         )
         for start in range(initial_centers.shape[1]):
-            centers[:] = initial_centers[t, start, :k]
-            _fresh_run_state(out, drop, totals, deltas)
-            labels[:] = -1
-            n_iter, inertia, empty = lloyd_run(
-                samples,
-                centers,
-                labels,
-                bounds,
-                out,
-                drop,
-                totals,
-                deltas,
-                settings,
+            run_buffers = (samples, bounds, out, drop, totals, deltas)
+            n_iter, inertia, empty = _new_run(
+                initial_centers[t, start, :k], centers, labels, run_buffers, settings
             )
             if empty:
                 failed[t, start] = True
