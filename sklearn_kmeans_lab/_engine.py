@@ -24,9 +24,10 @@ start.  For ``LloydKMeans`` the engine fits every K of a data set at once:
     Of a reference set only the best run's inertia is needed
     (``ManyFits.inertias``), and its rows are drawn independently, so its
     first rows are a random sample of it.  A large one is fitted in stages
-    (``warm_up_rows``): seeded on its first tenth, each start run over that
-    tenth, the three of lowest inertia there (``kept_starts``) run on over
-    all its rows.  The runs over all rows then start near a local optimum:
+    (``warm_up_rows``): seeded on its first tenth (hundredth from 10^6
+    rows), each start run over those rows, the three of lowest inertia
+    there (``kept_starts``) run on (over its first tenth, from 10^6 rows)
+    over all its rows.  The runs over all rows then start near a local optimum:
     they take a few iterations, most rows skipped by their bounds.
 
 ``ReferenceSets``
