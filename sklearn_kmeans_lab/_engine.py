@@ -25,10 +25,10 @@ start.  For ``LloydKMeans`` the engine fits every K of a data set at once:
     (``ManyFits.inertias``), and its rows are drawn independently, so its
     first rows are a random sample of it.  A large one is fitted in stages
     (``warm_up_rows``): seeded on its first tenth (hundredth from 10^6
-    rows), each start run over those rows, the three of lowest inertia
-    there (``kept_starts``) run on (over its first tenth, from 10^6 rows)
-    over all its rows.  The runs over all rows then start near a local optimum:
-    they take a few iterations, most rows skipped by their bounds.
+    rows), each start run over those rows (then over its first tenth, from
+    10^6 rows), and from there over all its rows.  The runs over all rows
+    then start near a local optimum: they take a few iterations, most rows
+    skipped by their bounds.
 
 ``ReferenceSets``
     The reference sets of the gap statistic, drawn on demand from the
@@ -58,23 +58,12 @@ _DRAW_CHUNK_VALUES = 2**20
 _DRAW_MIN_ROWS = 64
 # A reference set's runs start over a tenth of its rows, and those over a
 # tenth of that, while a prefix keeps at least _WARM_MIN_ROWS rows and
-# _WARM_ROWS_PER_CLUSTER rows per cluster (see ``warm_up_rows``).
+# _WARM_ROWS_PER_CLUSTER rows per cluster (see ``warm_up_rows``): a start
+# converged on a few hundred rows per cluster is near an optimum of the
+# whole set, on fewer it is less so.
 _WARM_SHRINK = 10
-_WARM_MIN_ROWS = 2000
+_WARM_MIN_ROWS = 5000
 _WARM_ROWS_PER_CLUSTER = 100
-# Of the n_init starts run over the first prefix, this many go on: the
-# inertia on a random tenth ranks converged starts as the whole set does,
-# up to a hair (see ``kept_starts``)
-_WARM_KEPT_STARTS = 3
-
-
-def kept_starts(starts, inertias):
-    """Of the starts of each K, (len(ks), n_init, k_max, d), the
-    ``_WARM_KEPT_STARTS`` of lowest ``inertias`` (len(ks), n_init), in their
-    order (the first start wins a tie; a NaN is never lower)."""
-    n_kept = min(_WARM_KEPT_STARTS, starts.shape[1])
-    best = np.sort(np.argsort(inertias, axis=1, kind="stable")[:, :n_kept], axis=1)
-    return np.take_along_axis(starts, best[:, :, None, None], axis=1)
 
 
 def warm_up_rows(n_samples, n_clusters):
@@ -251,10 +240,9 @@ class ManyFits:
 
         ``warm_rows`` (increasing row counts, each less than X's): before
         the runs over X, each start at each K is run over the first
-        ``warm_rows[0]`` rows of X (``FitData.converged_starts``); the
-        ``_WARM_KEPT_STARTS`` with the lowest inertia there (``kept_starts``)
-        are run from where they ended over the first ``warm_rows[1]`` rows,
-        and so on; the runs over X start where those end.  For rows drawn
+        ``warm_rows[0]`` rows of X (``FitData.converged_starts``), from
+        where it ended over the first ``warm_rows[1]`` rows, and so on; the
+        runs over X start where those end.  For rows drawn
         independently (a reference set), so that a prefix is a random sample
         of them.
         """
@@ -265,11 +253,8 @@ class ManyFits:
         est._check_params_vs_input(data)
         run = {"max_iter": est.max_iter, "tol": est._tol}
         starts_at = np.broadcast_to(starts, (len(ks),) + starts.shape)
-        for stage, n_rows in enumerate(warm_rows):
-            part = data.prefix(n_rows)
-            starts_at, part_inertias = part.converged_starts(starts_at, ks, **run)
-            if stage == 0:
-                starts_at = kept_starts(starts_at, part_inertias)
+        for n_rows in warm_rows:
+            starts_at = data.prefix(n_rows).converged_starts(starts_at, ks, **run)
         values = None
         if not est.verbose:
             values = data.best_inertias(starts_at, ks, **run)

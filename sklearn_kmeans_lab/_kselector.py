@@ -77,8 +77,8 @@ class KSelector(
         ``nstart = 20`` to ``kmeans`` for the same reason).  A
         ``LloydKMeans`` is fitted at every K of a data set from starts seeded
         once, at the largest K (the fit at a smaller K runs from the first K
-        centres of each start), and a large reference set (20,000 rows or
-        more at K <= 20) is seeded and run over its first tenth before its
+        centres of each start), and a large reference set (50,000 rows or
+        more at K <= 50) is seeded and run over its first rows before its
         runs over all its rows; any other clusterer is fitted independently
         at each K.  See the User Guide's "What a KSelector fit computes".
 

@@ -265,7 +265,7 @@ def fit_reference_at_every_k(engine, references, sample_weight, ks, seed, settin
     With ``d_power=2``, ``W*_k`` is half the inertia of the best run at K, as
     the run computes it (``ManyFits.inertias``, the runs of every K in one
     compiled call): a reference set needs no fitted estimator; an
-    unweighted one of 20,000 rows or more is seeded and run over its first
+    unweighted one of 50,000 rows or more is seeded and run over its first
     rows first (``_engine.warm_up_rows``).
     """
     Z = references[b]

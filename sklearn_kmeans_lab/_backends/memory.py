@@ -262,41 +262,36 @@ class FitData:
 
     def converged_starts(self, initial_centers, ks, *, max_iter, tol):
         """Every start of the fits at every K of ``ks`` after its own run:
-        its centres, (len(ks), n_init, k_max, d), centred, and its inertia,
-        (len(ks), n_init).
+        (len(ks), n_init, k_max, d), centred.
 
         At ``ks[i]``, the first K centres of start ``s`` are those of the run
         (``lloyd_single_run``, relocation included) from the first K centres
         of ``initial_centers[i, s]`` (len(ks), n_init, k_max, d), with
-        ``max_iter`` and the absolute ``tol``, and the inertia is the run's
-        own (the run's final pass, as ``best_of_runs`` compares runs); the
-        other centres are copied.  Dense data only.  The runs are compiled
-        calls on one thread where they can be (the same iterates as on any
-        number of threads), else ``LloydRun``'s.
+        ``max_iter`` and the absolute ``tol``; the others are copied.  Dense
+        data only.  The runs are compiled calls on one thread where they can
+        be (the same iterates as on any number of threads), else
+        ``LloydRun``'s.
         """
         starts = np.ascontiguousarray(initial_centers, dtype=self.X.dtype)
         converged = starts.copy()
-        inertias = np.full(starts.shape[:2], np.nan)
         index = {int(k): i for i, k in enumerate(ks)}
         pending = {(i, s) for i in range(len(ks)) for s in range(starts.shape[1])}
         if _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN:
             layouts = _lloyd_run.compiled_layouts(self.X, ks, 1)
             rows = [index[int(k)] for k in layouts[0]]
-            settings = _lloyd_run.dense_run_settings(self.X, max_iter, tol, True)
+            settings = _lloyd_run.dense_run_settings(self.X, max_iter, tol, False)
             samples = _lloyd_run.dense_rows(self.X, self.sample_weight, self.offset)
             out = np.empty_like(starts[rows])
-            out_inertias = np.empty((len(rows), starts.shape[1]))
             with blas_single_thread(settings.use_gemm):
                 failed = start_kernels.converged_starts(
-                    starts[rows], layouts, samples, settings, out, out_inertias
+                    starts[rows], layouts, samples, settings, out
                 )
             converged[rows] = out
-            inertias[rows] = out_inertias
             pending -= {(i, s) for i in rows for s in range(starts.shape[1])}
             pending |= {(rows[t], int(s)) for t, s in np.argwhere(failed)}
         for i, s in sorted(pending):
             k = int(ks[i])
-            _, inertias[i, s], converged[i, s, :k], _ = lloyd_single_run(
+            converged[i, s, :k] = lloyd_single_run(
                 self.X,
                 self.sample_weight,
                 starts[i, s, :k],
@@ -305,9 +300,9 @@ class FitData:
                 verbose=False,
                 n_threads=self.n_threads,
                 x_offset=self.offset,
-                final_pass=True,
-            )
-        return converged, inertias
+                final_pass=False,
+            )[2]
+        return converged
 
     def lloyd_run(self, centers_init, *, max_iter, tol, verbose, several_runs):
         # Dense data's labels and inertia are recomputed from the returned

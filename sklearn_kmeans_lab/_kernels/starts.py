@@ -182,17 +182,14 @@ def best_inertias(initial_centers, layouts, samples, settings):
 
 
 @numba.njit(cache=True)  # object mode inside the run
-def converged_starts(initial_centers, layouts, samples, settings, converged, inertias):
-    """Every start's centres and inertia after its own run, at every K of a
-    data set.
+def converged_starts(initial_centers, layouts, samples, settings, converged):
+    """Every start's centres after its own run, at every K of a data set.
 
     initial_centers, converged : (len(ks), n_init, k_max, d) in X's dtype,
     centred; the run at ``ks[t]`` from the first K centres of
     ``initial_centers[t, start]`` writes its final centres to the first K of
-    ``converged[t, start]`` (the rest are copied) and its inertia (the run's
-    final pass: ``settings.final_pass``) to ``inertias[t, start]``
-    (len(ks), n_init) float64.  layouts, samples, settings : as
-    ``best_inertias``'s.
+    ``converged[t, start]`` (the rest are copied).  layouts, samples,
+    settings : as ``best_inertias``'s (a final pass is not needed).
 
     Returns (len(ks), n_init) bool: the runs that left a cluster empty and
     stopped there (their relocation is the Python run's), whose start is
@@ -202,7 +199,6 @@ def converged_starts(initial_centers, layouts, samples, settings, converged, ine
     n_samples, n_features = samples.X.shape
     labels = np.empty(n_samples, dtype=np.int32)
     converged[:] = initial_centers
-    inertias[:] = np.nan
     failed = np.zeros(initial_centers.shape[:2], dtype=np.bool_)
     for t in range(ks.shape[0]):
         k = ks[t]
@@ -218,5 +214,4 @@ def converged_starts(initial_centers, layouts, samples, settings, converged, ine
                 failed[t, start] = True
             else:
                 converged[t, start, :k] = centers
-                inertias[t, start] = inertia
     return failed
