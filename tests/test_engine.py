@@ -471,6 +471,29 @@ def test_a_prefix_is_read_with_the_offset_of_the_whole_data():
     assert part.weight_exponent == data.weight_exponent
 
 
+def assert_each_start_ran(converged, starts, ks, data, tol):
+    """``converged`` (len(ks), n_init, k_max, d) holds, at each K, each
+    start's run over ``data`` (lloyd_single_run, read with its offset) in
+    its first K centres and the start's others."""
+    from sklearn_kmeans_lab import _lloyd_run
+
+    for i, k in enumerate(ks):
+        for s, start in enumerate(starts):
+            centers = _lloyd_run.lloyd_single_run(
+                data.X,
+                data.sample_weight,
+                start[:k],
+                max_iter=300,
+                tol=tol,
+                verbose=0,
+                n_threads=1,
+                x_offset=data.offset,
+                final_pass=False,
+            )[2]
+            assert_array_equal(converged[i, s, :k], centers)
+            assert_array_equal(converged[i, s, k:], start[k:])
+
+
 @pytest.mark.parametrize(
     "n_samples, n_features, dtype, weighted",
     [
@@ -502,27 +525,12 @@ def test_converged_starts_are_each_starts_own_run(
     )
     assert converged.shape == (3,) + starts.shape
     assert converged.dtype == dtype
-    for i, k in enumerate(ks):
-        for s, start in enumerate(starts):
-            centers = _lloyd_run.lloyd_single_run(
-                part.X,
-                part.sample_weight,
-                start[:k],
-                max_iter=300,
-                tol=tol,
-                verbose=0,
-                n_threads=1,
-                x_offset=data.offset,
-                final_pass=False,
-            )[2]
-            assert_array_equal(converged[i, s, :k], centers)
-            assert_array_equal(converged[i, s, k:], start[k:])
+    assert_each_start_ran(converged, starts, ks, part, tol)
 
 
 def test_converged_starts_relocate_an_empty_cluster_as_the_python_run():
     # four distinct points: the runs at K > 4 leave clusters empty; their
     # compiled run stops and the Python run relocates
-    from sklearn_kmeans_lab import _lloyd_run
 
     rng = np.random.RandomState(0)
     X = rng.uniform(size=(4, 2))[rng.randint(4, size=6000)]
@@ -533,20 +541,7 @@ def test_converged_starts_relocate_an_empty_cluster_as_the_python_run():
     converged = data.converged_starts(
         np.broadcast_to(starts, (2,) + starts.shape), ks, max_iter=300, tol=0.0
     )
-    for i, k in enumerate(ks):
-        for s, start in enumerate(starts):
-            centers = _lloyd_run.lloyd_single_run(
-                X,
-                None,
-                start[:k],
-                max_iter=300,
-                tol=0.0,
-                verbose=0,
-                n_threads=1,
-                x_offset=data.offset,
-                final_pass=False,
-            )[2]
-            assert_array_equal(converged[i, s, :k], centers)
+    assert_each_start_ran(converged, starts, ks, data, 0.0)
 
 
 def test_warmed_inertias_are_the_best_runs_from_the_converged_starts(monkeypatch):
