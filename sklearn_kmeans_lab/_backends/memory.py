@@ -274,10 +274,12 @@ class FitData:
         """
         starts = np.ascontiguousarray(initial_centers, dtype=self.X.dtype)
         converged = starts.copy()
-        index = {int(k): i for i, k in enumerate(ks)}
-        pending = {(i, s) for i in range(len(ks)) for s in range(starts.shape[1])}
+        # the runs the compiled call made (a K it does not compile, or a run
+        # that empties a cluster, is LloydRun's)
+        done = np.zeros(starts.shape[:2], dtype=bool)
         if _USE_COMPILED_STARTS and _lloyd_run._USE_COMPILED_RUN:
             layouts = _lloyd_run.compiled_layouts(self.X, ks, 1)
+            index = {int(k): i for i, k in enumerate(ks)}
             rows = [index[int(k)] for k in layouts[0]]
             settings = _lloyd_run.dense_run_settings(self.X, max_iter, tol, False)
             samples = _lloyd_run.dense_rows(self.X, self.sample_weight, self.offset)
@@ -287,9 +289,8 @@ class FitData:
                     starts[rows], layouts, samples, settings, out
                 )
             converged[rows] = out
-            pending -= {(i, s) for i in rows for s in range(starts.shape[1])}
-            pending |= {(rows[t], int(s)) for t, s in np.argwhere(failed)}
-        for i, s in sorted(pending):
+            done[rows] = ~failed
+        for i, s in np.argwhere(~done):
             k = int(ks[i])
             converged[i, s, :k] = lloyd_single_run(
                 self.X,
