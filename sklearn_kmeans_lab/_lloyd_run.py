@@ -86,12 +86,14 @@ _KEEP_NORMS_MAX_BYTES = 2**21
 _USE_BOUNDS = True
 # The passes of a compiled run compute their rows' products in place
 # (``_kernels/row_dots.py``; the first pass sums the rows' norms without a
-# copy, the others read them) where that is faster than a
-# copy and a GEMM: a GEMM run (more than 8 features) of at most
-# IN_PLACE_MAX_FEATURES features, the norms kept (with the rows hinted to the
-# cache, ``prefetch._HINT_IN_PLACE_MIN_BYTES``: a third less time on a
-# selection's reference sets at 10^5 x 10, a quarter on the whole selection).
-# The same labels (switched off only to test that it changes nothing).
+# copy, the others read them where the run keeps them, else sum them again)
+# where that is faster than a copy and a GEMM: a GEMM run (more than 8
+# features) of at most IN_PLACE_MAX_FEATURES features, with the rows hinted to
+# the cache (``prefetch._HINT_IN_PLACE_MIN_BYTES``): a third less time on a
+# selection's reference sets at 10^5 x 10, a quarter on the whole selection;
+# without kept norms, a quarter less time per iteration at 10^6 x 10 (hard
+# regime).  The same labels (switched off only to test that it changes
+# nothing).
 _IN_PLACE_DOTS = True
 # A quiet dense run on one thread is one compiled call (``_kernels/run.py``,
 # the same iterates; switched off only to test that it changes nothing).
@@ -137,16 +139,11 @@ def _compiles(sparse, n_threads, n_clusters, n_groups):
     )
 
 
-def _in_place(X, use_gemm, use_bounds, keep_norms):
+def _in_place(X, use_gemm, use_bounds):
     """Whether a compiled run over dense ``X`` takes ``in_place_dots``
     (``RunSettings.in_place``; see ``_IN_PLACE_DOTS``)."""
-    return bool(
-        _IN_PLACE_DOTS
-        and use_gemm
-        and use_bounds
-        and keep_norms
-        and X.shape[1] <= IN_PLACE_MAX_FEATURES
-    )
+    few_features = X.shape[1] <= IN_PLACE_MAX_FEATURES
+    return bool(_IN_PLACE_DOTS and use_gemm and use_bounds and few_features)
 
 
 def _compiled_settings(
@@ -216,7 +213,7 @@ def dense_run_settings(X, max_iter, tol, final_pass):
     is twice X; see ``_KEEP_NORMS_MAX_BYTES``)."""
     use_gemm = X.shape[1] > _NEAREST_DIRECT_MAX_FEATURES
     noise_coef = _noise_coef(X.dtype, X.shape[1])
-    in_place = _in_place(X, use_gemm, _USE_BOUNDS, True)
+    in_place = _in_place(X, use_gemm, _USE_BOUNDS)
     return _compiled_settings(
         _USE_BOUNDS, use_gemm, noise_coef, max_iter, tol, final_pass, True, in_place
     )
@@ -306,7 +303,7 @@ class LloydRun:
             tol,
             final_pass,
             keep_norms,
-            _in_place(self.X, self.use_gemm, self.use_bounds, keep_norms),
+            _in_place(self.X, self.use_gemm, self.use_bounds),
         )
 
     def compiled_run(self, centers, max_iter, tol, final_pass=True):

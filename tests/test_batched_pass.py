@@ -170,11 +170,18 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
     second = first + rng.normal(scale=0.3, size=first.shape)
     drop = np.linalg.norm(second - first, axis=1) + 0.2
     results = []
-    for kept, in_place in ((sq_norms, False), (np.zeros(0), False), (sq_norms, True)):
+    runs = (
+        (sq_norms, False),
+        (np.zeros(0), False),
+        (sq_norms, True),
+        # in place in a run that keeps no norms: each pass sums them again
+        (np.zeros(0), True),
+    )
+    for kept, in_place in runs:
         labels_b, stored_b = labels.copy(), stored.copy()
         out = one_pass(second, labels_b, stored_b, drop.copy(), True, kept, in_place)
         results.append((labels_b, stored_b, out))
-    (labels_k, stored_k, out_k), (labels_s, stored_s, out_s), in_place = results
+    (labels_k, stored_k, out_k), (labels_s, stored_s, out_s), in_place, summed = results
     assert out_s.changed.sum() > 0
     assert not np.array_equal(labels_s, labels)
     assert_array_equal(labels_k, labels_s)
@@ -191,6 +198,12 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
         assert_array_equal(getattr(out_p, field), getattr(out_k, field))
     rtol = 2**-22 if dtype == np.float64 else 2**-16
     np.testing.assert_allclose(stored_p, stored_k, rtol=rtol, atol=1e-30)
+    # norms summed again by row_norms are the kept ones: the same pass
+    labels_r, stored_r, out_r = summed
+    assert_array_equal(labels_r, labels_p)
+    assert_array_equal(stored_r, stored_p)
+    for field in ("sums", "wsums", "counts", "changed"):
+        assert_array_equal(getattr(out_r, field), getattr(out_p, field))
 
 
 def test_scan_limits_are_the_threshold_plus_drop_rounded_up():

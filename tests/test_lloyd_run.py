@@ -83,13 +83,17 @@ def test_unit_weights_equal_no_weights():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_features", [9, 16])
 @pytest.mark.parametrize("n_clusters", [5, 16, 17])
+@pytest.mark.parametrize("keep_norms", [True, False])
 def test_in_place_products_change_no_iterate(
-    monkeypatch, dtype, n_features, n_clusters
+    monkeypatch, dtype, n_features, n_clusters, keep_norms
 ):
     # the compiled run's passes that read the bounds take in_place_dots up to
     # 16 centres (a GEMM above): the labels, centres, inertia and iterations
     # of the copy and the GEMM, bit for bit; with weights, data far from
-    # zero, and a repeated centre (exact ties)
+    # zero, and a repeated centre (exact ties); whether the run keeps the
+    # rows' norms or sums them again at each pass (large X)
+    if not keep_norms:
+        monkeypatch.setattr(_lloyd, "_KEEP_NORMS_MAX_BYTES", 0)
     X, init = _overlapping(6000, n_features, n_clusters, dtype)
     X = (X + 500.0).astype(dtype)
     init = (init + 500.0).astype(dtype)
@@ -106,7 +110,8 @@ def test_in_place_products_change_no_iterate(
 @pytest.mark.parametrize(
     "n_features, n_samples, expected",
     [(8, 1000, False), (9, 1000, True), (16, 1000, True), (17, 1000, False)]
-    + [(10, 2**21 // 8 + 1, False)],  # the norms are not kept: no in-place
+    # the norms are not kept: each pass sums its rows' norms in place
+    + [(10, 2**21 // 8 + 1, True)],
 )
 def test_in_place_products_where_they_pay(n_features, n_samples, expected):
     X = np.zeros((n_samples, n_features))

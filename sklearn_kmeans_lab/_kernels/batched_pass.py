@@ -168,8 +168,9 @@ def batched_pass(
     keep_norms = use_gemm and gaps.sq_norms.shape[0] > 0
     # the products of the rows in place, where the run asks
     # (options.in_place): a pass that reads the bounds takes the rows' kept
-    # norms, the first (which writes them) computes them (row_norms)
-    in_place = options.in_place and keep_norms
+    # norms where the run keeps them; the first (which writes them), or
+    # every pass of a run that does not keep them, sums them (row_norms)
+    in_place = options.in_place and use_gemm
     if in_place:
         transposed_minus_2(centers.minus_2, buffers.centers_t)
     chunk_t, chunk_rows = buffers.chunk_t, buffers.chunk_rows
@@ -201,13 +202,14 @@ def batched_pass(
                 continue
             # 2. their nearest centres and new bounds
             if in_place:
-                if gaps.read:
+                if keep_norms and gaps.read:
                     for q in range(n):
                         sq_norm[q] = gaps.sq_norms[np.uintp(rows[q])]
                 else:
                     row_norms(samples, 0, rows, n, sq_norm)
-                    for q in range(n):
-                        gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
+                    if keep_norms:
+                        for q in range(n):
+                            gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
                 nearest_two_in_place(
                     samples,
                     rows,
