@@ -85,15 +85,15 @@ _KEEP_NORMS_MAX_BYTES = 2**21
 # nothing).
 _USE_BOUNDS = True
 # The passes of a compiled run compute their rows' products in place
-# (``_kernels/row_dots.py``; the first pass sums the rows' norms without a
-# copy, the others read them where the run keeps them, else sum them again)
-# where that is faster than a copy and a GEMM: a GEMM run (more than 8
-# features) of at most IN_PLACE_MAX_FEATURES features, with the rows hinted to
-# the cache (``prefetch._HINT_IN_PLACE_MIN_BYTES``): a third less time on a
-# selection's reference sets at 10^5 x 10, a quarter on the whole selection;
-# without kept norms, a quarter less time per iteration at 10^6 x 10 (hard
-# regime).  The same labels (switched off only to test that it changes
-# nothing).
+# (``_kernels/row_dots.py``, which sums the rows' norms as it reads them: in
+# the first pass, the others reading them where the run keeps them; in every
+# pass otherwise) where that is faster than a copy and a GEMM: a GEMM run
+# (more than 8 features) of at most IN_PLACE_MAX_FEATURES features, with the
+# rows hinted to the cache (``prefetch._HINT_IN_PLACE_MIN_BYTES``): a third
+# less time on a selection's reference sets at 10^5 x 10, a quarter on the
+# whole selection; without kept norms, a quarter less time per iteration at
+# 10^6 x 10 (hard regime).  The same labels (switched off only to test that
+# it changes nothing).
 _IN_PLACE_DOTS = True
 # A quiet dense run on one thread is one compiled call (``_kernels/run.py``,
 # the same iterates; switched off only to test that it changes nothing).

@@ -42,10 +42,13 @@ def _chunk(n_rows, n_features, n_clusters, dtype, seed):
     return X, CenterTerms(centers, -2 * centers, sqnorm)
 
 
-def _nearest(X, terms, use_gemm, rows=None, in_place=False, offset=None):
+def _nearest(
+    X, terms, use_gemm, rows=None, in_place=False, offset=None, sum_norms=False
+):
     """``nearest_two`` of the rows ``rows`` of X (all of them by default),
     gathered as a pass gathers them: those rows alone in the call; or,
-    ``in_place``, ``nearest_two_in_place`` of them (with a GEMM's norms)."""
+    ``in_place``, ``nearest_two_in_place`` of them (with a GEMM's norms, or
+    norms it sums itself where ``sum_norms``)."""
     rows = np.arange(X.shape[0]) if rows is None else rows
     n, n_features = len(rows), X.shape[1]
     k = terms.centers.shape[0]
@@ -64,8 +67,20 @@ def _nearest(X, terms, use_gemm, rows=None, in_place=False, offset=None):
     if in_place:
         centers_t = np.empty((n_features, padded), dtype=X.dtype)
         transposed_minus_2(terms.minus_2, centers_t)
+        if sum_norms:
+            sq_norm[:] = np.nan
         nearest_two_in_place(
-            samples, rows, n, terms, centers_t, dots, best_d, second_d, best, sq_norm
+            samples,
+            rows,
+            n,
+            terms,
+            centers_t,
+            dots,
+            best_d,
+            second_d,
+            best,
+            sq_norm,
+            sum_norms,
         )
     else:
         nearest_two(
@@ -196,6 +211,13 @@ def test_in_place_nearest_two_labels_as_the_gemm(dtype, n_features, n_clusters):
         np.testing.assert_allclose(in_place[2], gemm[2], atol=rtol * scale.max())
     if n_clusters > 2:
         assert not np.any(in_place[0] == 2)
+    # the norms summed as the rows are read are the gathered ones, so the
+    # labels, distances and norms are the same; as are row_norms' for rows
+    # that are not contiguous (a Fortran-ordered X)
+    for data in (X, np.asfortranarray(X)):
+        summed = _nearest(data, terms, True, rows, True, offset, sum_norms=True)
+        for got, expected in zip(summed, in_place, strict=True):
+            np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

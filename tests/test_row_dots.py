@@ -5,6 +5,8 @@ import numba
 import numpy as np
 import pytest
 
+from sklearn_kmeans_lab._kernels.common import DenseRows
+from sklearn_kmeans_lab._kernels.nearest import row_norms
 from sklearn_kmeans_lab._kernels.row_dots import (
     IN_PLACE_MAX_CLUSTERS,
     in_place_dots,
@@ -19,13 +21,17 @@ def _products(X, offset, rows, minus_2):
     return minus_2.astype(np.float64) @ centred.T
 
 
-def _in_place(X, offset, rows, minus_2, spare=3):
+def _in_place(X, offset, rows, minus_2, spare=3, norms=None):
+    """``in_place_dots`` of the rows: ``(centers_t, dots)``; the rows'
+    norms into ``norms`` where given."""
     k, n_features = minus_2.shape
     padded = padded_clusters(X, k)
     centers_t = np.full((n_features, padded), np.nan, dtype=X.dtype)
     transposed_minus_2(minus_2, centers_t)
     dots = np.full((padded, len(rows) + spare), np.nan, dtype=X.dtype)
-    in_place_dots(X, offset, rows, len(rows), centers_t, dots)
+    if norms is None:
+        norms = np.zeros(0)
+    in_place_dots(X, offset, rows, len(rows), centers_t, dots, norms)
     return centers_t, dots
 
 
@@ -55,6 +61,39 @@ def test_in_place_dots_are_the_products_of_the_centred_rows(
     for q in range(n_rows, last):
         np.testing.assert_array_equal(dots[:, q], dots[:, n_rows - 1])
     assert np.isnan(dots[:, last:]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 3, 4, 5, 9, 10, 13, 16])
+@pytest.mark.parametrize("n_rows", [1, 4, 7, 130])
+def test_in_place_dots_sum_the_norms_of_row_norms(dtype, n_features, n_rows):
+    # the rows' squared norms summed as the products read the rows are
+    # row_norms' (the kept norms of a run, the bounds' sizes), bit for bit;
+    # the products are those without the norms; nothing past n is written
+    rng = np.random.default_rng(n_features * 10 + n_rows)
+    X = rng.normal(5.0, 3.0, size=(300, n_features)).astype(dtype)
+    X[rng.integers(0, 300, 20)] *= 1e3  # a wide range of norms
+    offset = X.mean(axis=0).astype(dtype)
+    minus_2 = (-2 * rng.normal(size=(5, n_features))).astype(dtype)
+    rows = rng.integers(0, 300, size=n_rows).astype(np.int64)
+    norms = np.full(n_rows + 4, np.nan)
+    _, dots = _in_place(X, offset, rows, minus_2, norms=norms)
+    expected = np.full(n_rows, np.nan)
+    samples = DenseRows(X, offset, np.ones(1, dtype=dtype), False)
+    row_norms(samples, 0, rows, n_rows, expected)
+    np.testing.assert_array_equal(norms[:n_rows], expected)
+    assert np.isnan(norms[n_rows:]).all()
+    np.testing.assert_array_equal(dots, _in_place(X, offset, rows, minus_2)[1])
+
+
+def test_in_place_dots_leave_the_norms_of_strided_rows():
+    # rows not contiguous are read a feature at a time: their norms are not
+    # summed (row_norms sums them, nearest_two_in_place)
+    X = np.asfortranarray(np.random.default_rng(0).normal(size=(20, 9)))
+    rows = np.arange(5, dtype=np.int64)
+    norms = np.full(5, np.nan)
+    _in_place(X, np.zeros(9), rows, np.ones((3, 9)), norms=norms)
+    assert np.isnan(norms).all()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

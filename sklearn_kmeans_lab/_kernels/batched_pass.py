@@ -48,7 +48,6 @@ from sklearn_kmeans_lab._kernels.nearest import (
     gather,
     nearest_two,
     nearest_two_in_place,
-    row_norms,
 )
 from sklearn_kmeans_lab._kernels.prefetch import hint_rows
 from sklearn_kmeans_lab._kernels.row_dots import transposed_minus_2
@@ -169,7 +168,8 @@ def batched_pass(
     # the products of the rows in place, where the run asks
     # (options.in_place): a pass that reads the bounds takes the rows' kept
     # norms where the run keeps them; the first (which writes them), or
-    # every pass of a run that does not keep them, sums them (row_norms)
+    # every pass of a run that does not keep them, sums them as it reads the
+    # rows (nearest_two_in_place)
     in_place = options.in_place and use_gemm
     if in_place:
         transposed_minus_2(centers.minus_2, buffers.centers_t)
@@ -202,14 +202,10 @@ def batched_pass(
                 continue
             # 2. their nearest centres and new bounds
             if in_place:
-                if keep_norms and gaps.read:
+                kept = keep_norms and gaps.read
+                if kept:
                     for q in range(n):
                         sq_norm[q] = gaps.sq_norms[np.uintp(rows[q])]
-                else:
-                    row_norms(samples, 0, rows, n, sq_norm)
-                    if keep_norms:
-                        for q in range(n):
-                            gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
                 nearest_two_in_place(
                     samples,
                     rows,
@@ -221,7 +217,11 @@ def batched_pass(
                     second_d,
                     best,
                     sq_norm,
+                    not kept,
                 )
+                if keep_norms and not kept:
+                    for q in range(n):
+                        gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
             else:
                 if keep_norms and gaps.read:
                     copy_rows(samples, 0, rows, n, chunk_rows, gaps.sq_norms, sq_norm)

@@ -23,7 +23,7 @@ import numba
 import numpy as np
 
 from sklearn_kmeans_lab._kernels.common import squared_distance
-from sklearn_kmeans_lab._kernels.row_dots import in_place_dots
+from sklearn_kmeans_lab._kernels.row_dots import fuses_norms, in_place_dots
 
 
 @numba.njit(nogil=True, cache=True)
@@ -457,18 +457,38 @@ def nearest_two(
 
 @numba.njit(nogil=True, cache=True)
 def nearest_two_in_place(
-    samples, rows, n, centers, centers_t, dots_buffer, best_d, second_d, best, sq_norm
+    samples,
+    rows,
+    n,
+    centers,
+    centers_t,
+    dots_buffer,
+    best_d,
+    second_d,
+    best,
+    sq_norm,
+    sum_norms,
 ):
     """``nearest_two`` of the rows ``rows[:n]`` of ``samples`` read in place
     (``in_place_dots`` instead of a copy and a GEMM): the same labels, near
     ties settled row by row (``settle_near_ties_in_place``).  centers_t :
     (d, kp), ``transposed_minus_2`` of the centres; dots_buffer : (kp *
-    (chunk + 3),)."""
+    (chunk + 3),); sq_norm : (chunk,), the rows' ``||x||^2``, summed here
+    (``row_norms``' values) if ``sum_norms``, else given.
+
+    The norms are summed as the products read the rows (``in_place_dots``:
+    a row loaded once; a second read took about as long as the products at
+    10 features) where X's rows are contiguous, else by ``row_norms``.
+    """
     n_clusters = centers.minus_2.shape[0]
     kp = centers_t.shape[1]
     width = (n + 3) // 4 * 4
     dots = dots_buffer[: kp * width].reshape((kp, width))
-    in_place_dots(samples.X, samples.x_offset, rows, n, centers_t, dots)
+    fused = sum_norms and fuses_norms(samples.X)
+    if sum_norms and not fused:
+        row_norms(samples, 0, rows, n, sq_norm)
+    norms = sq_norm if fused else sq_norm[:0]
+    in_place_dots(samples.X, samples.x_offset, rows, n, centers_t, dots, norms)
     _no_nearest(n, best_d, second_d, best)
     _fold_dots(dots, n, centers.sqnorm, n_clusters, best_d, second_d, best)
     settle_near_ties_in_place(

@@ -126,9 +126,9 @@ final_pass : bool, relabel against the final centres and compute the inertia
 keep_norms : bool, keep the rows' squared norms between passes (8 bytes a
     row: ``RunBounds.sq_norms``), where the run has bounds and a GEMM
 in_place : bool, the passes compute their rows' products in place
-    (``row_dots.in_place_dots``; the rows' norms summed without a copy,
-    ``nearest.row_norms``: once, by the first pass, where ``keep_norms``;
-    by every pass otherwise) at up to
+    (``row_dots.in_place_dots``, which also sums the rows' norms as it
+    reads them: once, in the first pass, where ``keep_norms``; in every
+    pass otherwise) at up to
     ``IN_PLACE_MAX_CLUSTERS`` centres, not by a copy and a GEMM (the same
     labels)
 compiled_einsum : bool, the centres' squared norms computed here as numpy's
