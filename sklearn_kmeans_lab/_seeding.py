@@ -51,6 +51,11 @@ _TRIALS_DIRECT_MAX_FEATURES = 16
 # per row): 10 seedings of 10^5 x 10 at K = 10 (1.6 MB kept) took 105 ms
 # instead of 175 with 2**20 here, the same seeds.
 _KEEP_SMALL = 2**22
+# The GEMM trials' ||x||^2 are summed once for every centre (the same values)
+# where they take at most this share of X's bytes: summed again for each
+# centre they cost about as much as the GEMM (a seeding of k = 256 at
+# 2 x 10^4 x 100 float32 took 0.8 s instead of 1.0).
+_KEEP_SQ_NORMS_SHARE = 1 / 16
 # Dense k-means++ is one compiled call (``_kernels/kmeans_plusplus.py``, the
 # same seeds; switched off only to test that it changes nothing).
 _USE_COMPILED_SEEDING = True
@@ -128,8 +133,11 @@ class _Setup:
         cand_dist = np.empty(
             (n_local_trials, n_samples) if keep_cand_dist else (1, 1), np.float32
         )
-        x_sq_all = np.empty(n_samples if keep_cand_dist and use_gemm else 1)
-        if keep_cand_dist and use_gemm:
+        keep_sq_norms = use_gemm and (
+            keep_cand_dist or 8 * n_samples <= X.nbytes * _KEEP_SQ_NORMS_SHARE
+        )
+        x_sq_all = np.empty(n_samples if keep_sq_norms else 0)
+        if keep_sq_norms:
             row_sq_norms(X, 0, n_samples, x_sq_all)
         self.options = kernels.TrialOptions(
             use_gemm,

@@ -86,6 +86,26 @@ def test_kept_candidate_distances_give_the_same_seeds(
     np.testing.assert_array_equal(seeds[0][0], seeds[1][0])
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_kept_row_norms_give_the_same_seeds(monkeypatch, weighted):
+    # The GEMM trials read the rows' squared norms summed once, or summed
+    # again for every centre where they would take too much memory: the same
+    # values, so the same seeds, compiled and in Python.  At 24 features the
+    # candidates' distances are not kept, the norms are.
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(3000, 24)) * np.r_[1e3, np.ones(23)]
+    w = rng.uniform(0.1, 3, len(X)) if weighted else None
+    seeds = []
+    for share in (0.0, 1 / 16):
+        monkeypatch.setattr(_seeding, "_KEEP_SQ_NORMS_SHARE", share)
+        setup = _seeding._Setup(X, 9, w, None, None, X.mean(axis=0))
+        assert not setup.options.keep
+        assert setup.options.x_sq_all.shape == ((len(X),) if share else (0,))
+        seeds.append(_seed_both_ways(monkeypatch, X, 9, w, 5, x_offset=X.mean(axis=0)))
+    _assert_same_seeds(seeds[0])
+    _assert_same_seeds([seeds[0][0], seeds[1][0]])
+
+
 def _seed_both_ways(monkeypatch, X, k, w, seed, x_offset=None, order=None):
     """Seeds of the compiled call and of the Python loop (the reference), and
     the next value of each generator: the same stream must be consumed."""

@@ -19,6 +19,10 @@ from sklearn_kmeans_lab._kernels.common import (
     squared_distance,
     weight,
 )
+from sklearn_kmeans_lab._kernels.row_distances import row_distances
+
+# Rows whose distances ``dense_closer`` computes before folding them in.
+_CLOSER_CHUNK = 256
 
 Masses = namedtuple("Masses", ["w", "weighted", "closest", "use_closest", "scale"])
 Masses.__doc__ = """The parts of the quantised mass ``floor(w_i * closest_i * scale)``.
@@ -271,7 +275,9 @@ use_gemm : bool, distances by a GEMM (many features) or a direct loop
 chunk : int, rows per chunk
 keep : bool, keep every candidate's new ``closest`` in ``cand_dist``
 cand_dist : (n_cands, n_samples) float32 when ``keep``, else (1, 1)
-x_sq_all : (n_samples,) every ``||x||^2`` when ``keep`` and ``use_gemm``
+x_sq_all : (n_samples,) every ``||x||^2`` where the GEMM trials read them
+    (``use_gemm``, and kept: ``keep``, or little memory next to X), else
+    (0,): each chunk's summed again
 """
 
 
@@ -311,7 +317,7 @@ def dense_trials(samples, cands, closest, unit, options, potentials):
         n = min(chunk, n_samples - start)
         dots = dots_buffer[: n_cands * n].reshape((n_cands, n))
         if use_gemm:
-            if keep_cand_dist:
+            if x_sq_all.shape[0] == n_samples:
                 x_sq[:n] = x_sq_all[start : start + n]
             else:
                 row_sq_norms(X, start, n, x_sq)
@@ -355,16 +361,30 @@ def take_kept(kept, closest, buckets, masses, totals):
 def dense_closer(samples, center, closest, unit, first, buckets, masses, totals):
     """``closest = min(closest, d(x, center)^2 / unit)`` (n,) float32 (just
     the distance if ``first``); with ``masses.scale`` > 0, also ``totals``
-    (n_buckets,) = the new masses' bucket totals.  center : (1, d)."""
+    (n_buckets,) = the new masses' bucket totals.  center : (1, d).
+
+    The distances are ``squared_distance``'s, four rows at a time where X's
+    rows are contiguous (``row_distances``: the same sums, a third of the
+    time at 100 features), row by row otherwise.
+    """
     X, x_offset = samples.X, samples.x_offset
+    n_samples = X.shape[0]
+    c = np.ascontiguousarray(center[0])
+    d2 = np.empty(_CLOSER_CHUNK)
     inv_unit = 1.0 / unit
     totals[:] = 0
-    for i in range(X.shape[0]):
-        d2 = squared_distance(X, i, x_offset, center, 0, 0.0) * inv_unit
-        if first or d2 < closest[i]:
-            closest[i] = d2
-        if masses.scale > 0:
-            totals[buckets[i]] += mass(masses, i)
+    for start in range(0, n_samples, _CLOSER_CHUNK):
+        n = min(_CLOSER_CHUNK, n_samples - start)
+        done = row_distances(X, x_offset, c, start, n, d2)
+        for r in range(done, n):
+            d2[r] = squared_distance(X, start + r, x_offset, center, 0, 0.0)
+        for r in range(n):
+            i = start + r
+            d2_i = d2[r] * inv_unit
+            if first or d2_i < closest[i]:
+                closest[i] = d2_i
+            if masses.scale > 0:
+                totals[buckets[i]] += mass(masses, i)
 
 
 @numba.njit(nogil=True, cache=True)
