@@ -13,8 +13,11 @@ in X's dtype, transposes the four quads in registers, and adds each
 feature's squares to a vector of the four rows' sums, in feature order:
 each row's sum is ``squared_distance``'s, bit for bit (differences in X's
 dtype, squared and added in float64, a multiplication and an addition each,
-from 0).  Written in LLVM IR (``numba.extending.intrinsic``), as
-``row_dots``.  X's rows must be contiguous (a column stride of one item).
+from 0).  Two groups of four rows go together, their additions interleaved:
+one group's chain of additions would otherwise wait on itself (0.26 ns an
+element with one group, 0.20 with two, at 100 float32 features).  Written
+in LLVM IR (``numba.extending.intrinsic``), as ``row_dots``.  X's rows must
+be contiguous (a column stride of one item).
 """
 
 import numba
@@ -23,7 +26,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-# Rows a block computes together (one vector of float64 sums).
+# Rows a group computes together (one vector of float64 sums); the caller
+# computes the rows past the last whole group.
 ROWS = 4
 
 
@@ -86,60 +90,85 @@ def _block_distances(typingctx, X, x_offset, center, start, n_blocks, out):
         out_base = builder.bitcast(out_arr.data, i8p)
         n_quads = builder.udiv(n_features, const(4))
         rest = builder.mul(n_quads, const(4))
-        sums = cgutils.alloca_once(builder, quad_f64)
 
-        with cgutils.for_range(builder, n_blocks) as block:
-            r0 = builder.mul(block.index, const(ROWS))
+        def rows_from(r0, n_groups):
+            """The distances of rows ``r0 .. r0 + 4 * n_groups`` (of the
+            call's rows): ``n_groups`` groups of four, each with its vector
+            of sums, interleaved so that one group's additions run while
+            another's wait on theirs."""
             row0 = builder.add(first_row, r0)
             starts = [
                 builder.gep(
                     x_base, [builder.mul(builder.add(row0, const(r)), row_stride)]
                 )
-                for r in range(ROWS)
+                for r in range(ROWS * n_groups)
             ]
-            builder.store(zero, sums)
+            sums = [cgutils.alloca_once(builder, quad_f64) for _ in range(n_groups)]
+            for group_sums in sums:
+                builder.store(zero, group_sums)
             with cgutils.for_range(builder, n_quads) as q:
                 f0_bytes = builder.mul(builder.mul(q.index, const(4)), item)
                 offset = builder.load(at(o_base, f0_bytes, quad), align=1)
                 centre = builder.load(at(c_base, f0_bytes, quad), align=1)
-                # row r's features f0 .. f0 + 3, centred in X's dtype
-                v = [
-                    builder.fsub(
+                totals = [builder.load(group_sums) for group_sums in sums]
+                transposed = []
+                for g in range(n_groups):
+                    # row r's features f0 .. f0 + 3, centred in X's dtype
+                    v = [
                         builder.fsub(
-                            builder.load(at(starts[r], f0_bytes, quad), align=1),
-                            offset,
-                        ),
-                        centre,
+                            builder.fsub(
+                                builder.load(
+                                    at(starts[ROWS * g + r], f0_bytes, quad), align=1
+                                ),
+                                offset,
+                            ),
+                            centre,
+                        )
+                        for r in range(ROWS)
+                    ]
+                    # transposed: feature f0 + f of the four rows, f = 0 .. 3
+                    low_01 = builder.shuffle_vector(v[0], v[1], mask(0, 4, 1, 5))
+                    low_23 = builder.shuffle_vector(v[2], v[3], mask(0, 4, 1, 5))
+                    high_01 = builder.shuffle_vector(v[0], v[1], mask(2, 6, 3, 7))
+                    high_23 = builder.shuffle_vector(v[2], v[3], mask(2, 6, 3, 7))
+                    transposed.append(
+                        [
+                            builder.shuffle_vector(low_01, low_23, mask(0, 1, 4, 5)),
+                            builder.shuffle_vector(low_01, low_23, mask(2, 3, 6, 7)),
+                            builder.shuffle_vector(high_01, high_23, mask(0, 1, 4, 5)),
+                            builder.shuffle_vector(high_01, high_23, mask(2, 3, 6, 7)),
+                        ]
                     )
-                    for r in range(ROWS)
-                ]
-                # transposed: feature f0 + f of the four rows, f = 0 .. 3
-                low_01 = builder.shuffle_vector(v[0], v[1], mask(0, 4, 1, 5))
-                low_23 = builder.shuffle_vector(v[2], v[3], mask(0, 4, 1, 5))
-                high_01 = builder.shuffle_vector(v[0], v[1], mask(2, 6, 3, 7))
-                high_23 = builder.shuffle_vector(v[2], v[3], mask(2, 6, 3, 7))
-                features = [
-                    builder.shuffle_vector(low_01, low_23, mask(0, 1, 4, 5)),
-                    builder.shuffle_vector(low_01, low_23, mask(2, 3, 6, 7)),
-                    builder.shuffle_vector(high_01, high_23, mask(0, 1, 4, 5)),
-                    builder.shuffle_vector(high_01, high_23, mask(2, 3, 6, 7)),
-                ]
-                total = builder.load(sums)
-                for feature in features:  # in feature order
-                    total = add_squares(total, feature)
-                builder.store(total, sums)
+                for f in range(4):  # in feature order, the groups interleaved
+                    for g in range(n_groups):
+                        totals[g] = add_squares(totals[g], transposed[g][f])
+                for g in range(n_groups):
+                    builder.store(totals[g], sums[g])
             with cgutils.for_range_slice(builder, rest, n_features, const(1)) as (f, _):
                 f_bytes = builder.mul(f, item)
                 offset = builder.load(at(o_base, f_bytes, scalar))
                 centre = builder.load(at(c_base, f_bytes, scalar))
-                feature = undef
-                for r in range(ROWS):
-                    x = builder.load(at(starts[r], f_bytes, scalar))
-                    x = builder.fsub(builder.fsub(x, offset), centre)
-                    feature = builder.insert_element(feature, x, ir.Constant(i32, r))
-                builder.store(add_squares(builder.load(sums), feature), sums)
-            out_at = at(out_base, builder.mul(r0, const(8)), quad_f64)
-            builder.store(builder.load(sums), out_at, align=1)
+                for g in range(n_groups):
+                    feature = undef
+                    for r in range(ROWS):
+                        x = builder.load(at(starts[ROWS * g + r], f_bytes, scalar))
+                        x = builder.fsub(builder.fsub(x, offset), centre)
+                        feature = builder.insert_element(
+                            feature, x, ir.Constant(i32, r)
+                        )
+                    builder.store(add_squares(builder.load(sums[g]), feature), sums[g])
+            for g in range(n_groups):
+                r_g = builder.add(r0, const(ROWS * g))
+                out_at = at(out_base, builder.mul(r_g, const(8)), quad_f64)
+                builder.store(builder.load(sums[g]), out_at, align=1)
+
+        # pairs of groups, then the last group where their number is odd
+        n_pairs = builder.udiv(n_blocks, const(2))
+        with cgutils.for_range(builder, n_pairs) as pair:
+            rows_from(builder.mul(pair.index, const(2 * ROWS)), 2)
+        odd = builder.icmp_unsigned("!=", builder.urem(n_blocks, const(2)), const(0))
+        with builder.if_then(odd):
+            rows_from(builder.mul(builder.sub(n_blocks, const(1)), const(ROWS)), 1)
         return context.get_dummy_value()
 
     return sig, codegen
