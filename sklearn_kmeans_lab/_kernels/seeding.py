@@ -357,6 +357,21 @@ def take_kept(kept, closest, buckets, masses, totals):
         totals[buckets[i]] += mass(masses, i)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def fold_closer(d2, start, n, inv_unit, first, closest, buckets, masses, totals):
+    """The squared distances ``d2[:n]`` of rows ``start ..`` to the new
+    centre into ``closest`` (``min``, or just the distance if ``first``), in
+    ``inv_unit`` units; with ``masses.scale`` > 0, their masses added to
+    ``totals``: the end of ``dense_closer`` and ``direct_closer``."""
+    for r in range(n):
+        i = start + r
+        d2_i = d2[r] * inv_unit
+        if first or d2_i < closest[i]:
+            closest[i] = d2_i
+        if masses.scale > 0:
+            totals[buckets[i]] += mass(masses, i)
+
+
 @numba.njit(nogil=True, cache=True)
 def dense_closer(samples, center, closest, unit, first, buckets, masses, totals):
     """``closest = min(closest, d(x, center)^2 / unit)`` (n,) float32 (just
@@ -378,13 +393,7 @@ def dense_closer(samples, center, closest, unit, first, buckets, masses, totals)
         done = row_distances(X, x_offset, c, start, n, d2)
         for r in range(done, n):
             d2[r] = squared_distance(X, start + r, x_offset, center, 0, 0.0)
-        for r in range(n):
-            i = start + r
-            d2_i = d2[r] * inv_unit
-            if first or d2_i < closest[i]:
-                closest[i] = d2_i
-            if masses.scale > 0:
-                totals[buckets[i]] += mass(masses, i)
+        fold_closer(d2, start, n, inv_unit, first, closest, buckets, masses, totals)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -505,13 +514,7 @@ def direct_closer(
         n = min(chunk, X.shape[0] - start)
         transposed_chunk(X, x_offset, start, n, chunk_t)
         chunk_distances(chunk_t, n, center, 0.0, d2)
-        for r in range(n):
-            i = start + r
-            d2_i = d2[r] * inv_unit
-            if first or d2_i < closest[i]:
-                closest[i] = d2_i
-            if masses.scale > 0:
-                totals[buckets[i]] += mass(masses, i)
+        fold_closer(d2, start, n, inv_unit, first, closest, buckets, masses, totals)
 
 
 @numba.njit(nogil=True, cache=True)
