@@ -205,8 +205,8 @@ def converged_starts(initial_centers, layouts, samples, settings, converged):
         bounds, out, drop, totals, deltas, centers = _run_at_k(
             layouts, t, n_features, initial_centers.dtype
         )
+        run_buffers = (samples, bounds, out, drop, totals, deltas)
         for start in range(initial_centers.shape[1]):
-            run_buffers = (samples, bounds, out, drop, totals, deltas)
             n_iter, inertia, empty = _new_run(
                 initial_centers[t, start, :k], centers, labels, run_buffers, settings
             )
