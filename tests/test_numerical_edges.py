@@ -552,3 +552,25 @@ def test_kmeans_plus_plus_potentials_whose_sum_overflows(monkeypatch, compiled):
         small, 5, None, np.random.RandomState(0), order
     )[1]
     np.testing.assert_array_equal(seeds, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (7, 1), (300, 1), (1, 5), (9, 2), (1797, 64), (70_000, 12)]
+)
+def test_column_stats_are_numpys_below_the_compiled_size(shape, dtype):
+    # the offset and scikit-learn's tolerance come from these: below
+    # _NUMPY_STATS_BYTES the compiled pass must give numpy's values bit for
+    # bit (rows added in order, as numpy reduces the outer axis), on data
+    # of every scale and far from the origin, C- or F-ordered
+    from sklearn_kmeans_lab._backends.memory import _NUMPY_STATS_BYTES, column_stats
+
+    rng = np.random.RandomState(shape[0] + shape[1])
+    for scale, shift in ((1.0, 0.0), (1e-7, 3.0), (1e5, -1e9)):
+        X = (rng.standard_normal(shape) * scale + shift).astype(dtype)
+        assert X.nbytes <= _NUMPY_STATS_BYTES
+        for data in (X, np.asfortranarray(X)):
+            means, variances = column_stats(data)
+            assert means.dtype == variances.dtype == dtype
+            np.testing.assert_array_equal(means, data.mean(axis=0))
+            np.testing.assert_array_equal(variances, np.var(data, axis=0))

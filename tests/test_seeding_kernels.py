@@ -203,3 +203,32 @@ def test_mass_scale_near_a_power_of_two_is_left_to_numpy(monkeypatch):
         np.testing.assert_array_equal(seeds[0][0], seeds[1][0])
         np.testing.assert_array_equal(seeds[0][1], seeds[1][1])
         assert seeds[0][2] == seeds[1][2]
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 5, 1797, 4099])
+@pytest.mark.parametrize("d", [1, 2, 3, 10, 64])
+def test_key_range_and_buckets_four_rows_at_a_time_are_row_keys(n, d):
+    # four rows at a time (four chains in step) gives each row's key and
+    # norm as row_key and a row's sum of squares give them, so the same
+    # range and buckets, the rows past the last four included
+    rng = np.random.RandomState(n * d)
+    direction = _canonical_order.key_direction(d)
+    for X, _ in _cases(n, d, rng):
+        keys = np.array([kernels.row_key(X, i, direction) for i in range(n)])
+        sq = np.empty(n)
+        kernels.row_sq_norms(X, 0, n, sq)
+        low, high, largest = kernels.dense_key_range(X, direction)
+        assert (low, high, largest) == (keys.min(), keys.max(), sq.max())
+        scale = 100.0 / (high - low) if high > low else 0.0
+        buckets = np.empty(n, dtype=np.uint16)
+        kernels.dense_buckets(X, direction, low, scale, 100, buckets)
+        expected = [kernels.bucket_of(key, low, scale, 100) for key in keys]
+        np.testing.assert_array_equal(buckets, expected)
+
+
+def test_key_direction_is_drawn_once_per_width():
+    for d in (1, 5, 64):
+        direction = _canonical_order.key_direction(d)
+        assert _canonical_order.key_direction(d) is direction
+        expected = np.random.RandomState(0).uniform(0.5, 1.5, size=d)
+        np.testing.assert_array_equal(direction, expected)

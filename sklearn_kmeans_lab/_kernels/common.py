@@ -111,6 +111,21 @@ def csr_row_key(data, indices, indptr, i, direction):
     return key
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def four_row_keys(X, i, direction):
+    """``row_key`` of rows ``i`` to ``i + 3``, the same sums: four
+    independent chains in step, so that one row's additions do not wait
+    for the previous one's (a single chain is bound by the add latency)."""
+    k0 = k1 = k2 = k3 = 0.0
+    for f in range(X.shape[1]):
+        d = direction[f]
+        k0 += float(X[i, f]) * d
+        k1 += float(X[i + 1, f]) * d
+        k2 += float(X[i + 2, f]) * d
+        k3 += float(X[i + 3, f]) * d
+    return k0, k1, k2, k3
+
+
 @numba.njit(nogil=True, cache=True)
 def row_sq_norms(X, start, n_rows, out):
     """``out[r] = ||X[start + r]||^2`` in float64 for r < n_rows.
@@ -130,6 +145,29 @@ def column_sums(X, out):
     for i in range(X.shape[0]):
         for f in range(X.shape[1]):
             out[f] += X[i, f]
+
+
+@numba.njit(nogil=True, cache=True)
+def numpy_column_stats(X, means, variances):
+    """``X.mean(axis=0)`` and ``np.var(X, axis=0)``, in X's dtype, as numpy
+    computes them on C-ordered X of two or more columns (a reduction over
+    the outer axis adds the rows in order; one column is contiguous and
+    numpy then sums pairwise), without np.var's copy of X.
+    X : (n, d); means, variances : (d,) of X's dtype."""
+    n, d = X.shape
+    acc = np.zeros(d, dtype=X.dtype)
+    for i in range(n):
+        for f in range(d):
+            acc[f] += X[i, f]
+    for f in range(d):
+        means[f] = acc[f] / n
+    acc[:] = 0
+    for i in range(n):
+        for f in range(d):
+            diff = X[i, f] - means[f]
+            acc[f] += diff * diff
+    for f in range(d):
+        variances[f] = acc[f] / n
 
 
 @numba.njit(nogil=True, cache=True)

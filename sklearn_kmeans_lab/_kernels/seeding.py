@@ -14,6 +14,7 @@ import numpy as np
 from sklearn_kmeans_lab._kernels.common import (
     csr_row_key,
     csr_squared_distance,
+    four_row_keys,
     row_key,
     row_sq_norms,
     squared_distance,
@@ -77,8 +78,23 @@ def dense_key_range(X, direction):
     low = np.inf
     high = -np.inf
     largest = 0.0
+    n_samples = X.shape[0]
+    n_fours = n_samples - n_samples % 4
     sq = np.empty(1)
-    for i in range(X.shape[0]):
+    for i in range(0, n_fours, 4):
+        k0, k1, k2, k3 = four_row_keys(X, i, direction)
+        s0 = s1 = s2 = s3 = 0.0
+        for f in range(X.shape[1]):
+            v0, v1 = float(X[i, f]), float(X[i + 1, f])
+            v2, v3 = float(X[i + 2, f]), float(X[i + 3, f])
+            s0 += v0 * v0
+            s1 += v1 * v1
+            s2 += v2 * v2
+            s3 += v3 * v3
+        low = min(low, k0, k1, k2, k3)
+        high = max(high, k0, k1, k2, k3)
+        largest = max(largest, s0, s1, s2, s3)
+    for i in range(n_fours, n_samples):
         key = row_key(X, i, direction)
         row_sq_norms(X, i, 1, sq)
         low = min(low, key)
@@ -90,7 +106,13 @@ def dense_key_range(X, direction):
 @numba.njit(nogil=True, cache=True)
 def dense_buckets(X, direction, low, scale, n_buckets, buckets):
     """``buckets[i]`` (n,) uint16 = the bucket of row ``i``'s key."""
-    for i in range(X.shape[0]):
+    n_samples = X.shape[0]
+    n_fours = n_samples - n_samples % 4
+    for i in range(0, n_fours, 4):
+        keys = four_row_keys(X, i, direction)
+        for r in range(4):
+            buckets[i + r] = bucket_of(keys[r], low, scale, n_buckets)
+    for i in range(n_fours, n_samples):
         buckets[i] = bucket_of(row_key(X, i, direction), low, scale, n_buckets)
 
 
