@@ -48,6 +48,7 @@ from sklearn_kmeans_lab._kernels.common import (
     CsrRows,
     DenseRows,
 )
+from sklearn_kmeans_lab._kernels.nearest import CONVERSION_ROUNDINGS
 from sklearn_kmeans_lab._kernels.row_dots import IN_PLACE_MAX_FEATURES
 from sklearn_kmeans_lab._lloyd_iterations import (
     REFRESH_EVERY,
@@ -95,6 +96,11 @@ _USE_BOUNDS = True
 # 10^6 x 10 (hard regime).  The same labels (switched off only to test that
 # it changes nothing).
 _IN_PLACE_DOTS = True
+# The heavy passes of a compiled run over float64 X with a GEMM take float32
+# products (``_kernels/run.py``, ``MIXED_MIN_CLUSTERS``): sgemm at twice
+# dgemm's rate, near ties settled on the float64 rows, so the same labels
+# (switched off only to test that it changes nothing).
+_USE_MIXED_PRODUCTS = True
 # A quiet dense run on one thread is one compiled call (``_kernels/run.py``,
 # the same iterates; switched off only to test that it changes nothing).
 _USE_COMPILED_RUN = True
@@ -146,8 +152,25 @@ def _in_place(X, use_gemm, use_bounds):
     return bool(_IN_PLACE_DOTS and use_gemm and use_bounds and few_features)
 
 
+def _mixed_noise_coef(X, use_gemm, use_bounds, in_place):
+    """``RunSettings.mixed_noise_coef``: float32's noise coefficient with
+    the roundings of the rows and centres to float32
+    (``nearest_two.CONVERSION_ROUNDINGS``), where a compiled run over
+    ``X`` may take float32 products (float64 X, a GEMM, bounds, not in
+    place; see ``_USE_MIXED_PRODUCTS``); else 0."""
+    if not (
+        _USE_MIXED_PRODUCTS
+        and X.dtype == np.float64
+        and use_gemm
+        and use_bounds
+        and not in_place
+    ):
+        return 0.0
+    return _noise_coef(np.float32, X.shape[1] + CONVERSION_ROUNDINGS)
+
+
 def _compiled_settings(
-    use_bounds, use_gemm, noise_coef, max_iter, tol, final_pass, keep_norms, in_place
+    X, use_bounds, use_gemm, noise_coef, max_iter, tol, final_pass, keep_norms, in_place
 ):
     return run_kernels.RunSettings(
         int(max_iter),
@@ -160,6 +183,8 @@ def _compiled_settings(
         bool(final_pass),
         bool(keep_norms),
         bool(in_place),
+        run_kernels.COMPILED_EINSUM,
+        _mixed_noise_coef(X, use_gemm, use_bounds, in_place),
     )
 
 
@@ -215,7 +240,7 @@ def dense_run_settings(X, max_iter, tol, final_pass):
     noise_coef = _noise_coef(X.dtype, X.shape[1])
     in_place = _in_place(X, use_gemm, _USE_BOUNDS)
     return _compiled_settings(
-        _USE_BOUNDS, use_gemm, noise_coef, max_iter, tol, final_pass, True, in_place
+        X, _USE_BOUNDS, use_gemm, noise_coef, max_iter, tol, final_pass, True, in_place
     )
 
 
@@ -296,6 +321,7 @@ class LloydRun:
             return None
         keep_norms = 8 * self.X.shape[0] <= _KEEP_NORMS_MAX_BYTES
         return _compiled_settings(
+            self.X,
             self.use_bounds,
             self.use_gemm,
             self.noise_coef,

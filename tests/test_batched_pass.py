@@ -8,6 +8,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from sklearn_kmeans_lab._kernels.batched_pass import (
+    ConvertedProducts,
     RunBounds,
     batched_pass,
     scan_limits,
@@ -26,11 +27,27 @@ def _nearest(X, centers):
     return ((X[:, None, :] - centers[None]) ** 2).sum(axis=2).argmin(axis=1)
 
 
+def _converted(on, n_clusters, n_features, chunk=BATCH_ROWS, margin_coef=0.0):
+    """``ConvertedProducts`` of a pass: off, or on with its float32 buffers."""
+    shape = (n_clusters, n_features) if on else (0, 0)
+    return ConvertedProducts(
+        on,
+        np.empty(shape, dtype=np.float32),
+        np.empty((chunk, n_features) if on else (0, 0), dtype=np.float32),
+        np.empty(n_clusters * chunk if on else 0, dtype=np.float32),
+        margin_coef,
+        0.0,
+    )
+
+
 @pytest.mark.parametrize("chunk", [CHUNK_ROWS, BATCH_ROWS])
-@pytest.mark.parametrize("n_features, in_place", [(2, False), (10, False), (10, True)])
+@pytest.mark.parametrize(
+    "n_features, in_place, converted",
+    [(2, False, False), (10, False, False), (10, True, False), (40, False, True)],
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
-    n_features, in_place, dtype, chunk
+    n_features, in_place, converted, dtype, chunk
 ):
     rng = np.random.RandomState(n_features)
     n_samples, n_clusters = 3000, 4
@@ -55,6 +72,9 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
     sq_norms = np.einsum("ij,ij->i", X, X).astype(np.float64) if in_place else None
     buffers = pass_buffers(X, n_clusters, chunk)
     buffers.centers_t[:] = np.nan
+    converted = _converted(
+        converted and dtype == np.float64, n_clusters, n_features, chunk
+    )
     batched_pass(
         DenseRows(X, np.zeros(n_features, dtype=dtype), np.ones(1, dtype=dtype), False),
         CenterTerms(centers, -2 * centers, np.einsum("ij,ij->i", centers, centers)),
@@ -66,11 +86,17 @@ def test_only_the_rows_whose_bound_fails_are_computed_in_row_order(
         ),
         PassOptions(use_gemm, False, False, chunk, in_place),
         buffers,
+        # float32 products of float64 rows: the same labels and moves
+        converted,
         0,
         2,
     )
-    # the pass took in_place_dots: it wrote their centres
-    assert np.isnan(buffers.centers_t).any() != in_place
+    # the pass took in_place_dots: it wrote their centres; float32 products:
+    # it wrote -2 c rounded
+    if buffers.centers_t.size:
+        assert np.isnan(buffers.centers_t).any() != in_place
+    if converted.on:
+        assert_array_equal(converted.minus_2, (-2 * centers).astype(np.float32))
     assert_array_equal(labels[needed], nearest[needed])
     assert_array_equal(labels[~needed], start[~needed])
     assert_array_equal(stored[~needed], before[~needed])
@@ -130,6 +156,7 @@ def test_kept_norms_give_the_pass_of_norms_summed_again(dtype):
             RunBounds(stored, drop, limit, read, True, sq_norms),
             PassOptions(True, not read, False, BATCH_ROWS, in_place),
             pass_buffers(X, n_clusters, BATCH_ROWS),
+            _converted(False, n_clusters, n_features),
             0,
             2,
         )
@@ -242,6 +269,7 @@ def test_a_nan_drop_stores_no_bound_and_its_rows_are_computed():
         RunBounds(stored, drop, limit, True, True, np.zeros(0)),
         PassOptions(False, False, False, BATCH_ROWS),
         pass_buffers(X, n_clusters, BATCH_ROWS),
+        _converted(False, n_clusters, n_features),
         0,
         1,
     )

@@ -160,3 +160,61 @@ def test_an_array_init_runs_in_one_call_with_the_loops_result(
         fits.append((LloydKMeans(n_clusters=4, init=init, n_init=1).fit(X), None))
     assert best_of_runs_calls[0] is not None and best_of_runs_calls[1] is None
     _assert_same_fit(*fits)
+
+
+def _hard_blobs(n, d, k, seed):
+    # issue 12's hard regime: overlapping blobs, most labels still move
+    X, _ = make_blobs(
+        n, d, centers=k, cluster_std=4.0 * np.sqrt(d / 2.0), random_state=seed
+    )
+    return X
+
+
+@pytest.mark.parametrize(
+    "case", ["hard", "integer ties", "far from the origin", "weighted", "starts"]
+)
+def test_float32_products_leave_every_fit_as_it_was(monkeypatch, case):
+    # The heavy passes of a compiled run over float64 X (a GEMM, at least
+    # MIXED_MIN_CLUSTERS centres) take float32 products; near ties are
+    # settled on the float64 rows and the gap bounds give up float32's
+    # noise, so labels, centres, inertia and iterations are those of
+    # float64 products bit for bit.
+    from sklearn_kmeans_lab import _lloyd_run
+
+    k = run_kernels.MIXED_MIN_CLUSTERS + 8
+    rng = np.random.RandomState(7)
+    X, weights, params = _hard_blobs(3000, 24, k, 0), None, {}
+    if case == "integer ties":  # exact ties, settled to the lowest index
+        X = np.round(rng.uniform(0, 3, size=(3000, 20)))
+    elif case == "far from the origin":
+        X = rng.normal(size=(3000, 20)) * 1e-3 + 1e7
+    elif case == "weighted":
+        weights = rng.uniform(0, 3, size=len(X))
+        weights[rng.uniform(size=len(X)) < 0.2] = 0.0
+    elif case == "starts":
+        params = {"n_init": 3, "init": "random"}
+    # the runs of this data may take them (a GEMM not in place, float64)
+    assert _lloyd_run.dense_run_settings(X, 40, 0.0, False).mixed_noise_coef > 0
+    fits = []
+    for mixed in (True, False):
+        monkeypatch.setattr(_lloyd_run, "_USE_MIXED_PRODUCTS", mixed)
+        est = LloydKMeans(k, random_state=0, tol=0, max_iter=40, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append((est.fit(X, sample_weight=weights), 0.0))
+    _assert_same_fit(*fits)
+    assert fits[0][0].n_iter_ > 3  # passes past the first: the bounds read
+
+
+def test_float32_products_are_taken_where_the_run_allows():
+    from sklearn_kmeans_lab import _lloyd_run
+
+    X = _hard_blobs(500, 24, 3, 1)
+    coef = _lloyd_run.dense_run_settings(X, 10, 0.0, False).mixed_noise_coef
+    assert coef == _lloyd_run._noise_coef(np.float32, 24 + 2)
+    # float32 X, or a direct loop (few features): float64 products only
+    for data in (X.astype(np.float32), X[:, :5].copy()):
+        assert _lloyd_run.dense_run_settings(data, 10, 0.0, False).mixed_noise_coef == 0
+    settings = _lloyd_run.dense_run_settings(X, 10, 0.0, False)
+    assert run_kernels.takes_converted(settings, run_kernels.MIXED_MIN_CLUSTERS)
+    assert not run_kernels.takes_converted(settings, run_kernels.MIXED_MIN_CLUSTERS - 1)

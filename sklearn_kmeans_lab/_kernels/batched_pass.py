@@ -47,6 +47,7 @@ from sklearn_kmeans_lab._kernels.nearest import (
     copy_rows,
     gather,
     nearest_two,
+    nearest_two_converted,
     nearest_two_in_place,
 )
 from sklearn_kmeans_lab._kernels.prefetch import hint_rows
@@ -129,8 +130,26 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n, in_place=False):
     return end, np.intp(found)
 
 
+ConvertedProducts = namedtuple(
+    "ConvertedProducts", ["on", "minus_2", "rows", "dots", "margin_coef", "c_norm"]
+)
+ConvertedProducts.__doc__ = """A pass's float32 products of float64 rows
+(``nearest_two_converted``): the same labels, gap bounds a little weaker.
+
+on : bool, whether this pass takes them
+minus_2 : (k, d) float32, ``-2 c`` rounded, written by the pass
+rows : (chunk, d) float32, a batch's rows rounded
+dots : (k * chunk,) float32, the products
+margin_coef : float, what a gap computed from them loses, per unit of
+    ``||x|| + c_norm`` (twice their noise coefficient)
+c_norm : float, the largest ``||c||`` of the run so far
+"""
+
+
 @numba.njit(nogil=True, cache=True)
-def store_cumulative_gaps(n, rows, best, best_d, second_d, sq_norm, new_gaps, gaps):
+def store_cumulative_gaps(
+    n, rows, best, best_d, second_d, sq_norm, new_gaps, gaps, margin_coef, c_norm
+):
     """The gaps of the ``n`` computed rows ``rows[:n]`` into the cumulative
     store: ``gap + drop[new label]``, rounded down to float32.  Returns the
     largest ``||x||^2``.
@@ -139,11 +158,20 @@ def store_cumulative_gaps(n, rows, best, best_d, second_d, sq_norm, new_gaps, ga
     covers the float64 and float32 roundings of the sum many times over, so
     a stored value never exceeds what it stands for.  The gaps are computed
     into ``new_gaps`` (chunk,) first, so that that loop (two square roots a
-    row) vectorises.
+    row) vectorises.  Distances from float32 products (``margin_coef`` > 0)
+    may be off by their noise (the run's ``noise_coef`` of float32 with the
+    conversions, times ``||x|| + c_norm``), not the run's: each such gap
+    gives up twice that noise, what two distances can be off by, so that
+    the stored value is at most the true gap and the run's threshold (which
+    allows for a float64 gap off by as much either way) holds a fortiori.
     """
     stored, drop = gaps.stored, gaps.drop
     for q in range(n):
         new_gaps[q] = gap_of(best_d[q], second_d[q], sq_norm[q])
+    if margin_coef > 0.0:
+        for q in range(n):
+            margin = margin_coef * (np.sqrt(sq_norm[q]) + c_norm)
+            new_gaps[q] = max(new_gaps[q] - margin, 0.0)
     largest = 0.0
     for q in range(n):
         total = (new_gaps[q] + drop[np.uintp(best[q])]) * _STORE_SHRINK
@@ -155,15 +183,49 @@ def store_cumulative_gaps(n, rows, best, best_d, second_d, sq_norm, new_gaps, ga
 
 
 @numba.njit(nogil=True, cache=True)
+def _gather_batch(samples, rows, n, chunk_rows, chunk_t, use_gemm, gaps, sq_norm):
+    """The batch's centred rows into ``chunk_rows`` (GEMM; float32 for
+    ``nearest_two_converted``) or ``chunk_t``, and their squared norms: read
+    from the run's kept norms where a pass that reads the bounds has them
+    (``copy_rows``), else summed (``gather``) and kept by the pass that
+    writes them (``RunBounds.sq_norms``)."""
+    keep_norms = use_gemm and gaps.sq_norms.shape[0] > 0
+    if keep_norms and gaps.read:
+        copy_rows(samples, 0, rows, n, chunk_rows, gaps.sq_norms, sq_norm)
+        return
+    gather(samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm)
+    if keep_norms and gaps.write:
+        for q in range(n):
+            gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
+
+
+@numba.njit(nogil=True, cache=True)
 def batched_pass(
-    samples, centers, bounds, labels, out, gaps, options, buffers, g_start, g_stop
+    samples,
+    centers,
+    bounds,
+    labels,
+    out,
+    gaps,
+    options,
+    buffers,
+    converted,
+    g_start,
+    g_stop,
 ):
     """``dense_pass_in`` over groups [g_start, g_stop) with cumulative bounds
     (``gaps``, a ``RunBounds``), the rows to compute in full batches of
-    ``options.chunk`` rows.  The inertia is not computed
-    (``options.want_inertia`` is not read)."""
+    ``options.chunk`` rows, by float32 products where ``converted.on`` (a
+    ``ConvertedProducts``; GEMM path, float64 X: the same labels).  The
+    inertia is not computed (``options.want_inertia`` is not read)."""
     batch = options.chunk
     use_gemm = options.use_gemm
+    low = converted.on and use_gemm and not options.in_place
+    if low:
+        for j in range(converted.minus_2.shape[0]):
+            for f in range(converted.minus_2.shape[1]):
+                converted.minus_2[j, f] = np.float32(centers.minus_2[j, f])
+    margin_coef = converted.margin_coef if low else 0.0
     keep_norms = use_gemm and gaps.sq_norms.shape[0] > 0
     # the products of the rows in place, where the run asks
     # (options.in_place): a pass that reads the bounds takes the rows' kept
@@ -222,16 +284,29 @@ def batched_pass(
                 if keep_norms and not kept:
                     for q in range(n):
                         gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
+            elif low:
+                # the rows gathered straight into float32 (settled and
+                # applied from X in place)
+                _gather_batch(
+                    samples, rows, n, converted.rows, chunk_t, True, gaps, sq_norm
+                )
+                nearest_two_converted(
+                    samples,
+                    rows,
+                    n,
+                    centers,
+                    converted.minus_2,
+                    converted.rows,
+                    converted.dots,
+                    best_d,
+                    second_d,
+                    best,
+                    sq_norm,
+                )
             else:
-                if keep_norms and gaps.read:
-                    copy_rows(samples, 0, rows, n, chunk_rows, gaps.sq_norms, sq_norm)
-                else:
-                    gather(
-                        samples, 0, rows, n, chunk_rows, chunk_t, not use_gemm, sq_norm
-                    )
-                    if keep_norms and gaps.write:
-                        for q in range(n):
-                            gaps.sq_norms[np.uintp(rows[q])] = sq_norm[q]
+                _gather_batch(
+                    samples, rows, n, chunk_rows, chunk_t, use_gemm, gaps, sq_norm
+                )
                 nearest_two(
                     chunk_rows,
                     chunk_t,
@@ -249,7 +324,16 @@ def batched_pass(
                 largest = max(
                     largest,
                     store_cumulative_gaps(
-                        n, rows, best, best_d, second_d, sq_norm, buffers.new_gaps, gaps
+                        n,
+                        rows,
+                        best,
+                        best_d,
+                        second_d,
+                        sq_norm,
+                        buffers.new_gaps,
+                        gaps,
+                        margin_coef,
+                        converted.c_norm,
                     ),
                 )
             # 3. new labels; the moves in the lane of each row's offset in
@@ -265,7 +349,7 @@ def batched_pass(
                 chunk_rows,
                 chunk_t,
                 use_gemm,
-                in_place,
+                in_place or low,
                 options.from_scratch,
                 sums,
                 wsums,

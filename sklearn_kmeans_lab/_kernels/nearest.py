@@ -287,17 +287,19 @@ def _near_tie(q, best_d, second_d, sq_norm, coef, offset):
 
 
 @numba.njit(nogil=True, cache=True)
-def _near_tie_terms(n, centers, itemsize, best_d, second_d, sq_norm):
+def _near_tie_terms(n, centers, itemsize, best_d, second_d, sq_norm, extra_roundings):
     """``(n_near, coef, offset)``: how many of the ``n`` rows are near ties
     (``_near_tie`` with ``coef`` and ``offset``), the rounding of a dot
-    product of ``n_features`` terms bounded by ``||x||^2`` and ``||c||^2``."""
+    product of ``n_features`` terms bounded by ``||x||^2`` and ``||c||^2``
+    (of items of ``itemsize`` bytes), plus ``extra_roundings`` of the same
+    size (the roundings of float64 rows and centres to float32)."""
     sqnorm = centers.sqnorm
     n_features = centers.centers.shape[1]
     unit = 2.0**-24 if itemsize == 4 else 2.0**-53
     largest = 0.0
     for j in range(sqnorm.shape[0]):
         largest = max(largest, float(sqnorm[j]))
-    coef = _TIE_ROUNDINGS * (n_features + 4) * unit
+    coef = _TIE_ROUNDINGS * (n_features + 4 + extra_roundings) * unit
     offset = 2.0 * largest
     # near ties are rare: a branch-free count first (it vectorises)
     n_near = 0
@@ -347,7 +349,7 @@ def settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, be
     ``||x||^2``.
     """
     n_near, coef, offset = _near_tie_terms(
-        n, centers, chunk_rows.itemsize, best_d, second_d, sq_norm
+        n, centers, chunk_rows.itemsize, best_d, second_d, sq_norm, 0
     )
     if n_near == 0:
         return
@@ -367,9 +369,20 @@ def settle_near_ties_in_place(
     """``settle_near_ties`` of the rows ``rows[:n]`` of ``samples`` read in
     place (``nearest_two_in_place``): the same distances, as
     ``squared_distance`` of ``X - x_offset`` is that of the centred copy."""
+    _settle_in_place(
+        samples, rows, n, centers, dots, sq_norm, best_d, second_d, best, 0
+    )
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _settle_in_place(
+    samples, rows, n, centers, dots, sq_norm, best_d, second_d, best, extra_roundings
+):
+    """``settle_near_ties_in_place`` of products of ``dots``' itemsize and
+    ``extra_roundings`` more (``nearest_two_converted``)."""
     X = samples.X
     n_near, coef, offset = _near_tie_terms(
-        n, centers, X.itemsize, best_d, second_d, sq_norm
+        n, centers, dots.itemsize, best_d, second_d, sq_norm, extra_roundings
     )
     if n_near == 0:
         return
@@ -453,6 +466,57 @@ def nearest_two(
     np.dot(centers.minus_2, chunk_rows[:n].T, dots)
     _fold_dots(dots, n, centers.sqnorm, n_clusters, best_d, second_d, best)
     settle_near_ties(chunk_rows, n, centers, dots, sq_norm, best_d, second_d, best)
+
+
+# The roundings of a float64 row and centre to float32, in units of a
+# float32 product's rounding (``nearest_two_converted``).
+CONVERSION_ROUNDINGS = 2
+
+
+@numba.njit(nogil=True, cache=True)
+def nearest_two_converted(
+    samples,
+    rows,
+    n,
+    centers,
+    minus_2_32,
+    rows32,
+    dots32_buffer,
+    best_d,
+    second_d,
+    best,
+    sq_norm,
+):
+    """``nearest_two``'s labels of the rows ``rows[:n]`` of float64
+    ``samples`` (GEMM path) from a float32 GEMM: ``rows32`` (chunk, d) the
+    centred rows rounded to float32 (``gather`` into a float32 buffer),
+    ``minus_2_32`` (k, d) ``-2 c`` rounded, their products summed by sgemm
+    at twice dgemm's rate, the two smallest distances folded in float64.
+    Near ties are settled on the float64 rows read in place, as
+    ``nearest_two`` settles them, within the wider rounding of these
+    products (float32's, ``CONVERSION_ROUNDINGS`` more for the
+    conversions), so every label is the one ``nearest_two`` gives; the two
+    distances, hence the gap bounds, carry float32's rounding
+    (``store_cumulative_gaps`` takes it off).  dots32_buffer : (k * chunk,)
+    float32; sq_norm : the rows' ``||x||^2``.
+    """
+    n_clusters = minus_2_32.shape[0]
+    _no_nearest(n, best_d, second_d, best)
+    dots = dots32_buffer[: n_clusters * n].reshape((n_clusters, n))
+    np.dot(minus_2_32, rows32[:n].T, dots)
+    _fold_dots(dots, n, centers.sqnorm, n_clusters, best_d, second_d, best)
+    _settle_in_place(
+        samples,
+        rows,
+        n,
+        centers,
+        dots,
+        sq_norm,
+        best_d,
+        second_d,
+        best,
+        CONVERSION_ROUNDINGS,
+    )
 
 
 @numba.njit(nogil=True, cache=True)

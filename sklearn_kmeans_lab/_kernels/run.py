@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from sklearn_kmeans_lab._kernels.batched_pass import (
+    ConvertedProducts,
     RunBounds,
     batched_pass,
     cumulative_threshold,
@@ -110,8 +111,9 @@ RunSettings = namedtuple(
         "keep_norms",
         "in_place",
         "compiled_einsum",
+        "mixed_noise_coef",
     ],
-    defaults=(False, COMPILED_EINSUM),
+    defaults=(False, COMPILED_EINSUM, 0.0),
 )
 RunSettings.__doc__ = """What a compiled run needs besides its buffers.
 
@@ -133,7 +135,26 @@ in_place : bool, the passes compute their rows' products in place
     labels)
 compiled_einsum : bool, the centres' squared norms computed here as numpy's
     einsum computes them (default: whether this numpy is seen to)
+mixed_noise_coef : float, float32's ``noise_coef`` for float64 rows and
+    centres rounded to float32, where the passes may take float32 products
+    (``ConvertedProducts``: float64 X, a GEMM, not in place); 0 where they
+    may not (the default)
 """
+
+# The passes of a run's first phase, until a pass moves fewer than this share
+# of the labels, take float32 products where the run allows them
+# (``RunSettings.mixed_noise_coef``) and has at least MIXED_MIN_CLUSTERS
+# centres: sgemm runs at twice dgemm's rate, and the labels are the same
+# (``nearest_two_converted``).  Their gap bounds lose float32's noise, which
+# costs little while most labels move (the bounds then spare few rows) but
+# would keep the bounds from sparing most rows late in a run: after the
+# first pass that moves fewer labels, every pass takes float64 products
+# (a float32 gap cannot say what a float64 one would spare, so the switch
+# is on the labels that move).  Below that many centres the product is too
+# thin for sgemm to gain on the rounding of the rows to float32 (none at 10
+# centres and 64 features).
+MIXED_MIN_CLUSTERS = 32
+MIXED_MAX_MOVED_SHARE = 0.01
 
 
 @numba.njit(nogil=True, cache=True)
@@ -226,6 +247,9 @@ RunBuffers = namedtuple(
         "limit",
         "sq_norms",
         "pass_",
+        "minus_2_32",
+        "rows32",
+        "dots32",
     ],
 )
 RunBuffers.__doc__ = """The scratch buffers of a compiled run (``run_buffers``),
@@ -237,6 +261,7 @@ def run_buffers(samples, centers, s):
     """``RunBuffers`` of a run over ``samples`` (``DenseRows``) from
     ``centers`` (k, d) with ``RunSettings`` ``s``."""
     n_clusters, n_features = centers.shape
+    mixed = takes_converted(s, n_clusters)
     return RunBuffers(
         np.empty(n_clusters, dtype=centers.dtype),
         np.empty_like(centers),
@@ -255,7 +280,18 @@ def run_buffers(samples, centers, s):
             dtype=np.float64,
         ),
         pass_buffers(samples.X, n_clusters, s.chunk),
+        # the float32 products' buffers (``ConvertedProducts``), where taken
+        np.empty((n_clusters, n_features) if mixed else (0, 0), dtype=np.float32),
+        np.empty((s.chunk, n_features) if mixed else (0, 0), dtype=np.float32),
+        np.empty(n_clusters * s.chunk if mixed else 0, dtype=np.float32),
     )
+
+
+@numba.njit(nogil=True, cache=True)
+def takes_converted(s, n_clusters):
+    """Whether a run with ``RunSettings`` ``s`` and ``n_clusters`` centres
+    may take float32 products (``MIXED_MIN_CLUSTERS``)."""
+    return s.mixed_noise_coef > 0.0 and s.use_gemm and n_clusters >= MIXED_MIN_CLUSTERS
 
 
 @numba.njit(cache=True)  # object mode inside: holds the GIL
@@ -278,11 +314,12 @@ def _assign(
     The gap bounds are the cumulative ones of ``batched_pass``, in
     ``work.gaps`` (read through ``work.limit``); ``drop`` is what the centres'
     moves since the start of the run take off a gap, so a pass does not
-    reset it.  state : (6,) float64, the run's scalars: ``x_norm_max`` (-1
+    reset it.  state : (7,) float64, the run's scalars: ``x_norm_max`` (-1
     before the first pass), ``c_norm_max``, whether the stored gaps are
     valid, passes since the last pass from scratch, whether this pass is
-    from scratch, moves added to ``drop``.  work : ``RunBuffers``.  Returns
-    the number of labels changed.
+    from scratch, moves added to ``drop``, whether the passes may still take
+    float32 products (``MIXED_MAX_MOVED_SHARE``).  work : ``RunBuffers``.
+    Returns the number of labels changed.
     """
     n_clusters = centers.shape[0]
     from_scratch = state[4] != 0
@@ -305,6 +342,14 @@ def _assign(
     in_place = s.in_place and n_clusters <= IN_PLACE_MAX_CLUSTERS
     options = PassOptions(s.use_gemm, from_scratch, False, s.chunk, in_place)
     terms = CenterTerms(centers, minus_2, c_sqnorm)
+    converted = ConvertedProducts(
+        state[6] != 0 and takes_converted(s, n_clusters),
+        work.minus_2_32,
+        work.rows32,
+        work.dots32,
+        2.0 * s.mixed_noise_coef,
+        state[1],
+    )
     batched_pass(
         samples,
         terms,
@@ -314,6 +359,7 @@ def _assign(
         gaps,
         options,
         work.pass_,
+        converted,
         0,
         len(bounds) - 1,
     )
@@ -338,7 +384,10 @@ def _assign(
         state[3] += 1.0
     if s.use_bounds and state[0] < 0:
         state[0] = math.sqrt(out.largest_sq_norm.max())
-    return out.changed.sum()
+    n_changed = out.changed.sum()
+    if n_changed < MIXED_MAX_MOVED_SHARE * samples.X.shape[0]:
+        state[6] = 0.0
+    return n_changed
 
 
 @numba.njit(cache=True)  # object mode inside: holds the GIL
@@ -357,7 +406,7 @@ def lloyd_run(samples, centers, labels, bounds, out, drop, totals, deltas, s):
     Python run's).  Without ``s.final_pass`` the labels are those of the last
     iteration and the inertia is NaN.
     """
-    state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    state = np.array([-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0])
     drop[:] = 0.0
     sums, weights, counts = totals
     work = run_buffers(samples, centers, s)
