@@ -155,7 +155,7 @@ def _in_place(X, use_gemm, use_bounds):
 def _mixed_noise_coef(X, use_gemm, use_bounds, in_place):
     """``RunSettings.mixed_noise_coef``: float32's noise coefficient with
     the roundings of the rows and centres to float32
-    (``nearest_two.CONVERSION_ROUNDINGS``), where a compiled run over
+    (``_kernels/nearest.py``'s ``CONVERSION_ROUNDINGS``), where a compiled run over
     ``X`` may take float32 products (float64 X, a GEMM, bounds, not in
     place; see ``_USE_MIXED_PRODUCTS``); else 0."""
     if not (
