@@ -134,15 +134,10 @@ def _noise_coef(dtype, n_features):
     return 2.0 * math.sqrt((n_features + 3) * eps)
 
 
-def _compiles(sparse, n_threads, n_clusters, n_groups):
-    """Whether a run is one compiled call: dense data on one thread, at most
-    ``MAX_SUMMED`` clusters and groups (``_kernels/run.py``)."""
-    return (
-        not sparse
-        and n_threads == 1
-        and n_clusters <= run_kernels.MAX_SUMMED
-        and n_groups <= run_kernels.MAX_SUMMED
-    )
+def _compiles(sparse, n_threads):
+    """Whether a run is one compiled call (``_kernels/run.py``): dense data
+    on one thread."""
+    return not sparse and n_threads == 1
 
 
 def _in_place(X, use_gemm, use_bounds):
@@ -183,7 +178,7 @@ def _compiled_settings(
         bool(final_pass),
         bool(keep_norms),
         bool(in_place),
-        run_kernels.COMPILED_EINSUM,
+        X.dtype in run_kernels.COMPILED_EINSUM_DTYPES,
         _mixed_noise_coef(X, use_gemm, use_bounds, in_place),
     )
 
@@ -217,7 +212,7 @@ def compiled_layouts(X, ks, n_threads):
         bounds = _group_bounds(n_samples, k, n_features, lanes)
         n_groups = len(bounds) - 1
         threads = _n_threads(n_threads, n_groups, n_samples * k * n_features)
-        if _compiles(False, threads, k, n_groups):
+        if _compiles(False, threads):
             kept.append((k, n_groups, lanes, bounds))
     width = 1 + max((n_groups for _, n_groups, _, _ in kept), default=0)
     padded = np.zeros((len(kept), width), dtype=np.int64)
@@ -314,10 +309,8 @@ class LloydRun:
 
     def compiled_settings(self, max_iter, tol, final_pass):
         """The ``RunSettings`` of a compiled run of this state, or None where
-        it cannot run (sparse data, threads, more than ``MAX_SUMMED``
-        clusters or groups)."""
-        n_clusters, n_groups = self.gap_drop.shape[0], len(self.bounds) - 1
-        if not _compiles(self.sparse, self.n_threads, n_clusters, n_groups):
+        it cannot run (sparse data, threads)."""
+        if not _compiles(self.sparse, self.n_threads):
             return None
         keep_norms = 8 * self.X.shape[0] <= _KEEP_NORMS_MAX_BYTES
         return _compiled_settings(

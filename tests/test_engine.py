@@ -278,6 +278,10 @@ def test_verbose_prints_each_data_set_as_its_fits_finish_with_the_time(capsys, n
         (9000, 3, 4, np.float64, False, 3, 1e-4),  # stops at max_iter
         (40, 2, 20, np.float64, False, 300, 0.0),  # an empty cluster: Python run
         (200, 1, 128, np.float32, True, 300, 0.0),  # numpy's 8-way sums
+        # more than 128 clusters: numpy's pairwise sums split the shifts;
+        # float32 products (float64, over 16 features, 32 centres or more)
+        (3000, 20, 200, np.float64, False, 300, 0.0),
+        (3000, 40, 150, np.float32, True, 300, 1e-4),
         # several groups, dozens of passes (refreshes from scratch), most
         # rows skipped late in a run: batches filled from many chunks
         (20_000, 1, 3, np.float64, False, 300, 0.0),
@@ -335,13 +339,15 @@ def test_compiled_run_is_the_python_run_bit_for_bit(
 
 
 def test_numpy_sum_adds_as_numpy_does():
-    from sklearn_kmeans_lab._kernels.run import MAX_SUMMED, numpy_sum
+    from sklearn_kmeans_lab._kernels.common import numpy_sum
 
+    # every length to a few pairwise splits, then longer ones at random
     rng = np.random.RandomState(0)
-    for n in range(1, MAX_SUMMED + 1):
+    lengths = list(range(0, 1100)) + list(rng.randint(1100, 2_000_000, size=12))
+    for n in lengths:
         for dtype in (np.float64, np.float32):
             a = (rng.uniform(size=n) * 10.0 ** rng.randint(-6, 6, size=n)).astype(dtype)
-            assert numpy_sum(a) == a.sum()
+            assert numpy_sum(a) == a.sum(), (n, dtype)
 
 
 @pytest.mark.parametrize("kept", [True, False])

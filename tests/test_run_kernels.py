@@ -9,17 +9,21 @@ from sklearn_kmeans_lab._kernels import run as run_kernels
 from sklearn_kmeans_lab._lloyd_run import LloydRun
 
 
-@pytest.mark.parametrize("n_features", [1, 2, 3, 5, 7, 8, 9, 16, 17, 33])
-def test_compiled_einsum_lanes_equal_their_numpy_reference(n_features):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33])
+def test_compiled_einsum_lanes_equal_their_numpy_reference(n_features, dtype):
     # the compiled kernel and the numpy statement of its additions agree on
-    # every platform, whatever numpy's einsum does there
+    # every platform, whatever numpy's einsum does there: two lanes of
+    # doubles, four of floats
     rng = np.random.RandomState(n_features)
+    exponents = 150 if dtype == np.float64 else 18
     centers = rng.normal(size=(200, n_features)) * 10.0 ** rng.uniform(
-        -150, 150, size=(200, n_features)
+        -exponents, exponents, size=(200, n_features)
     )
+    centers = centers.astype(dtype)
     centers[0] = 0.0
     centers[1, 0] = np.inf
-    out = np.empty(200)
+    out = np.empty(200, dtype=dtype)
     run_kernels._einsum_lanes(centers, out)
     np.testing.assert_array_equal(out, run_kernels._einsum_lanes_reference(centers))
 
@@ -35,7 +39,8 @@ def test_squared_norms_as_the_run_computes_them_equal_numpy_einsum(dtype, n_feat
         scale = 10.0 ** rng.uniform(-15, 15, size=(k, n_features))
         centers = (rng.normal(size=(k, n_features)) * scale + 1e3).astype(dtype)
         out = np.empty(k, dtype=dtype)
-        run_kernels.squared_norms(centers, out, run_kernels.COMPILED_EINSUM)
+        compiled = np.dtype(dtype) in run_kernels.COMPILED_EINSUM_DTYPES
+        run_kernels.squared_norms(centers, out, compiled)
         np.testing.assert_array_equal(out, np.einsum("ij,ij->i", centers, centers))
 
 
@@ -46,7 +51,8 @@ def test_the_einsum_probe_rejects_a_fused_multiply_add(monkeypatch):
         return np.nextafter(np.sum(a * b, axis=1), np.inf)
 
     monkeypatch.setattr(run_kernels.np, "einsum", rounded_otherwise)
-    assert not run_kernels._numpy_einsum_is_lanes()
+    assert not run_kernels._numpy_einsum_is_lanes(np.float64)
+    assert not run_kernels._numpy_einsum_is_lanes(np.float32)
 
 
 def _compiled_run(X, w, n_clusters, centers, compiled_einsum):
@@ -61,9 +67,6 @@ def _compiled_run(X, w, n_clusters, centers, compiled_einsum):
     return result, labels, centers
 
 
-@pytest.mark.skipif(
-    not run_kernels.COMPILED_EINSUM, reason="this numpy's einsum adds otherwise"
-)
 @pytest.mark.parametrize("n_samples", [1, 7, 100, 5000])
 @pytest.mark.parametrize("n_features", [3, 5, 8, 17])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -71,6 +74,8 @@ def _compiled_run(X, w, n_clusters, centers, compiled_einsum):
 def test_a_run_with_compiled_norms_equals_one_calling_numpy(
     n_samples, n_features, dtype, weighted
 ):
+    if np.dtype(dtype) not in run_kernels.COMPILED_EINSUM_DTYPES:
+        pytest.skip(f"this numpy's einsum of {np.dtype(dtype)} adds otherwise")
     rng = np.random.RandomState(n_samples + n_features)
     X = rng.normal(size=(n_samples, n_features)) + 1e4  # far from the origin
     X[n_samples // 2 :] = X[: n_samples - n_samples // 2]  # duplicates: ties

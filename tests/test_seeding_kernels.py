@@ -184,6 +184,16 @@ def test_certain_mass_scale_is_numpys(n):
                 assert scale == _numpy_scale(closest, w)
 
 
+@pytest.mark.parametrize("n", [1, 7, 1000, 100_000])
+def test_the_first_potential_is_numpys(n):
+    # compiled without weights (numpy's pairwise sum), numpy's dot with them
+    rng = np.random.RandomState(n)
+    closest = (rng.uniform(0, 30, n) * rng.uniform(size=n) ** 8).astype(np.float32)
+    w = rng.uniform(0, 1, n)
+    assert kpp.first_potential(closest, w[:1], False) == float(closest.sum())
+    assert kpp.first_potential(closest, w, True) == float(np.dot(closest, w))
+
+
 def test_mass_scale_near_a_power_of_two_is_left_to_numpy(monkeypatch):
     # 1024 rows at 0 and 1024 at 1: the first potential is a power of two,
     # where the last rounding of a sum decides the scale

@@ -181,6 +181,93 @@ def column_squares(X, mean, out):
             out[f] += diff * diff
 
 
+# numpy's pairwise summation (``ndarray.sum`` of a contiguous array) adds up
+# to this many values with eight accumulators and splits longer runs in two.
+_PAIRWISE_BLOCK = 128
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _block_sum(a, start, n):
+    """numpy's pairwise sum of at most ``_PAIRWISE_BLOCK`` values
+    ``a[start:start + n]``: under 8 in order from 0, else eight interleaved
+    partial sums combined pairwise, then the tail in order."""
+    res = np.zeros(1, dtype=a.dtype)[0]
+    if n < 8:
+        for i in range(start, start + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    i = start + 8
+    stop = start + n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < start + n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _first_half(n):
+    """numpy's split of ``n`` values: half of them, a multiple of 8."""
+    half = n // 2
+    return half - half % 8
+
+
+@numba.njit(nogil=True, cache=True)
+def numpy_sum(a):
+    """``a.sum()`` of a contiguous 1-D array, in its dtype, as numpy adds it
+    (pairwise summation): runs of more than ``_PAIRWISE_BLOCK`` values split
+    in two (``_first_half``), each half summed so and the two sums added,
+    the others summed by ``_block_sum``.  a : (n,).
+
+    The recursion is walked with a stack of its open splits (a recursive
+    function loaded from numba's cache crashed the process); a split waits
+    for its first half's sum (``left``), then its second's, and adds them.
+    """
+    depth = 64  # the splits halve the run: at most log2(n) are open
+    start = np.empty(depth, dtype=np.int64)
+    length = np.empty(depth, dtype=np.int64)
+    left = np.zeros(depth, dtype=a.dtype)
+    right_half = np.zeros(depth, dtype=np.bool_)
+    top = 0
+    start[0], length[0], right_half[0] = 0, a.shape[0], False
+    while True:
+        if length[top] > _PAIRWISE_BLOCK:  # open a split: its first half
+            half = _first_half(length[top])
+            start[top + 1], length[top + 1] = start[top], half
+            right_half[top + 1] = False
+            top += 1
+            continue
+        value = _block_sum(a, start[top], length[top])
+        # hand the sum up: a first half waits for its second, a second
+        # half closes its split
+        while True:
+            if top == 0:
+                return value
+            was_right = right_half[top]
+            top -= 1
+            if not was_right:
+                left[top] = value
+                half = _first_half(length[top])
+                start[top + 1] = start[top] + half
+                length[top + 1] = length[top] - half
+                right_half[top + 1] = True
+                top += 1
+                break
+            value = left[top] + value
+
+
 @numba.njit(nogil=True, cache=True)
 def count_distinct(labels, present):
     """Number of distinct values of ``labels`` (n,), all in

@@ -5,9 +5,9 @@ The in-memory run of ``_lloyd_run`` (``LloydRun`` driven by
 iteration, larger than the arithmetic of a pass on small data.  ``lloyd_run``
 makes the same calls to the same kernels in the same order, and reproduces
 numpy's own arithmetic where the Python run uses numpy: the centres' squared
-norms are numpy's ``einsum`` arithmetic (reproduced for float64 where this
-numpy is seen to add that way at import, else einsum itself, called back in
-object mode), and ``ndarray.sum`` is numpy's pairwise summation
+norms are numpy's ``einsum`` arithmetic (reproduced where this numpy is seen
+to add that way at import, for float64 and float32 apart, else einsum itself,
+called back in object mode), and ``ndarray.sum`` is numpy's pairwise summation
 (``numpy_sum``).  A run allocates its scratch buffers once (``RunBuffers``),
 not once per iteration.  The labels, centres, inertia and number of
 iterations are therefore bit for bit those of the Python run.
@@ -29,6 +29,7 @@ from sklearn_kmeans_lab._kernels.batched_pass import (
     cumulative_threshold,
     scan_limits,
 )
+from sklearn_kmeans_lab._kernels.common import numpy_sum
 from sklearn_kmeans_lab._kernels.lloyd import (
     CenterTerms,
     PassOptions,
@@ -43,59 +44,67 @@ from sklearn_kmeans_lab._kernels.lloyd import (
 )
 from sklearn_kmeans_lab._kernels.row_dots import IN_PLACE_MAX_CLUSTERS
 
-# numpy's pairwise summation adds up to this many values with eight
-# accumulators, and splits larger arrays in two: ``numpy_sum`` does the first
-# only, so a compiled run takes at most this many clusters and groups.
-MAX_SUMMED = 128
-
 # Up to this many features, ``einsum("ij,ij->i")`` is computed here, as
 # numpy computes it: each square in a vector lane of its own (one lane per
 # feature: numpy's SIMD lanes hold at least 2 values), then lanes and zero
 # padding added, which no order of addition changes for two terms.
 MAX_COMPILED_NORM_FEATURES = 2
-# Above it, float64 norms are numpy's einsum arithmetic reproduced (see
-# ``_einsum_lanes``) where this numpy is seen to compute them that way.
-EINSUM_LANES = 2
+# Above it, the norms are numpy's einsum arithmetic reproduced (see
+# ``_einsum_lanes``) where this numpy is seen to compute them that way: its
+# sum of products runs on vectors of this many bytes, two doubles or four
+# floats.
+EINSUM_VECTOR_BYTES = 16
 
 
 def _einsum_lanes_reference(centers):
-    """``einsum("ij,ij->i")`` of float64 ``centers`` (k, d) as numpy's
-    contiguous sum of products computes it on SIMD lanes of two doubles
-    without a fused multiply-add: feature ``f`` in lane ``f % 2``; each block
-    of eight features added last to first, then pairs of the rest in order;
-    the two lanes added at the end.  numpy operations, one rounding each."""
+    """``einsum("ij,ij->i")`` of ``centers`` (k, d) as numpy's contiguous sum
+    of products computes it on SIMD vectors of ``EINSUM_VECTOR_BYTES`` (two
+    doubles, four floats) without a fused multiply-add: feature ``f`` in
+    lane ``f % n_lanes``; each block of four vectors of features added last
+    to first, then vectors of the rest in order (zero-padded); the lanes
+    added pairwise at the end (``(l0 + l1) + (l2 + l3)``).  numpy operations
+    in the centres' dtype, one rounding each."""
     k, d = centers.shape
-    lanes = np.zeros((k, EINSUM_LANES))
+    n_lanes = EINSUM_VECTOR_BYTES // centers.itemsize
+    lanes = np.zeros((k, n_lanes), dtype=centers.dtype)
     f = 0
-    while d - f >= 4 * EINSUM_LANES:
+    while d - f >= 4 * n_lanes:
         for block in (3, 2, 1, 0):
-            v = centers[:, f + EINSUM_LANES * block : f + EINSUM_LANES * (block + 1)]
+            v = centers[:, f + n_lanes * block : f + n_lanes * (block + 1)]
             lanes = v * v + lanes
-        f += 4 * EINSUM_LANES
+        f += 4 * n_lanes
     while f < d:
-        v = np.zeros((k, EINSUM_LANES))
-        m = min(EINSUM_LANES, d - f)
+        v = np.zeros((k, n_lanes), dtype=centers.dtype)
+        m = min(n_lanes, d - f)
         v[:, :m] = centers[:, f : f + m]
         lanes = v * v + lanes
-        f += EINSUM_LANES
-    return lanes[:, 0] + lanes[:, 1]
+        f += n_lanes
+    while lanes.shape[1] > 1:
+        lanes = lanes[:, 0::2] + lanes[:, 1::2]
+    return lanes[:, 0]
 
 
-def _numpy_einsum_is_lanes():
-    """Whether this numpy's ``einsum("ij,ij->i")`` of float64 is
+def _numpy_einsum_is_lanes(dtype):
+    """Whether this numpy's ``einsum("ij,ij->i")`` of ``dtype`` is
     ``_einsum_lanes_reference`` on probe data (1 to 40 features, magnitudes
     over many orders): else, as on platforms whose SIMD fuses the
-    multiply-add, the compiled run calls numpy's einsum back."""
+    multiply-add or has other vectors, the compiled run calls numpy's einsum
+    back."""
     rng = np.random.RandomState(0)
     for n_features in range(1, 41):
         probe = rng.standard_normal((64, n_features)) * np.logspace(-3, 3, 64)[:, None]
+        probe = probe.astype(dtype)
         expected = np.einsum("ij,ij->i", probe, probe)
         if not np.array_equal(_einsum_lanes_reference(probe), expected):
             return False
     return True
 
 
-COMPILED_EINSUM = _numpy_einsum_is_lanes()
+# The dtypes whose centre norms a compiled run computes itself
+# (``RunSettings.compiled_einsum``).
+COMPILED_EINSUM_DTYPES = frozenset(
+    np.dtype(t) for t in (np.float64, np.float32) if _numpy_einsum_is_lanes(t)
+)
 
 RunSettings = namedtuple(
     "RunSettings",
@@ -113,7 +122,7 @@ RunSettings = namedtuple(
         "compiled_einsum",
         "mixed_noise_coef",
     ],
-    defaults=(False, COMPILED_EINSUM, 0.0),
+    defaults=(False, False, 0.0),
 )
 RunSettings.__doc__ = """What a compiled run needs besides its buffers.
 
@@ -134,7 +143,9 @@ in_place : bool, the passes compute their rows' products in place
     ``IN_PLACE_MAX_CLUSTERS`` centres, not by a copy and a GEMM (the same
     labels)
 compiled_einsum : bool, the centres' squared norms computed here as numpy's
-    einsum computes them (default: whether this numpy is seen to)
+    einsum computes them (where this numpy is seen to, for X's dtype:
+    ``COMPILED_EINSUM_DTYPES``); numpy's own, called back, if False (the
+    default)
 mixed_noise_coef : float, float32's ``noise_coef`` for float64 rows and
     centres rounded to float32, where the passes may take float32 products
     (``ConvertedProducts``: float64 X, a GEMM, not in place); 0 where they
@@ -158,67 +169,42 @@ MIXED_MAX_MOVED_SHARE = 0.01
 
 
 @numba.njit(nogil=True, cache=True)
-def numpy_sum(a):
-    """``a.sum()`` of a 1-D array of at most ``MAX_SUMMED`` values, as numpy
-    adds them (pairwise summation).
-
-    Under 8 values, in order from 0; else eight interleaved partial sums
-    combined pairwise, then the tail in order.  a : (n,).
-    """
-    n = a.shape[0]
-    res = np.zeros(1, dtype=a.dtype)[0]
-    if n < 8:
-        for i in range(n):
-            res += a[i]
-        return res
-    r = a[:8].copy()
-    i = 8
-    while i < n - n % 8:
-        for j in range(8):
-            r[j] += a[i + j]
-        i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        res += a[i]
-        i += 1
-    return res
-
-
-@numba.njit(nogil=True, cache=True)
 def _einsum_lanes(centers, out):
     """``out = _einsum_lanes_reference(centers)`` (k,), compiled: the same
-    additions in the same order, each rounded (no fused multiply-add)."""
+    additions in the same order and dtype, each rounded (no fused
+    multiply-add)."""
     n_features = centers.shape[1]
+    n_lanes = EINSUM_VECTOR_BYTES // centers.itemsize
+    lanes = np.zeros(n_lanes, dtype=centers.dtype)
+    zero = lanes[0]  # the zero padding of a partial vector
     for j in range(centers.shape[0]):
-        lane_0 = 0.0
-        lane_1 = 0.0
+        lanes[:] = 0
         f = 0
-        while n_features - f >= 8:
+        while n_features - f >= 4 * n_lanes:
             for block in range(3, -1, -1):
-                a = centers[j, f + 2 * block]
-                b = centers[j, f + 2 * block + 1]
-                lane_0 = a * a + lane_0
-                lane_1 = b * b + lane_1
-            f += 8
+                for lane in range(n_lanes):
+                    a = centers[j, f + n_lanes * block + lane]
+                    lanes[lane] = a * a + lanes[lane]
+            f += 4 * n_lanes
         while f < n_features:
-            a = centers[j, f]
-            lane_0 = a * a + lane_0
-            if f + 1 < n_features:
-                b = centers[j, f + 1]
-                lane_1 = b * b + lane_1
-            else:  # the zero padding of a partial vector
-                lane_1 = 0.0 * 0.0 + lane_1
-            f += 2
-        out[j] = lane_0 + lane_1
+            for lane in range(n_lanes):
+                a = centers[j, f + lane] if f + lane < n_features else zero
+                lanes[lane] = a * a + lanes[lane]
+            f += n_lanes
+        width = n_lanes
+        while width > 1:  # pairwise, in place: lane i reads 2i and 2i + 1
+            width //= 2
+            for lane in range(width):
+                lanes[lane] = lanes[2 * lane] + lanes[2 * lane + 1]
+        out[j] = lanes[0]
 
 
 @numba.njit(cache=True)  # object mode inside: holds the GIL
 def squared_norms(centers, out, compiled_einsum=False):
     """``out = einsum("ij,ij->i", centers, centers)`` (k,), bit for bit: the
     squares and their sum for at most ``MAX_COMPILED_NORM_FEATURES``
-    features; numpy's arithmetic reproduced for float64 where
-    ``compiled_einsum`` (``COMPILED_EINSUM``); numpy's own (called back)
-    otherwise."""
+    features; numpy's arithmetic reproduced where ``compiled_einsum``
+    (``COMPILED_EINSUM_DTYPES``); numpy's own (called back) otherwise."""
     n_features = centers.shape[1]
     if n_features <= MAX_COMPILED_NORM_FEATURES:
         for j in range(centers.shape[0]):
@@ -227,7 +213,7 @@ def squared_norms(centers, out, compiled_einsum=False):
                 sq = sq + centers[j, 1] * centers[j, 1]
             out[j] = sq
         return
-    if compiled_einsum and centers.itemsize == 8:  # float64
+    if compiled_einsum:
         _einsum_lanes(centers, out)
         return
     with numba.objmode():
@@ -395,8 +381,8 @@ def lloyd_run(samples, centers, labels, bounds, out, drop, totals, deltas, s):
     """Lloyd's iterations from ``centers``, then the final labels and inertia.
 
     samples : ``DenseRows``; centers : (k, d), X's dtype, overwritten with
-    the final centres (k <= 128); labels : (n,) int32, all -1; bounds : the
-    groups' row offsets (at most 128 groups); out : ``Partials``; drop :
+    the final centres; labels : (n,) int32, all -1; bounds : the groups' row
+    offsets; out : ``Partials``; drop :
     (k,) float64, the run's cumulative gap drops (zeroed first); totals :
     the running totals (sums (k, d) float64, weights (k,), counts (k,)
     int64); deltas : buffers of the same shapes; s : ``RunSettings``.
