@@ -350,6 +350,28 @@ def test_numpy_sum_adds_as_numpy_does():
             assert numpy_sum(a) == a.sum(), (n, dtype)
 
 
+def test_numpy_sum_loaded_from_numbas_cache_adds_as_compiled(tmp_path):
+    # a new process loads the compiled kernel from numba's on-disk cache (a
+    # recursive kernel crashed the process there while it ran in the process
+    # that compiled it): the same sum of a length that splits many times
+    import subprocess
+    import sys
+
+    from sklearn_kmeans_lab._kernels.common import numpy_sum
+
+    a = np.random.RandomState(0).uniform(size=300_001).astype(np.float32)
+    np.save(tmp_path / "a.npy", a)
+    code = (
+        "import numpy as np; from sklearn_kmeans_lab._kernels.common import numpy_sum; "
+        f"print(repr(float(numpy_sum(np.load({str(tmp_path / 'a.npy')!r})))))"
+    )
+    expected = float(numpy_sum(a))  # compiled here, and cached
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert float(out.stdout) == expected == float(a.sum())
+
+
 @pytest.mark.parametrize("kept", [True, False])
 def test_each_data_set_is_prepared_once(kept, monkeypatch):
     from sklearn_kmeans_lab._backends import memory
