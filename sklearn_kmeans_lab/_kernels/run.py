@@ -382,8 +382,8 @@ def lloyd_run(samples, centers, labels, bounds, out, drop, totals, deltas, s):
 
     samples : ``DenseRows``; centers : (k, d), X's dtype, overwritten with
     the final centres; labels : (n,) int32, all -1; bounds : the groups' row
-    offsets; out : ``Partials``; drop :
-    (k,) float64, the run's cumulative gap drops (zeroed first); totals :
+    offsets; out : ``Partials``; drop : (k,) float64, the run's cumulative
+    gap drops (zeroed first); totals :
     the running totals (sums (k, d) float64, weights (k,), counts (k,)
     int64); deltas : buffers of the same shapes; s : ``RunSettings``.
 
