@@ -164,6 +164,36 @@ def test_duplicate_points_warn_as_in_memory(threads):
 # -- initialisation -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("exponent", [-300, -80, 80, 300])
+def test_kmeans_parallel_fits_data_of_any_scale_as_at_unit_scale(threads, exponent):
+    # the rounds keep their squared distances in float32, scaled by a power
+    # of two (distance_scale): data spread beyond 1e19 used to overflow them
+    # (an infinite cost: no candidate drawn, an infinite inertia), below
+    # 1e-19 to flush them to 0; a power of two changes no draw
+    X, _ = make_blobs(600, 3, centers=4, random_state=0)
+    unit = LloydKMeans(4, random_state=0).fit(da.from_array(X, chunks=200))
+    scaled = LloydKMeans(4, random_state=0).fit(
+        da.from_array(np.ldexp(X, exponent), chunks=200)
+    )
+    np.testing.assert_array_equal(scaled.labels_, unit.labels_)
+    np.testing.assert_array_equal(
+        scaled.cluster_centers_, np.ldexp(unit.cluster_centers_, exponent)
+    )
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e200), (np.float32, 1e30)])
+def test_kmeans_parallel_says_when_squared_distances_overflow(threads, dtype, scale):
+    # as k-means++ in memory says: it used to fit, with an infinite inertia
+    X = (np.random.RandomState(0).rand(600, 3) * scale).astype(dtype)
+    X_before = X.copy()
+    with (
+        np.errstate(over="ignore"),
+        pytest.raises(ValueError, match="squared distances between the samples of X"),
+    ):
+        LloydKMeans(3, random_state=0).fit(da.from_array(X, chunks=200))
+    np.testing.assert_array_equal(X, X_before)
+
+
 def test_kmeans_parallel_is_reproducible_and_finds_separated_blobs(threads):
     centers = 10.0 * np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])
     X, y = make_blobs(3000, centers=centers, cluster_std=0.5, random_state=1)

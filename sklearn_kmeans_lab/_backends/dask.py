@@ -46,7 +46,11 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     sum_parts,
     transform_block,
 )
-from sklearn_kmeans_lab._backends.dask_seeding import kmeans_parallel, random_rows
+from sklearn_kmeans_lab._backends.dask_seeding import (
+    distance_scale,
+    kmeans_parallel,
+    random_rows,
+)
 from sklearn_kmeans_lab._kernels.lloyd import add_gap_drops
 from sklearn_kmeans_lab._lloyd_iterations import (
     RefreshSchedule,
@@ -276,7 +280,12 @@ class FitData:
         if init == "random":
             return random_rows(self.blocks, n_clusters, entropy)
         return kmeans_parallel(
-            self.blocks, n_clusters, entropy, max_iter=max_iter, tol=tol
+            self.blocks,
+            n_clusters,
+            entropy,
+            max_iter=max_iter,
+            tol=tol,
+            scale=distance_scale(self._variances),
         )
 
     def starts(self, init, n_clusters, random_state, n_init, *, max_iter, tol):

@@ -13,6 +13,7 @@ generator per block, seeded from the fit's entropy through
 the scheduler, the worker count or timing.
 """
 
+import math
 from functools import partial
 
 import numpy as np
@@ -26,6 +27,7 @@ from sklearn_kmeans_lab._backends.dask_blocks import (
     sum_parts,
 )
 from sklearn_kmeans_lab._canonical_order import canonical_order
+from sklearn_kmeans_lab._kernels.kmeans_plusplus import OVERFLOW_MESSAGE
 from sklearn_kmeans_lab._lloyd_iterations import distances_to_assigned
 from sklearn_kmeans_lab._lloyd_run import lloyd_single_run
 from sklearn_kmeans_lab._seeding import kmeans_plusplus_centers
@@ -103,15 +105,31 @@ def merge_smallest(m, *parts):
     return keys[keep], rows[keep]
 
 
-def _update_closest(X, mean, state, new_centers, offset):
-    """Distance to, and index of, the nearest candidate after adding new ones."""
+def distance_scale(variances):
+    """The power of two the k-means|| rounds multiply squared distances by
+    before keeping them in float32 (``_update_closest``): 1 where data of
+    these feature ``variances`` has squared distances well inside float32's
+    range (total variance within 2**+-60), else the inverse of the total's
+    power of two.  Sampling is proportional to the distances, so a power of
+    two changes no draw: it only keeps them from overflowing to infinity
+    (data spread beyond about 1e19) or flushing to 0 (below about 1e-19)."""
+    total = float(np.sum(variances, dtype=np.float64))
+    if not (0.0 < total < np.inf):
+        return 1.0
+    exponent = math.frexp(total)[1]
+    return 1.0 if abs(exponent) <= 60 else math.ldexp(1.0, -exponent)
+
+
+def _update_closest(X, mean, state, new_centers, offset, scale):
+    """Distance to, and index of, the nearest candidate after adding new
+    ones; the squared distances times ``scale`` (``distance_scale``)."""
     if new_centers.shape[0] == 0:
         return state
     labels, _ = assign_labels(X, new_centers, x_offset=mean)
     # Kept between rounds, so compact: float32 distances are plenty for
     # sampling probabilities, and the indices take the smallest integer type.
     d2 = distances_to_assigned(X, new_centers, labels, x_offset=mean)
-    d2 = d2.astype(np.float32)
+    d2 = (d2 * scale).astype(np.float32)
     labels = (labels + offset).astype(index_dtype(offset + new_centers.shape[0]))
     if state is None:
         return d2, labels
@@ -120,7 +138,7 @@ def _update_closest(X, mean, state, new_centers, offset):
     return np.where(closer, d2, min_d2), np.where(closer, labels, closest)
 
 
-def kmeans_parallel_round_block(X_b, w_b, previous, seed, latest, mean, ell):
+def kmeans_parallel_round_block(X_b, w_b, previous, seed, latest, mean, ell, scale):
     """One k-means|| round on a block: update distances, then oversample.
 
     ``latest`` is the previous round's ``(phi, new candidates, offset)``
@@ -139,7 +157,7 @@ def kmeans_parallel_round_block(X_b, w_b, previous, seed, latest, mean, ell):
     X = block_rows(X_b, mean)
     w = block_weights(w_b, X.shape[0], X.dtype)
     state = None if previous is None else previous[0]
-    state = _update_closest(X, mean, state, new_centers, offset)
+    state = _update_closest(X, mean, state, new_centers, offset, scale)
     potential = w.astype(np.float64) * state[0]
     phi = float(potential.sum())
     u = np.random.default_rng(seed).random(X.shape[0])
@@ -173,14 +191,14 @@ def first_candidate(drawn):
     return np.inf, drawn[1], 0
 
 
-def candidate_weights_block(X_b, w_b, previous, latest, mean):
+def candidate_weights_block(X_b, w_b, previous, latest, mean, scale):
     """Total weight of the block's samples nearest to each candidate, after
     the last round's (``latest``) were added to those of ``previous``."""
     _, new_centers, offset = latest
     X = block_rows(X_b, mean)
     w = block_weights(w_b, X.shape[0], X.dtype)
     state = None if previous is None else previous[0]
-    _, closest = _update_closest(X, mean, state, new_centers, offset)
+    _, closest = _update_closest(X, mean, state, new_centers, offset, scale)
     n_candidates = offset + new_centers.shape[0]
     return (np.bincount(closest, weights=w, minlength=n_candidates),)
 
@@ -236,7 +254,7 @@ def _first_center(blocks, entropy):
 
 
 def kmeans_parallel_candidates(
-    blocks, n_clusters, entropy, *, rounds=None, oversampling=None
+    blocks, n_clusters, entropy, *, rounds=None, oversampling=None, scale=1.0
 ):
     """k-means|| oversampling: weighted candidate centres (centred coordinates).
 
@@ -248,7 +266,7 @@ def kmeans_parallel_candidates(
     distance (kept on the workers, never recomputed) and draws a superset of
     the block's new candidates (about ``oversampling * n_clusters`` rows);
     one task keeps the new candidates among them.  A last map weighs the
-    candidates.
+    candidates.  ``scale`` is ``distance_scale``'s.
 
     Returns
     -------
@@ -271,14 +289,26 @@ def kmeans_parallel_candidates(
             latest=latest,
             mean=blocks.mean,
             ell=ell,
+            scale=scale,
         )
         latest = blocks.call(pick_candidates, ell, latest, *states)
         picks.append(latest)
     weights = blocks.tree(
-        blocks.map(candidate_weights_block, states, latest=latest, mean=blocks.mean),
+        blocks.map(
+            candidate_weights_block,
+            states,
+            latest=latest,
+            mean=blocks.mean,
+            scale=scale,
+        ),
         sum_parts,
     )
     picks, (weights,) = blocks.fetch(picks, weights)
+    # a round's cost beyond the float range weighs no sample (every draw
+    # fails): the seeding says so, as k-means++ in memory does (the first
+    # pick's cost is infinite by construction: first_candidate)
+    if not all(np.isfinite(phi) for phi, _, _ in picks[1:]):
+        raise ValueError(OVERFLOW_MESSAGE)
     # (a round after one whose cost was 0 picks nothing)
     candidates = np.concatenate([rows for _, rows, _ in picks])
     return candidates, weights.astype(blocks.dtype)
@@ -313,14 +343,16 @@ def seeding_sample(blocks, entropy, size=None):
     return blocks.subset(draw(sample_rows_block), weights, sizes)
 
 
-def kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol):
+def kmeans_parallel(blocks, n_clusters, entropy, *, max_iter, tol, scale=1.0):
     """The ``init="k-means++"`` start, centred: k-means|| on a uniform sample
     of the rows (``seeding_sample``), then the best of ``LOCAL_RUNS``
     weighted k-means++ and Lloyd runs on the candidates (a few hundred
     weighted points: the runs cost nothing next to a pass over X, and the
-    best of them is the start)."""
+    best of them is the start); ``scale`` is ``distance_scale``'s of X."""
     sample = seeding_sample(blocks, entropy)
-    candidates, weights = kmeans_parallel_candidates(sample, n_clusters, entropy)
+    candidates, weights = kmeans_parallel_candidates(
+        sample, n_clusters, entropy, scale=scale
+    )
     order = canonical_order(candidates)
     best_inertia, best_centers = np.inf, None
     for run in range(LOCAL_RUNS):
