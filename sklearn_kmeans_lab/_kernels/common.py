@@ -191,8 +191,8 @@ def _block_sum(a, start, n):
     """numpy's pairwise sum of at most ``_PAIRWISE_BLOCK`` values
     ``a[start:start + n]``: under 8 in order from 0, else eight interleaved
     partial sums combined pairwise, then the tail in order."""
-    res = np.zeros(1, dtype=a.dtype)[0]
     if n < 8:
+        res = np.zeros(1, dtype=a.dtype)[0]
         for i in range(start, start + n):
             res += a[i]
         return res
@@ -235,6 +235,8 @@ def numpy_sum(a):
     function loaded from numba's cache crashed the process); a split waits
     for its first half's sum (``left``), then its second's, and adds them.
     """
+    if a.shape[0] <= _PAIRWISE_BLOCK:  # no split (a run's shifts): no stack
+        return _block_sum(a, 0, a.shape[0])
     depth = 64  # the splits halve the run: at most log2(n) are open
     start = np.empty(depth, dtype=np.int64)
     length = np.empty(depth, dtype=np.int64)
