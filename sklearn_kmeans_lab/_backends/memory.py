@@ -168,6 +168,7 @@ class FitData:
                 self.sample_weight,
                 self.canonical_order(),
                 x_offset=self.offset,
+                n_starts=n_init,
             )
         if seeding is None:
             centers = np.array(
@@ -184,11 +185,7 @@ class FitData:
             )
             centers = np.empty((n_init, n_clusters, self.X.shape[1]), self.X.dtype)
             with blas_single_thread(seeding.use_gemm):
-                start_kernels.seed_starts(
-                    (seeding.args, seeding.n_local_trials, seeding.options),
-                    uniforms,
-                    centers,
-                )
+                start_kernels.seed_starts(seeding[:4], uniforms, centers)
         if not self.keeps_order:
             self._order = None
         return centers
