@@ -176,15 +176,15 @@ class _Setup:
 
 
 CompiledSeeding = namedtuple(
-    "CompiledSeeding", ["args", "n_local_trials", "options", "group", "use_gemm"]
+    "CompiledSeeding", ["args", "n_local_trials", "options", "use_gemm", "group"]
 )
 CompiledSeeding.__doc__ = """The arguments of the compiled k-means++ of dense X.
 
 ``_kernels.kmeans_plusplus.kmeans_plusplus(*args, uniforms, n_local_trials,
 options, centers, indices)``, under ``blas_single_thread(use_gemm)``, for
-up to ``group`` seedings at once (``_kernels.starts.seed_starts(seeding[:4],
-...)`` cuts a fit's seedings in such groups); a seeding takes ``1 +
-(n_clusters - 1) * n_local_trials`` uniforms.
+up to ``group`` seedings at once (``_kernels.starts.seed_starts`` cuts a
+fit's seedings in such groups); a seeding takes ``1 + (n_clusters - 1) *
+n_local_trials`` uniforms.
 """
 
 
@@ -210,8 +210,8 @@ def _compiled(setup):
         ),
         setup.n_local_trials,
         setup.options,
-        setup.group,
         setup.use_gemm,
+        setup.group,
     )
 
 

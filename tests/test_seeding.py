@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_blobs
+from threadpoolctl import threadpool_limits
 
 from sklearn_kmeans_lab import _canonical_order, _seeding
+from sklearn_kmeans_lab._backends import memory
 
 
 def _naive_draws(X, w, closest, scale, uniforms):
@@ -271,8 +273,6 @@ def test_compiled_seeding_draws_two_plus_log_k_candidates_per_centre(n_clusters)
 def _starts(X, k, w, seed, n_init, group_bytes_share, monkeypatch):
     """The compiled seeds of ``n_init`` starts (``FitData.starts``), with
     groups of at most ``group_bytes_share`` of X's bytes."""
-    from sklearn_kmeans_lab._backends import memory
-
     monkeypatch.setattr(_seeding, "_GROUP_BYTES_SHARE", group_bytes_share)
     data = memory.FitData(X, w, 0)
     rs = np.random.RandomState(seed)
@@ -321,8 +321,6 @@ def test_seeding_groups_hold_at_most_half_of_x(monkeypatch):
 
 
 def test_grouped_seeds_do_not_depend_on_the_thread_count(monkeypatch):
-    from threadpoolctl import threadpool_limits
-
     X, _ = make_blobs(4000, 30, centers=9, cluster_std=4.0, random_state=3)
     seeds = []
     for threads in (1, 2):

@@ -185,7 +185,16 @@ class FitData:
             )
             centers = np.empty((n_init, n_clusters, self.X.shape[1]), self.X.dtype)
             with blas_single_thread(seeding.use_gemm):
-                start_kernels.seed_starts(seeding[:4], uniforms, centers)
+                start_kernels.seed_starts(
+                    (
+                        seeding.args,
+                        seeding.n_local_trials,
+                        seeding.options,
+                        seeding.group,
+                    ),
+                    uniforms,
+                    centers,
+                )
         if not self.keeps_order:
             self._order = None
         return centers

@@ -300,7 +300,7 @@ def kmeans_plusplus(
             masses = Masses(w, weighted, closest[s], True, scales[s])
             if options.keep:
                 take_kept(options.cand_dist[q], closest[s], buckets, masses, totals[s])
-            elif not options.use_gemm:
+            elif not options.use_gemm:  # the GEMM path's: one pass, below
                 work = (totals[s], chunk_t, d2)
                 _closer(
                     samples, centers[s], c, closest[s], unit, False, masses, order,

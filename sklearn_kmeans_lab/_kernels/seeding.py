@@ -317,15 +317,14 @@ def dense_trials(samples, cands, closest, unit, options, potentials):
     features, else a GEMM straight on the rows of X and ``||x||^2 + ||c||^2 -
     2 <x, c>`` uncentred (``cands`` are then uncentred too; the precision is
     ample for sampling weights).  One GEMM for the candidates of every
-    seeding runs two to three times faster than one each (a GEMM of 7 rows
-    runs at a fifth of the rate of one of 70).  A product's rounding may
-    depend on where its row sits in the GEMM (OpenBLAS's kernels for the
+    seeding takes 0.40 to 0.56 of the time of one GEMM each (a GEMM of 7
+    rows runs at a fifth of the rate of one of 70).  A product's rounding
+    may depend on where its row sits in the GEMM (OpenBLAS's kernels for the
     last rows of a block sum in another order), so the potentials and kept
     distances of a seeding tried with others may differ from its own in the
-    last bit; the grouping is fixed by the number of seedings and X's
-    shape, never by threads.  options :
-    ``TrialOptions``; with ``options.keep``, ``cand_dist[t]`` gets the new
-    ``closest`` that candidate t would give.
+    last bit; the grouping is fixed by the number of seedings and X's shape,
+    never by threads.  options : ``TrialOptions``; with ``options.keep``,
+    ``cand_dist[t]`` gets the new ``closest`` that candidate t would give.
     """
     X, x_offset = samples.X, samples.x_offset
     use_gemm, chunk, keep_cand_dist = options.use_gemm, options.chunk, options.keep
