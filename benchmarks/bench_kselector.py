@@ -85,6 +85,11 @@ from pathlib import Path
 
 import numpy as np
 
+# at the top, not where the peak memory is measured: a run as a script
+# (``python benchmarks/bench_kselector.py``, which cannot import the
+# package) then fails at once, not after the timings
+from benchmarks._measure import PeakRSS
+
 K_RANGE = range(1, 11)
 N_REFS = 10
 N_INIT = 10
@@ -454,8 +459,6 @@ def peak_memory(args, case):
     Run after every timing: ``PeakRSS(exact=True)`` changes glibc's
     allocation settings for the rest of the process.
     """
-    from benchmarks._measure import PeakRSS
-
     X = case["make"](case["n_samples"])
     with PeakRSS(exact=True) as peak:
         run_kselector(X, 0, args.n_jobs, range(1, args.memory_k_max + 1))
