@@ -12,18 +12,11 @@ Memory: besides ``X``, a seeding keeps 6 bytes per sample (a 16-bit bucket id
 and the float32 distance to the nearest chosen centre, in units of a power of
 two fitted to the data), and 2 more below 2**18 samples (the compiled
 seeding's coarser buckets); the distances to the candidates are reduced on
-the fly, or kept where they take little memory.  The seedings of a fit's
-``n_init`` starts on more than 16 features run in groups that try their
-candidates in one GEMM: a group holds its distances in at most half of X's
-bytes (or is one seeding).
+the fly, or kept where they take little memory.
 
 Dense data are seeded by one compiled call (``_kernels/kmeans_plusplus.py``)
 that makes the draws of the Python loop of ``kmeans_plusplus_centers`` (which
-seeds sparse data) with the same kernels: the same seeds, bit for bit.  A
-group's seeds are each seeding's own but where the wider GEMM rounds a
-candidate's distance differently in the last bit and that moves a draw or
-the choice between two candidates (none did in the 2,480 seedings checked:
-the user guide's "Initialisation: k-means++ and n_init").
+seeds sparse data) with the same kernels: the same seeds, bit for bit.
 """
 
 import math
@@ -58,14 +51,19 @@ _TRIALS_DIRECT_MAX_FEATURES = 16
 # per row): 10 seedings of 10^5 x 10 at K = 10 (1.6 MB kept) took 105 ms
 # instead of 175 with 2**20 here, the same seeds.
 _KEEP_SMALL = 2**22
+# Candidate distances of at most this share of X's bytes are kept.  Kept,
+# they spare the GEMM trials an exact pass over X per centre (4 bytes a row
+# written per candidate, where the pass reads the whole row): a seeding took
+# 0.55 to 0.87 of the time at 20 to 100 features with 5 to 7 candidates
+# (kept distances of 0.07 to 0.21 of X's bytes).  The kept distances are the
+# GEMM's, the pass's exact ones may differ in the last bit: no seed changed
+# in the 20 seedings compared (5 data sets, 4 seeds each).
+_KEEP_SHARE = 1 / 4
 # The GEMM trials' ||x||^2 are summed once for every centre (the same values)
 # where they take at most this share of X's bytes: summed again for each
 # centre they cost about as much as the GEMM (a seeding of k = 256 at
 # 2 x 10^4 x 100 float32 took 0.8 s instead of 1.0).
 _KEEP_SQ_NORMS_SHARE = 1 / 16
-# The seedings of a fit's starts that try their candidates in one GEMM hold
-# at most this share of X's bytes in their distances (or are one seeding).
-_GROUP_BYTES_SHARE = 1 / 2
 # Dense k-means++ is one compiled call (``_kernels/kmeans_plusplus.py``, the
 # same seeds; switched off only to test that it changes nothing).
 _USE_COMPILED_SEEDING = True
@@ -113,9 +111,7 @@ class _Setup:
     """What a k-means++ seeding of ``X`` works with, before any draw: the
     samples as the kernels read them, the weights, and the trials' options."""
 
-    def __init__(
-        self, X, n_clusters, sample_weight, order, n_local_trials, x_offset, n_starts=1
-    ):
+    def __init__(self, X, n_clusters, sample_weight, order, n_local_trials, x_offset):
         n_samples, n_features = X.shape
         if n_local_trials is None:
             n_local_trials = 2 + int(np.log(n_clusters))
@@ -135,24 +131,16 @@ class _Setup:
             self.samples = DenseRows(X, self.offset, self.w, self.weighted)
         self.X = X
         # Keeping each candidate's distances spares a pass over X per centre;
-        # only where they take little memory next to X, or little memory at
-        # all for the direct loop (whose kept distances are exactly those the
-        # pass would recompute: the same seeds either way).
+        # only where they take little memory next to X (``_KEEP_SHARE``), or
+        # little memory at all for the direct loop (whose kept distances are
+        # exactly those the pass would recompute: the same seeds either way).
         keep_bytes = 4 * n_local_trials * n_samples
         keep_cand_dist = not sparse and (
-            keep_bytes <= X.nbytes // 16 or (not use_gemm and keep_bytes <= _KEEP_SMALL)
+            keep_bytes <= X.nbytes * _KEEP_SHARE
+            or (not use_gemm and keep_bytes <= _KEEP_SMALL)
         )
-        # The seedings of several starts try their candidates together where
-        # that makes the GEMM wider: a GEMM of 7 rows runs at a fifth of the
-        # rate of one of 70 (``dense_trials``).  Each holds its own distances.
-        self.group = 1
-        if use_gemm and n_starts > 1:
-            start_bytes = 4 * n_samples + (keep_bytes if keep_cand_dist else 0)
-            budget = int(X.nbytes * _GROUP_BYTES_SHARE)
-            self.group = int(min(n_starts, max(1, budget // start_bytes)))
         cand_dist = np.empty(
-            (self.group * n_local_trials, n_samples) if keep_cand_dist else (1, 1),
-            np.float32,
+            (n_local_trials, n_samples) if keep_cand_dist else (1, 1), np.float32
         )
         keep_sq_norms = use_gemm and (
             keep_cand_dist or 8 * n_samples <= X.nbytes * _KEEP_SQ_NORMS_SHARE
@@ -176,23 +164,20 @@ class _Setup:
 
 
 CompiledSeeding = namedtuple(
-    "CompiledSeeding", ["args", "n_local_trials", "options", "use_gemm", "group"]
+    "CompiledSeeding", ["args", "n_local_trials", "options", "use_gemm"]
 )
 CompiledSeeding.__doc__ = """The arguments of the compiled k-means++ of dense X.
 
 ``_kernels.kmeans_plusplus.kmeans_plusplus(*args, uniforms, n_local_trials,
-options, centers, indices)``, under ``blas_single_thread(use_gemm)``, for
-up to ``group`` seedings at once (``_kernels.starts.seed_starts`` cuts a
-fit's seedings in such groups); a seeding takes ``1 + (n_clusters - 1) *
-n_local_trials`` uniforms.
+options, centers, indices)``, under ``blas_single_thread(use_gemm)``; a
+seeding takes ``1 + (n_clusters - 1) * n_local_trials`` uniforms.
 """
 
 
-def compiled_seeding(X, n_clusters, sample_weight, order, *, x_offset=None, n_starts=1):
-    """A ``CompiledSeeding`` for k-means++ of ``X`` (``n_starts`` seedings of
-    it, in groups), or None where the Python loop seeds (sparse ``X``, an
-    offset of another dtype)."""
-    setup = _Setup(X, n_clusters, sample_weight, order, None, x_offset, n_starts)
+def compiled_seeding(X, n_clusters, sample_weight, order, *, x_offset=None):
+    """A ``CompiledSeeding`` for k-means++ of ``X``, or None where the Python
+    loop seeds (sparse ``X``, an offset of another dtype)."""
+    setup = _Setup(X, n_clusters, sample_weight, order, None, x_offset)
     return _compiled(setup)
 
 
@@ -211,7 +196,6 @@ def _compiled(setup):
         setup.n_local_trials,
         setup.options,
         setup.use_gemm,
-        setup.group,
     )
 
 
@@ -255,11 +239,11 @@ def kmeans_plusplus_centers(
         with blas_single_thread(compiled.use_gemm):
             kpp_kernels.kmeans_plusplus(
                 *compiled.args,
-                uniforms[None],
+                uniforms,
                 compiled.n_local_trials,
                 compiled.options,
-                centers[None],
-                indices[None],
+                centers,
+                indices,
             )
         return centers, indices
 
@@ -295,7 +279,7 @@ def kmeans_plusplus_centers(
             if use_gemm:  # uncentred: the GEMM reads X in place
                 cands = cands + offset
             kernels.dense_trials(
-                samples, cands, closest[None], order.unit, options, potentials
+                samples, cands, closest, order.unit, options, potentials
             )
         return potentials
 

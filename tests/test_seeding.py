@@ -92,8 +92,9 @@ def test_kept_candidate_distances_give_the_same_seeds(
 def test_kept_row_norms_give_the_same_seeds(monkeypatch, weighted):
     # The GEMM trials read the rows' squared norms summed once, or summed
     # again for every centre where they would take too much memory: the same
-    # values, so the same seeds, compiled and in Python.  At 24 features the
-    # candidates' distances are not kept, the norms are.
+    # values, so the same seeds, compiled and in Python.  The candidates'
+    # distances are not kept here, the norms are.
+    monkeypatch.setattr(_seeding, "_KEEP_SHARE", 0.0)
     rng = np.random.RandomState(1)
     X = rng.normal(size=(3000, 24)) * np.r_[1e3, np.ones(23)]
     w = rng.uniform(0.1, 3, len(X)) if weighted else None
@@ -270,60 +271,16 @@ def test_compiled_seeding_draws_two_plus_log_k_candidates_per_centre(n_clusters)
     assert drawn == [1 + (n_clusters - 1) * (2 + int(np.log(n_clusters)))]
 
 
-def _starts(X, k, w, seed, n_init, group_bytes_share, monkeypatch):
-    """The compiled seeds of ``n_init`` starts (``FitData.starts``), with
-    groups of at most ``group_bytes_share`` of X's bytes."""
-    monkeypatch.setattr(_seeding, "_GROUP_BYTES_SHARE", group_bytes_share)
-    data = memory.FitData(X, w, 0)
-    rs = np.random.RandomState(seed)
-    return data.starts("k-means++", k, rs, n_init, max_iter=300, tol=1e-4)
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n, d", [(3000, 24), (2500, 100)])
-def test_seedings_that_try_their_candidates_together_seed_as_one_by_one(
-    monkeypatch, dtype, n, d
-):
-    # a group's candidates share a GEMM (more than one chunk of rows here):
-    # on this data each seeding's seeds are its own; one seeding at a time
-    # is the reference (a share of 0 leaves groups of one)
-    rng = np.random.RandomState(d)
-    X = (rng.normal(size=(n, d)) * rng.uniform(0.5, 4, d)).astype(dtype)
-    X[: n // 2] += 6.0
-    w = rng.uniform(0.1, 3, n)
-    for weights in (None, w):
-        for keep_small in (0, 2**22):  # the chosen distances kept or recomputed
-            monkeypatch.setattr(_seeding, "_KEEP_SMALL", keep_small)
-            monkeypatch.setattr(_seeding, "_GROUP_BYTES_SHARE", 0.5)
-            setup = _seeding._Setup(X, 20, weights, None, None, X.mean(0), n_starts=7)
-            assert setup.group > 1
-            grouped = _starts(X, 20, weights, 3, 7, 0.5, monkeypatch)
-            alone = _starts(X, 20, weights, 3, 7, 0.0, monkeypatch)
-            np.testing.assert_array_equal(grouped, alone)
-
-
-def test_seeding_groups_hold_at_most_half_of_x(monkeypatch):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(5000, 40))
-    for n_starts in (1, 2, 10, 50):
-        setup = _seeding._Setup(X, 8, None, None, None, None, n_starts=n_starts)
-        kept = 4 * len(X) * setup.n_local_trials if setup.options.keep else 0
-        per_start = 4 * len(X) + kept
-        assert 1 <= setup.group <= n_starts
-        assert setup.group == 1 or setup.group * per_start <= X.nbytes / 2
-        if setup.options.keep:
-            assert setup.options.cand_dist.shape == (
-                setup.group * setup.n_local_trials,
-                len(X),
-            )
-    # few features: the trials are a direct loop, no GEMM to share
-    assert _seeding._Setup(X[:, :16], 8, None, None, None, None, n_starts=10).group == 1
-
-
-def test_grouped_seeds_do_not_depend_on_the_thread_count(monkeypatch):
-    X, _ = make_blobs(4000, 30, centers=9, cluster_std=4.0, random_state=3)
+def test_gemm_trial_seeds_do_not_depend_on_the_thread_count(dtype):
+    # over 16 features the trials are a GEMM, run on one BLAS thread whatever
+    # the pool holds: ten starts' seeds are the same with 1 and 2 threads
+    X = make_blobs(4000, 30, centers=9, cluster_std=4.0, random_state=3)[0]
+    data = memory.FitData(X.astype(dtype), None, 0)
     seeds = []
     for threads in (1, 2):
         with threadpool_limits(threads):
-            seeds.append(_starts(X, 12, None, 8, 10, 0.5, monkeypatch))
+            rs = np.random.RandomState(8)
+            seeds.append(data.starts("k-means++", 12, rs, 10, max_iter=300, tol=1e-4))
     np.testing.assert_array_equal(seeds[0], seeds[1])
+    assert len(np.unique(seeds[0][:, 0], axis=0)) > 1  # ten different starts

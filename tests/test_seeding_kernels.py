@@ -55,7 +55,7 @@ def test_direct_trials_equal_dense_trials(n, d):
                 potentials = np.empty(3)
                 if kernel == "dense":
                     kernels.dense_trials(
-                        samples, cands, closest[None], unit, options, potentials
+                        samples, cands, closest, unit, options, potentials
                     )
                 else:
                     chunk_t = np.empty((d, CHUNK_ROWS), X.dtype)

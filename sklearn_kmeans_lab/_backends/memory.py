@@ -168,7 +168,6 @@ class FitData:
                 self.sample_weight,
                 self.canonical_order(),
                 x_offset=self.offset,
-                n_starts=n_init,
             )
         if seeding is None:
             centers = np.array(
@@ -186,12 +185,7 @@ class FitData:
             centers = np.empty((n_init, n_clusters, self.X.shape[1]), self.X.dtype)
             with blas_single_thread(seeding.use_gemm):
                 start_kernels.seed_starts(
-                    (
-                        seeding.args,
-                        seeding.n_local_trials,
-                        seeding.options,
-                        seeding.group,
-                    ),
+                    (seeding.args, seeding.n_local_trials, seeding.options),
                     uniforms,
                     centers,
                 )

@@ -3,11 +3,9 @@
 The same steps as the Python loop of ``_seeding.kmeans_plusplus_centers``,
 over the same kernels (``dense_draw``, ``dense_closer``, ``dense_trials``,
 ``take_kept``), on uniforms drawn beforehand: the seeds are bit for bit the
-Python loop's.  The seedings of a fit's starts may run as a group that
-tries its candidates in one GEMM (``kmeans_plusplus``).  The one value the
-Python loop takes from numpy, the potential of the first centre (``np.dot``
-or ``ndarray.sum``, whose summation order is numpy's and BLAS's), is numpy's
-own, called back in object mode.
+Python loop's.  The one value the Python loop takes from numpy, the potential
+of the first centre (``np.dot`` or ``ndarray.sum``, whose summation order is
+numpy's and BLAS's), is numpy's own, called back in object mode.
 
 A draw depends only on the masses and on the (key, index) order of the
 samples, not on how that order is cut into key-range buckets: any buckets
@@ -23,13 +21,11 @@ import numpy as np
 from sklearn_kmeans_lab._kernels.common import CHUNK_ROWS, numpy_sum, row_key, weight
 from sklearn_kmeans_lab._kernels.seeding import (
     Masses,
-    TrialOptions,
     bucket_masses,
     dense_closer,
     dense_trials,
     direct_closer,
     direct_trials,
-    group_closer,
     grouped_draw,
     take_kept,
 )
@@ -158,156 +154,96 @@ def _closer(samples, centers, c, closest, unit, first, masses, order, options, w
         )
 
 
-@numba.njit(nogil=True, cache=True)
-def _first_center(samples, order, total_weight, uniform, centers, indices, totals):
-    """A seeding's first centre, drawn by weight alone, into ``centers[0]``
-    (centred) and ``indices[0]``; totals : (n_buckets,) int64 scratch."""
+@numba.njit(cache=True)  # object mode inside (first_potential, seldom run)
+def kmeans_plusplus(
+    samples, order, total_weight, uniforms, n_local_trials, options, centers, indices
+):
+    """Greedy k-means++ seeds of dense X, as ``kmeans_plusplus_centers``.
+
+    samples : ``DenseRows`` (X read as ``X - x_offset``); order :
+    ``(direction (d,), buckets (n,) uint16, n_buckets, unit, members (n,),
+    starts (n_buckets + 1,))``, buckets monotone in the row key, members
+    and starts as ``CanonicalOrder.coarse_members``; total_weight : float,
+    the samples' total weight (n when unweighted); uniforms : (1 + (k - 1)
+    * n_local_trials,) the uniforms of the draws, in the order the Python
+    loop draws them; options : ``TrialOptions``; centers : (k, d) in X's
+    dtype, gets the seeds (centred); indices : (k,) int64, gets their rows.
+    """
     X, x_offset, w, weighted = samples.X, samples.x_offset, samples.w, samples.weighted
     direction, buckets, n_buckets, unit, members, starts = order
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
     ones = np.ones(1, dtype=np.float32)
-    pick = np.empty(1, dtype=np.intp)
+    totals = np.zeros(n_buckets, dtype=np.int64)
+    pick = np.empty(n_local_trials, dtype=np.intp)
+    # scratch of the chunked passes (the direct trials' chunks fix their sums)
+    chunk = CHUNK_ROWS if options.use_gemm else options.chunk
+    chunk_t = np.empty((n_features, chunk), dtype=X.dtype)
+    d2 = np.empty(chunk)
+    work = (totals, chunk_t, d2)
+
+    # the first centre: drawn by weight alone
     masses = Masses(w, weighted, ones, False, mass_scale(total_weight))
     if weighted:
         bucket_masses(buckets, masses, totals)
     else:  # every mass is the scale: a bucket's total is its count times it
         for b in range(n_buckets):
             totals[b] = (starts[b + 1] - starts[b]) * np.int64(masses.scale)
-    values, total = draw_values(totals, uniform)
+    values, total = draw_values(totals, uniforms[:1])
     grouped_draw(X, direction, members, starts, totals, values, masses, pick)
     indices[0] = pick[0]
-    for f in range(X.shape[1]):
+    for f in range(n_features):
         centers[0, f] = X[pick[0], f] - x_offset[f]
+    if n_clusters == 1:
+        return
 
-
-@numba.njit(cache=True)  # object mode inside (first_potential, seldom run)
-def _first_masses(samples, centers, closest, order, options, work):
-    """``closest`` (n,) = the distances to the first centre, and the scale of
-    the masses they weigh, their bucket totals in ``work[0]``."""
-    w, weighted = samples.w, samples.weighted
+    closest = np.empty(n_samples, dtype=np.float32)
     masses = Masses(w, weighted, closest, True, 0.0)
-    _closer(samples, centers, 0, closest, order[3], True, masses, order, options, work)
+    _closer(samples, centers, 0, closest, unit, True, masses, order, options, work)
     # numpy's potential (first_potential) fixes the masses' scale by its
     # exponent alone: a sum of our own fixes it, but near a power of two
     potential = 0.0
-    for i in range(closest.shape[0]):
+    for i in range(n_samples):
         potential += float(closest[i]) * weight(samples, i)
     # an infinite distance (later ones are at most these: no later overflow)
     if not potential < np.inf:
         raise ValueError(OVERFLOW_MESSAGE)
-    scale = certain_mass_scale(potential, closest.shape[0], not weighted)
+    scale = certain_mass_scale(potential, n_samples, not weighted)
     if scale == 0:
         scale = mass_scale(first_potential(closest, w, weighted))
-    bucket_masses(order[1], Masses(w, weighted, closest, True, scale), work[0])
-    return scale
+    masses = Masses(w, weighted, closest, True, scale)
+    bucket_masses(buckets, masses, totals)
 
-
-@numba.njit(cache=True)  # object mode inside (first_potential, seldom run)
-def kmeans_plusplus(
-    samples, order, total_weight, uniforms, n_local_trials, options, centers, indices
-):
-    """Greedy k-means++ seeds of dense X, as ``kmeans_plusplus_centers``, for
-    a group of seedings whose candidates are tried together.
-
-    samples : ``DenseRows`` (X read as ``X - x_offset``); order :
-    ``(direction (d,), buckets (n,) uint16, n_buckets, unit, members (n,),
-    starts (n_buckets + 1,))``, buckets monotone in the row key, members
-    and starts as ``CanonicalOrder.coarse_members``; total_weight : float,
-    the samples' total weight (n when unweighted); uniforms : (n_starts, 1 +
-    (k - 1) * n_local_trials), each row the uniforms of one seeding's draws,
-    in the order the Python loop draws them; options : ``TrialOptions``
-    (with ``keep``, ``cand_dist`` has ``n_starts * n_local_trials`` rows);
-    centers : (n_starts, k, d) in X's dtype, gets the seeds (centred);
-    indices : (n_starts, k) int64, gets their rows.
-
-    Each seeding takes the steps of the Python loop on its own uniforms and
-    distances.  At each centre, the GEMM trials of every seeding are one GEMM
-    (``dense_trials``: a product may round differently in the last bit than
-    in a seeding's own GEMM), and the chosen candidates' distances one pass
-    over X (``group_closer``, bit for bit each seeding's own pass).  A group
-    of one seeding is the Python loop's, bit for bit.
-    """
-    X, x_offset, w, weighted = samples.X, samples.x_offset, samples.w, samples.weighted
-    direction, buckets, n_buckets, unit, members, starts = order
-    n_samples, n_features = X.shape
-    n_starts, n_clusters = centers.shape[0], centers.shape[1]
-    totals = np.zeros((n_starts, n_buckets), dtype=np.int64)
-    # scratch of the chunked passes (the direct trials' chunks fix their sums)
-    chunk = CHUNK_ROWS if options.use_gemm else options.chunk
-    chunk_t = np.empty((n_features, chunk), dtype=X.dtype)
-    d2 = np.empty(chunk)
-    for s in range(n_starts):
-        _first_center(
-            samples, order, total_weight, uniforms[s, :1], centers[s], indices[s],
-            totals[s],
-        )  # fmt: skip
-    if n_clusters == 1:
-        return
-
-    closest = np.empty((n_starts, n_samples), dtype=np.float32)
-    scales = np.empty(n_starts)
-    for s in range(n_starts):
-        work = (totals[s], chunk_t, d2)
-        scales[s] = _first_masses(samples, centers[s], closest[s], order, options, work)
-
-    pick = np.empty(n_local_trials, dtype=np.intp)
-    n_cands = n_starts * n_local_trials
-    candidates = np.empty((n_cands, n_features), dtype=X.dtype)
-    picks = np.empty(n_cands, dtype=np.intp)
-    potentials = np.empty(n_cands)
+    candidates = np.empty((n_local_trials, n_features), dtype=X.dtype)
+    potentials = np.empty(n_local_trials)
     for c in range(1, n_clusters):
-        first = 1 + (c - 1) * n_local_trials
-        for s in range(n_starts):
-            masses = Masses(w, weighted, closest[s], True, scales[s])
-            values, total = draw_values(
-                totals[s], uniforms[s, first : first + n_local_trials]
-            )
-            if total == 0:
-                # every sample sits on a centre: the draw runs to the end, the
-                # last sample of positive weight in canonical order
-                pick[:] = last_positive(X, w, weighted, direction)
-            else:
-                grouped_draw(
-                    X, direction, members, starts, totals[s], values, masses, pick
-                )
-            for t in range(n_local_trials):
-                q = s * n_local_trials + t
-                picks[q] = pick[t]
-                for f in range(n_features):
-                    candidates[q, f] = X[pick[t], f] - x_offset[f]
+        start = 1 + (c - 1) * n_local_trials
+        values, total = draw_values(totals, uniforms[start : start + n_local_trials])
+        if total == 0:
+            # every sample sits on a centre: the draw runs to the end, the
+            # last sample of positive weight in canonical order
+            pick[:] = last_positive(X, w, weighted, direction)
+        else:
+            grouped_draw(X, direction, members, starts, totals, values, masses, pick)
+        for t in range(n_local_trials):
+            for f in range(n_features):
+                candidates[t, f] = X[pick[t], f] - x_offset[f]
         if options.use_gemm:  # uncentred: the GEMM reads X in place
             dense_trials(
                 samples, candidates + x_offset, closest, unit, options, potentials
             )
         else:
-            for s in range(n_starts):
-                own = slice(s * n_local_trials, (s + 1) * n_local_trials)
-                # this seeding's rows of the kept distances (unread unkept)
-                own_options = TrialOptions(
-                    False, options.chunk, options.keep, options.cand_dist[own],
-                    options.x_sq_all,
-                )  # fmt: skip
-                direct_trials(
-                    samples, candidates[own], closest[s], unit, own_options,
-                    potentials[own], chunk_t, d2,
-                )  # fmt: skip
-        for s in range(n_starts):
-            q = s * n_local_trials + np.argmin(
-                potentials[s * n_local_trials : (s + 1) * n_local_trials]
+            direct_trials(
+                samples, candidates, closest, unit, options, potentials, chunk_t, d2
             )
-            centers[s, c] = candidates[q]
-            indices[s, c] = picks[q]
-            scales[s] = mass_scale(potentials[q])
-            masses = Masses(w, weighted, closest[s], True, scales[s])
-            if options.keep:
-                take_kept(options.cand_dist[q], closest[s], buckets, masses, totals[s])
-            elif not options.use_gemm:  # the GEMM path's: one pass, below
-                work = (totals[s], chunk_t, d2)
-                _closer(
-                    samples, centers[s], c, closest[s], unit, False, masses, order,
-                    options, work,
-                )  # fmt: skip
-        if options.use_gemm and not options.keep:  # the group's in one pass
-            group_closer(
-                samples, centers, c, closest, unit, False, buckets, w, weighted,
-                scales, totals,
-            )  # fmt: skip
+        best = np.argmin(potentials)
+        potential = potentials[best]
+        centers[c] = candidates[best]
+        indices[c] = pick[best]
+        masses = Masses(w, weighted, closest, True, mass_scale(potential))
+        if options.keep:
+            take_kept(options.cand_dist[best], closest, buckets, masses, totals)
+        else:
+            _closer(
+                samples, centers, c, closest, unit, False, masses, order, options, work
+            )

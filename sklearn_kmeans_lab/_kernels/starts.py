@@ -4,11 +4,10 @@ A fit of ``n_init`` starts seeds each start, runs Lloyd's iterations from
 each and keeps the best run; on small data the Python round trips between
 these steps cost more than the steps.  ``seed_starts`` makes the k-means++
 calls of every start on the uniforms drawn for all of them (a seeding does
-not depend on the runs before it), several starts trying their candidates
-in one GEMM; ``best_of_runs`` makes the ``lloyd_run`` calls, each run from
-the state of a new run, and keeps the best run by the estimator's rule
-(``LloydKMeans._fit``): a later run wins only if its inertia is strictly
-lower and its partition differs.  ``best_inertias`` makes the
+not depend on the runs before it); ``best_of_runs`` makes the ``lloyd_run``
+calls, each run from the state of a new run, and keeps the best run by the
+estimator's rule (``LloydKMeans._fit``): a later run wins only if its inertia
+is strictly lower and its partition differs.  ``best_inertias`` makes the
 ``best_of_runs`` calls of every K of a data set (a reference set of the gap
 statistic, of which only the inertia is needed) in one call.
 """
@@ -70,29 +69,25 @@ def _new_run(initial_centers, centers, labels, run_buffers, settings):
 
 @numba.njit(cache=True)  # object mode inside (first_potential)
 def seed_starts(seeding, uniforms, centers):
-    """The k-means++ seeds of ``n_init`` starts, ``group`` at a time.
+    """The k-means++ seeds of ``n_init`` starts, one after the other.
 
-    seeding : ``(args, n_local_trials, options, group)`` of
-    ``CompiledSeeding``; uniforms : (n_init, 1 + (k - 1) * n_local_trials),
-    each row the uniforms of one seeding, in the order the starts draw them;
-    centers : (n_init, k, d) in X's dtype, gets the seeds (centred).  A group
-    of seedings tries its candidates in one GEMM (``kmeans_plusplus``): the
-    seeds are those of one seeding after the other.
+    seeding : ``(args, n_local_trials, options)`` of ``CompiledSeeding``;
+    uniforms : (n_init, 1 + (k - 1) * n_local_trials), each row the uniforms
+    of one seeding, in the order the starts draw them; centers :
+    (n_init, k, d) in X's dtype, gets the seeds (centred).
     """
-    (seed_samples, order, total_weight), n_local_trials, options, group = seeding
-    n_init = uniforms.shape[0]
-    indices = np.empty((group, centers.shape[1]), dtype=np.int64)
-    for first in range(0, n_init, group):
-        last = min(first + group, n_init)
+    (seed_samples, order, total_weight), n_local_trials, options = seeding
+    indices = np.empty(centers.shape[1], dtype=np.int64)
+    for start in range(uniforms.shape[0]):
         kmeans_plusplus(
             seed_samples,
             order,
             total_weight,
-            uniforms[first:last],
+            uniforms[start],
             n_local_trials,
             options,
-            centers[first:last],
-            indices[: last - first],
+            centers[start],
+            indices,
         )
 
 
