@@ -19,8 +19,11 @@ For each case, in this order:
    pass cancel (the pair is the case's own where it has one: the hard
    regime uses 3 and 13);
 4. where the spec asks (``multi_start``): a default fit with ``n_init=10``
-   (the fastest of a few calls when short), whose time over ten times the
-   ``n_init=1`` default fit says what the extra starts cost;
+   (the fastest of a few calls when short), and ten ``n_init=1`` default
+   fits of ten other seeds (each the fastest of a few calls when short):
+   the first's time over the sum of the ten says what ten starts in one fit
+   cost against ten single fits (one single fit's iterations, hence its
+   time, depend on its seed: ten seeds average that out);
 5. where the spec asks (``quality_seeds``, N): N more default fits, seeds
    1000 to 1000 + N - 1, untimed, and their inertias (``e2e_inertias``): a
    fit's local minimum depends on its seed, so one fit per round says
@@ -40,6 +43,8 @@ from benchmarks import _cases, _impls, _measure
 
 # the seeds of the quality fits, apart from the rounds' seeds (0, 1, ...)
 QUALITY_SEED_BASE = 1000
+# the seeds of a round's ten single fits: 100 + 10 * round seed + (0 .. 9)
+TEN_SINGLES_SEED_BASE = 100
 
 
 def _timed(fn, *args):
@@ -78,6 +83,11 @@ def run_case(impl, case, spec, loaded):
         # same seed as the n_init=1 default fit above, ten starts
         _, out["e2e_n_init10_s"] = _best_of(
             impl.fit_default, X, case.k, seed, 10, budget_s=budget
+        )
+        first = TEN_SINGLES_SEED_BASE + 10 * seed
+        out["e2e_ten_singles_s"] = sum(
+            _best_of(impl.fit_default, X, case.k, first + i, budget_s=budget)[1]
+            for i in range(10)
         )
     n_seeds = spec.get("quality_seeds", 0)
     out["e2e_inertias"] = [
