@@ -29,6 +29,29 @@ from sklearn_kmeans_lab._compat import (
 )
 from sklearn_kmeans_lab._doc_link import DocLinkMixin
 
+DISTANCE_OVERFLOW_MESSAGE = (
+    "The squared distances between the samples of X and the cluster centres "
+    "overflow X's dtype: k-means cannot compare them. Scale X down (for example "
+    "with StandardScaler) before fitting."
+)
+
+
+def _check_distances_in_range(data, centers):
+    """Raise where a sample's squared distance to a centre can overflow X's
+    dtype: its labels would then be argmins over infinities (k-means++
+    checks the same before its first draw).
+
+    Called only when the inertia is not finite, for the cost of a pass over
+    X: ``||x - c|| <= max ||x - o|| + max ||c - o||`` for any origin ``o``
+    (the data's offset), so where the square of that bound is in range, no
+    distance overflowed and only their sum did.
+    """
+    origin = 0.0 if data.offset is None else data.offset
+    centres = np.asarray(centers, dtype=np.float64) - origin
+    reach = data.largest_row_norm() + float(np.sqrt((centres**2).sum(axis=1).max()))
+    if not reach * reach < np.finfo(data.X.dtype).max:  # NaN centres too
+        raise ValueError(DISTANCE_OVERFLOW_MESSAGE)
+
 
 class LloydKMeans(
     DocLinkMixin,
@@ -135,9 +158,12 @@ class LloydKMeans(
     rejected; ``predict``/``score`` accept data of either float dtype (they
     compute in the wider one); a callable ``init`` sees uncentred data; a
     cluster whose members all have zero weight counts as empty and, like an
-    empty cluster, takes the farthest sample of positive weight; k-means++
-    raises a ``ValueError`` when the squared distances between the samples
-    overflow X's dtype (scikit-learn goes on with infinite distances).
+    empty cluster, takes the farthest sample of positive weight; a fit raises
+    a ``ValueError`` when the squared distances between the samples overflow
+    X's dtype (scikit-learn goes on with infinite distances): k-means++
+    before its first draw, the other inits once the run has labelled every
+    sample.  An ``inertia_`` of ``inf`` with finite distances (only their sum
+    overflows) is returned as it is.
 
     Exact ties: a sample exactly as far from two centres goes to the lower
     index (as ``numpy.argmin``), in every kernel, dense or sparse, in memory
@@ -385,6 +411,8 @@ class LloydKMeans(
         if data.offset is not None:
             centers = centers + data.offset
         labels, inertia = data.final_labels_and_inertia(best, centers)
+        if not inertia < np.inf:  # a distance, or only their sum, overflowed
+            _check_distances_in_range(data, centers)
         inertia = unscaled_inertia(inertia, data.weight_exponent, stacklevel=4)
 
         distinct_clusters = data.n_distinct_clusters(best, labels)

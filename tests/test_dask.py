@@ -194,6 +194,33 @@ def test_kmeans_parallel_says_when_squared_distances_overflow(threads, dtype, sc
     np.testing.assert_array_equal(X, X_before)
 
 
+@pytest.mark.parametrize("init", ["random", "array"])
+def test_other_inits_say_when_squared_distances_overflow(threads, init):
+    # the run labels every sample by argmins over infinities: as in memory,
+    # the fit says so instead of returning its one cluster
+    X = np.random.RandomState(0).rand(600, 3) * 1e300
+    init = X[[0, 300, 599]] if init == "array" else init
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(ValueError, match="and the cluster centres overflow"),
+    ):
+        LloydKMeans(3, init=init, n_init=1, random_state=0).fit(
+            da.from_array(X, chunks=200)
+        )
+
+
+def test_an_inertia_whose_sum_alone_overflows_is_returned(threads):
+    # as in memory: the variances (hence the tolerance) overflowed and the
+    # fit stopped after its first iteration
+    X_small = np.random.RandomState(0).rand(8000, 3)
+    X = da.from_array(X_small * 2.0**509, chunks=2000)
+    km = LloydKMeans(2, init="random", n_init=1, random_state=0).fit(X)
+    small = LloydKMeans(2, init="random", n_init=1, random_state=0)
+    small.fit(da.from_array(X_small, chunks=2000))
+    assert km.n_iter_ == small.n_iter_ > 1
+    assert km.inertia_ == np.inf
+
+
 def test_kmeans_parallel_is_reproducible_and_finds_separated_blobs(threads):
     centers = 10.0 * np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]])
     X, y = make_blobs(3000, centers=centers, cluster_std=0.5, random_state=1)

@@ -525,6 +525,45 @@ def test_kmeans_plus_plus_says_when_squared_distances_overflow(dtype, scale, spa
     np.testing.assert_array_equal(X, X_before)
 
 
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e300), (np.float32, 1e25)])
+@pytest.mark.parametrize("init", ["random", "array"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_other_inits_say_when_squared_distances_overflow(dtype, scale, init, sparse):
+    # scikit-learn, and this fit before, went on with infinite distances:
+    # every sample in cluster 0, an infinite (or NaN) inertia
+    X = (np.random.RandomState(0).rand(60, 3) * scale).astype(dtype)
+    X_before = X.copy()
+    init = X[[0, 30, 59]] if init == "array" else init
+    data = sp.csr_matrix(X) if sparse else X
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(ValueError, match="and the cluster centres overflow"),
+    ):
+        LloydKMeans(3, init=init, n_init=1, random_state=0).fit(data)
+    np.testing.assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("init", ["random", "k-means++"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_an_inertia_whose_sum_alone_overflows_is_returned(init, sparse):
+    # every squared distance is finite (about 1e305), their sum is not: the
+    # labels are those of the data scaled down, the inertia inf.  The
+    # features' variances overflowed too, and with them the tolerance: the
+    # fit stopped after its first iteration
+    X_small = np.random.RandomState(0).rand(20_000, 3)
+    X = X_small * 2.0**509
+    X_before = X.copy()
+    if sparse:
+        X, X_small = sp.csr_matrix(X), sp.csr_matrix(X_small)
+    km = _quiet_fit(LloydKMeans(2, init=init, n_init=1, random_state=0), X)
+    small = LloydKMeans(2, init=init, n_init=1, random_state=0).fit(X_small)
+    assert km.n_iter_ == small.n_iter_ > 1
+    assert km.inertia_ == np.inf
+    np.testing.assert_array_equal(X.toarray() if sparse else X, X_before)
+    assert np.all(np.isfinite(km.cluster_centers_))
+    np.testing.assert_array_equal(km.labels_, small.labels_)
+
+
 def test_kmeans_plus_plus_takes_the_largest_data_whose_distances_fit():
     X = np.random.RandomState(0).rand(30, 3) * 1e150
     km = LloydKMeans(2, random_state=0).fit(X)

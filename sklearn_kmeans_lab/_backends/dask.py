@@ -265,9 +265,28 @@ class FitData:
         self.offset = centring_offset(mean, np.sqrt(m2 / n)).astype(self.blocks.dtype)
         self.blocks.mean = self.offset
         self._variances = m2 / n
+        if not np.all(np.isfinite(self._variances)):
+            self._variances = self._scaled_variances()
 
     def feature_variances(self):
         return self._variances
+
+    def _scaled_variances(self):
+        """The variances of X computed on X scaled by a power of two (a pass
+        for the largest value, one for the variances), then scaled back:
+        where the sums of squares overflowed, an infinite variance made the
+        tolerance infinite, and a fit stopped after its first iteration (as
+        in memory: ``memory._finite_variances``)."""
+        X = self.blocks.arrays[0]
+        exponent = int(np.frexp(float(abs(X).max().compute()))[1])
+        scaled = X.astype(np.float64) * 2.0**-exponent
+        with np.errstate(over="ignore"):
+            return np.ldexp(da.var(scaled, axis=0).compute(), 2 * exponent)
+
+    def largest_row_norm(self):
+        """``max ||x - offset||`` over the rows, in float64 (one pass)."""
+        rows = self.blocks.arrays[0].astype(np.float64) - self.offset
+        return float(da.sqrt((rows**2).sum(axis=1).max()).compute())
 
     def seed(self, init, n_clusters, random_state, *, max_iter, tol):
         """Centred initial centres: k-means|| for 'k-means++', weighted rows

@@ -103,7 +103,34 @@ def column_stats(X):
         numpy_column_stats(X, means, variances)
     else:
         means, variances = X.mean(axis=0), np.var(X, axis=0)
-    return means.astype(X.dtype), variances
+    return means.astype(X.dtype), _finite_variances(X, variances)
+
+
+def _finite_variances(X, variances):
+    """``variances`` where a column's sum of squares overflowed (``inf``)
+    computed again on the column scaled by a power of two, then scaled
+    back (``inf`` only where the variance itself is beyond the float range).
+
+    An infinite variance makes the tolerance infinite, and a fit then stops
+    after its first iteration: it did so on data near 2**507 (squared
+    distances near 1e305, finite; their sum over the rows, not).  Elsewhere
+    the values are untouched, so the tolerance stays scikit-learn's.
+    """
+    overflowed = np.flatnonzero(~np.isfinite(variances))
+    if overflowed.size == 0:
+        return variances
+    variances = variances.astype(np.float64)
+    for f in overflowed:
+        column = X[:, [f]].toarray().ravel() if sp.issparse(X) else X[:, f]
+        exponent = np.frexp(np.max(np.abs(column)))[1]
+        scaled = np.ldexp(column.astype(np.float64), -exponent)
+        with np.errstate(over="ignore"):
+            variances[f] = np.ldexp(np.var(scaled), 2 * exponent)
+    return variances
+
+
+# Rows of X centred at a time by ``FitData.largest_row_norm``.
+_NORM_BLOCK_ROWS = 4096
 
 
 class FitData:
@@ -135,6 +162,21 @@ class FitData:
 
     def feature_variances(self):
         return self._variances
+
+    def largest_row_norm(self):
+        """``max ||x - offset||`` over the rows (offset 0 for sparse X), in
+        float64, a block of rows at a time."""
+        if self.offset is None:
+            X = self.X.astype(np.float64)
+            squares = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+            return float(np.sqrt(np.max(squares, initial=0.0)))
+        largest = 0.0
+        for start in range(0, self.n_samples, _NORM_BLOCK_ROWS):
+            rows = self.X[start : start + _NORM_BLOCK_ROWS] - self.offset
+            rows = rows.astype(np.float64, copy=False)
+            squares = np.einsum("ij,ij->i", rows, rows)
+            largest = max(largest, float(np.max(squares, initial=0.0)))
+        return float(np.sqrt(largest))
 
     def canonical_order(self):
         """The rows' canonical order (the seeding's), computed once."""
