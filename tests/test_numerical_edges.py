@@ -543,6 +543,18 @@ def test_other_inits_say_when_squared_distances_overflow(dtype, scale, init, spa
     np.testing.assert_array_equal(X, X_before)
 
 
+def test_float32_features_whose_sums_of_squares_overflow_still_iterate():
+    # the features' variances of small float32 data are summed in float32
+    # (as numpy sums them): at 1e18 they overflowed, and the fit stopped
+    # after its first iteration with an inertia 11 % above this one's
+    X_small = np.random.RandomState(0).rand(20_000, 3).astype(np.float32)
+    X = X_small * np.float32(1e18)
+    km = LloydKMeans(2, init="random", n_init=1, random_state=0).fit(X)
+    small = LloydKMeans(2, init="random", n_init=1, random_state=0).fit(X_small)
+    assert km.n_iter_ == small.n_iter_ > 1
+    np.testing.assert_array_equal(km.labels_, small.labels_)
+
+
 @pytest.mark.parametrize("init", ["random", "k-means++"])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_an_inertia_whose_sum_alone_overflows_is_returned(init, sparse):
