@@ -172,8 +172,8 @@ class FitData:
             return float(np.sqrt(np.max(squares, initial=0.0)))
         largest = 0.0
         for start in range(0, self.n_samples, _NORM_BLOCK_ROWS):
-            rows = self.X[start : start + _NORM_BLOCK_ROWS] - self.offset
-            rows = rows.astype(np.float64, copy=False)
+            rows = self.X[start : start + _NORM_BLOCK_ROWS].astype(np.float64)
+            rows -= self.offset
             squares = np.einsum("ij,ij->i", rows, rows)
             largest = max(largest, float(np.max(squares, initial=0.0)))
         return float(np.sqrt(largest))

@@ -318,9 +318,8 @@ def dense_trials(samples, cands, closest, unit, options, potentials):
     cands).T``, the rows of X its left operand as they lie: 0.37 to 0.54 of
     the time of ``(-2 cands) @ X_chunk.T`` for 4 to 7 candidates on 50 to 100
     features (one thread), and the same products bit for bit in every case
-    checked.  options : ``TrialOptions``;
-    with ``options.keep``, ``cand_dist[t]`` gets the new ``closest`` that
-    candidate t would give.
+    checked.  options : ``TrialOptions``; with ``options.keep``,
+    ``cand_dist[t]`` gets the new ``closest`` that candidate t would give.
     """
     X, x_offset = samples.X, samples.x_offset
     use_gemm, chunk, keep_cand_dist = options.use_gemm, options.chunk, options.keep
