@@ -51,14 +51,19 @@ _TRIALS_DIRECT_MAX_FEATURES = 16
 # per row): 10 seedings of 10^5 x 10 at K = 10 (1.6 MB kept) took 105 ms
 # instead of 175 with 2**20 here, the same seeds.
 _KEEP_SMALL = 2**22
-# Candidate distances of at most this share of X's bytes are kept.  Kept,
-# they spare the GEMM trials an exact pass over X per centre (4 bytes a row
+# The GEMM trials' candidate distances of at most this share of X's bytes
+# are kept.  Kept, they spare an exact pass over X per centre (4 bytes a row
 # written per candidate, where the pass reads the whole row): a seeding took
 # 0.55 to 0.87 of the time at 20 to 100 features with 5 to 7 candidates
 # (kept distances of 0.07 to 0.21 of X's bytes).  The kept distances are the
 # GEMM's, the pass's exact ones may differ in the last bit: no seed changed
 # in the 20 seedings compared (5 data sets, 4 seeds each).
 _KEEP_SHARE = 1 / 4
+# The direct loop's (up to 16 features), beyond ``_KEEP_SMALL``: there they
+# are a fifth of X's bytes or more (4 bytes per candidate against 8 d), and a
+# quarter would keep them at every size, 16 to 20 MB more per seeding in
+# flight at 10^6 x 10, against the peak-memory target of ``KSelector``.
+_KEEP_SHARE_DIRECT = 1 / 16
 # The GEMM trials' ||x||^2 are summed once for every centre (the same values)
 # where they take at most this share of X's bytes: summed again for each
 # centre they cost about as much as the GEMM (a seeding of k = 256 at
@@ -131,12 +136,14 @@ class _Setup:
             self.samples = DenseRows(X, self.offset, self.w, self.weighted)
         self.X = X
         # Keeping each candidate's distances spares a pass over X per centre;
-        # only where they take little memory next to X (``_KEEP_SHARE``), or
-        # little memory at all for the direct loop (whose kept distances are
-        # exactly those the pass would recompute: the same seeds either way).
+        # only where they take little memory next to X (``_KEEP_SHARE``,
+        # ``_KEEP_SHARE_DIRECT``), or little memory at all for the direct loop
+        # (whose kept distances are exactly those the pass would recompute:
+        # the same seeds either way).
         keep_bytes = 4 * n_local_trials * n_samples
+        share = _KEEP_SHARE if use_gemm else _KEEP_SHARE_DIRECT
         keep_cand_dist = not sparse and (
-            keep_bytes <= X.nbytes * _KEEP_SHARE
+            keep_bytes <= X.nbytes * share
             or (not use_gemm and keep_bytes <= _KEEP_SMALL)
         )
         cand_dist = np.empty(

@@ -284,3 +284,23 @@ def test_gemm_trial_seeds_do_not_depend_on_the_thread_count(dtype):
             seeds.append(data.starts("k-means++", 12, rs, 10, max_iter=300, tol=1e-4))
     np.testing.assert_array_equal(seeds[0], seeds[1])
     assert len(np.unique(seeds[0][:, 0], axis=0)) > 1  # ten different starts
+
+
+def test_candidate_distances_are_kept_by_the_trials_memory_rule(monkeypatch):
+    # 4 bytes a row per candidate: the GEMM trials keep them up to a quarter
+    # of X's bytes; the direct loop (up to 16 features) only up to a
+    # sixteenth beyond _KEEP_SMALL, which holds a KSelector's peak memory
+    monkeypatch.setattr(_seeding, "_KEEP_SMALL", 0)
+    rng = np.random.RandomState(0)
+    for d, dtype, k, kept in [
+        (100, np.float32, 256, True),  # 7 candidates: 28 of 400 bytes a row
+        (24, np.float32, 30, True),  # 5 candidates: 20 of 96
+        (20, np.float32, 60, False),  # 6 candidates: 24 of 80, over a quarter
+        (10, np.float64, 10, False),  # direct: 16 of 80, over a sixteenth
+        (16, np.float64, 2, True),  # direct: 8 of 128, a sixteenth
+    ]:
+        X = rng.normal(size=(500, d)).astype(dtype)
+        setup = _seeding._Setup(X, k, None, None, None, None)
+        assert setup.options.keep == kept, (d, dtype, k)
+        if kept:
+            assert setup.options.cand_dist.shape == (setup.n_local_trials, 500)
