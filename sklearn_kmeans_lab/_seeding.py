@@ -59,10 +59,11 @@ _KEEP_SMALL = 2**22
 # GEMM's, the pass's exact ones may differ in the last bit: no seed changed
 # in the 20 seedings compared (5 data sets, 4 seeds each).
 _KEEP_SHARE = 1 / 4
-# The direct loop's (up to 16 features), beyond ``_KEEP_SMALL``: there they
-# are a fifth of X's bytes or more (4 bytes per candidate against 8 d), and a
-# quarter would keep them at every size, 16 to 20 MB more per seeding in
-# flight at 10^6 x 10, against the peak-memory target of ``KSelector``.
+# The direct loop's (up to 16 features), beyond ``_KEEP_SMALL``: there a
+# row's kept distances are a large share of its bytes (16 to 20 of 80 at 10
+# float64 features and K = 8 to 20), so a quarter would keep them at every
+# size: 16 to 20 MB more per seeding in flight at 10^6 x 10, against the
+# peak-memory target of ``KSelector``.
 _KEEP_SHARE_DIRECT = 1 / 16
 # The GEMM trials' ||x||^2 are summed once for every centre (the same values)
 # where they take at most this share of X's bytes: summed again for each
