@@ -265,8 +265,9 @@ class FitData:
         self.offset = centring_offset(mean, np.sqrt(m2 / n)).astype(self.blocks.dtype)
         self.blocks.mean = self.offset
         self._variances = m2 / n
-        if not np.all(np.isfinite(self._variances)):
-            self._variances = self._scaled_variances()
+        overflowed = ~np.isfinite(self._variances)
+        if overflowed.any():
+            self._variances[overflowed] = self._scaled_variances()[overflowed]
 
     def feature_variances(self):
         return self._variances
@@ -276,7 +277,8 @@ class FitData:
         for the largest value, one for the variances), then scaled back:
         where the sums of squares overflowed, an infinite variance made the
         tolerance infinite, and a fit stopped after its first iteration (as
-        in memory: ``memory._finite_variances``)."""
+        in memory: ``memory._finite_variances``).  Only the overflowed ones
+        are replaced, so elsewhere the tolerance stays scikit-learn's."""
         X = self.blocks.arrays[0]
         exponent = int(np.frexp(float(abs(X).max().compute()))[1])
         scaled = X.astype(np.float64) * 2.0**-exponent

@@ -7,6 +7,7 @@ Dense data is centred on the fly on its column means (``offset``), so that
 import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics import euclidean_distances
+from sklearn.utils.extmath import row_norms
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import validate_data
 
@@ -167,16 +168,14 @@ class FitData:
         """``max ||x - offset||`` over the rows (offset 0 for sparse X), in
         float64, a block of rows at a time."""
         if self.offset is None:
-            X = self.X.astype(np.float64)
-            squares = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-            return float(np.sqrt(np.max(squares, initial=0.0)))
+            norms = row_norms(self.X.astype(np.float64))
+            return float(np.max(norms, initial=0.0))
         largest = 0.0
         for start in range(0, self.n_samples, _NORM_BLOCK_ROWS):
             rows = self.X[start : start + _NORM_BLOCK_ROWS].astype(np.float64)
             rows -= self.offset
-            squares = np.einsum("ij,ij->i", rows, rows)
-            largest = max(largest, float(np.max(squares, initial=0.0)))
-        return float(np.sqrt(largest))
+            largest = max(largest, float(np.max(row_norms(rows), initial=0.0)))
+        return largest
 
     def canonical_order(self):
         """The rows' canonical order (the seeding's), computed once."""
