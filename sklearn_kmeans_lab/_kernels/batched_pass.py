@@ -36,6 +36,7 @@ from collections import namedtuple
 import numba
 import numpy as np
 
+from sklearn_kmeans_lab._kernels.bound_scan import whole_vectors_scan
 from sklearn_kmeans_lab._kernels.lloyd import (
     _FLOAT32_MAX,
     _STORE_SHRINK,
@@ -50,7 +51,7 @@ from sklearn_kmeans_lab._kernels.nearest import (
     nearest_two_converted,
     nearest_two_in_place,
 )
-from sklearn_kmeans_lab._kernels.prefetch import hint_rows
+from sklearn_kmeans_lab._kernels.prefetch import hint_rows, worth_hinting
 from sklearn_kmeans_lab._kernels.row_dots import transposed_minus_2
 
 # An ulp of a float64 relative to its value, at most.
@@ -120,9 +121,16 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n, in_place=False):
     them ``in_place``).  Returns ``(next_row, n)``."""
     stored, limit = gaps.stored, gaps.limit
     end = min(stop, row + room)
+    # sixteen rows at a time where the machine allows, the rest one by one;
+    # not where the rows found are hinted to the cache: their hints then
+    # read the indices just written in whole vectors (measured: a fifth
+    # more time per pass at 10^5 x 10, X hinted in place)
+    first = row
+    if not worth_hinting(X, in_place):
+        first, n = whole_vectors_scan(stored, limit, labels, row, end, rows, n)
     # unsigned indices (see _kernels/common.py): no negative-index code
     found = np.uintp(n)
-    for i in range(np.uintp(row), np.uintp(end)):
+    for i in range(np.uintp(first), np.uintp(end)):
         rows[found] = i
         # neither is NaN (see scan_limits): an ordered comparison
         found += _ONE if stored[i] <= limit[np.uintp(labels[i])] else _ZERO
