@@ -7,6 +7,7 @@ from numpy.testing import assert_array_equal
 
 from sklearn_kmeans_lab._kernels import bound_scan
 from sklearn_kmeans_lab._kernels.batched_pass import RunBounds, scan_bounds
+from sklearn_kmeans_lab._kernels.prefetch import worth_hinting
 
 vector_scan = pytest.mark.skipif(
     not bound_scan.compiles_for_avx512(),
@@ -32,10 +33,13 @@ def _problem(n_clusters, n_samples=3000, seed=0):
     return stored, limit, labels
 
 
+@pytest.mark.parametrize("hinted", [False, True])
 @pytest.mark.parametrize("n_clusters", [1, 2, 5, 16, 17, 40])
-def test_scan_finds_the_failing_rows_in_row_order(n_clusters):
+def test_scan_finds_the_failing_rows_in_row_order(n_clusters, hinted):
     stored, limit, labels = _problem(n_clusters)
-    X = np.zeros((stored.size, 2))  # small: never hinted
+    # 4 MB, read in place: the rows found are hinted to the cache
+    X = np.zeros((stored.size, 175 if hinted else 2))
+    assert worth_hinting(X, True) == hinted
     gaps = RunBounds(stored, np.zeros(n_clusters), limit, True, True, np.zeros(0))
     rows = np.full(1024, -1, dtype=np.int64)
     # starts and stops off the vectors' edges, rows already found, and room
@@ -49,7 +53,7 @@ def test_scan_finds_the_failing_rows_in_row_order(n_clusters):
         (1, 999, 1023, 1),
     ]:
         rows[:n] = -7  # rows found before are kept
-        next_row, found = scan_bounds(X, gaps, labels, row, stop, room, rows, n)
+        next_row, found = scan_bounds(X, gaps, labels, row, stop, room, rows, n, hinted)
         end = min(stop, row + room)
         assert next_row == end
         assert_array_equal(rows[:n], -7)
@@ -60,22 +64,22 @@ def test_scan_finds_the_failing_rows_in_row_order(n_clusters):
 def test_the_vector_scan_is_taken_where_it_can_be():
     stored, limit, labels = _problem(8)
     rows = np.empty(1024, dtype=np.int64)
+    X = np.zeros((stored.size, 2))
     next_row, found = bound_scan.whole_vectors_scan(
-        stored, limit, labels, 5, 1000, rows, 3
+        stored, limit, labels, 5, 1000, rows, 3, X, False
     )
     # whole vectors from the start, the rest left to the row loop
     assert next_row == 5 + (1000 - 5) // 16 * 16
     assert_array_equal(rows[3:found], _expected(stored, limit, labels, 5, next_row))
     # more clusters than a vector holds: nothing scanned
     stored, limit, labels = _problem(17)
-    assert bound_scan.whole_vectors_scan(stored, limit, labels, 0, 1000, rows, 0) == (
-        0,
-        0,
-    )
+    assert bound_scan.whole_vectors_scan(
+        stored, limit, labels, 0, 1000, rows, 0, X, False
+    ) == (0, 0)
     # no room in rows for a whole vector: nothing scanned
     stored, limit, labels = _problem(8)
     assert bound_scan.whole_vectors_scan(
-        stored, limit, labels, 0, 1000, rows, 1024 - 15
+        stored, limit, labels, 0, 1000, rows, 1024 - 15, X, False
     ) == (0, 1024 - 15)
 
 

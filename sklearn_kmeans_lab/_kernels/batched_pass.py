@@ -121,20 +121,19 @@ def scan_bounds(X, gaps, labels, row, stop, room, rows, n, in_place=False):
     them ``in_place``).  Returns ``(next_row, n)``."""
     stored, limit = gaps.stored, gaps.limit
     end = min(stop, row + room)
-    # sixteen rows at a time where the machine allows, the rest one by one;
-    # not where the rows found are hinted to the cache: their hints then
-    # read the indices just written in whole vectors (measured: a fifth
-    # more time per pass at 10^5 x 10, X hinted in place)
-    first = row
-    if not worth_hinting(X, in_place):
-        first, n = whole_vectors_scan(stored, limit, labels, row, end, rows, n)
+    # sixteen rows at a time where the machine allows (hinting the rows it
+    # finds itself), the rest one by one
+    hint = worth_hinting(X, in_place)
+    first, n_vectors = whole_vectors_scan(
+        stored, limit, labels, row, end, rows, n, X, hint
+    )
     # unsigned indices (see _kernels/common.py): no negative-index code
-    found = np.uintp(n)
+    found = np.uintp(n_vectors)
     for i in range(np.uintp(first), np.uintp(end)):
         rows[found] = i
         # neither is NaN (see scan_limits): an ordered comparison
         found += _ONE if stored[i] <= limit[np.uintp(labels[i])] else _ZERO
-    hint_rows(X, 0, rows, n, np.intp(found), in_place)
+    hint_rows(X, 0, rows, n_vectors, np.intp(found), in_place)
     return end, np.intp(found)
 
 
