@@ -33,12 +33,14 @@ def _problem(n_clusters, n_samples=3000, seed=0):
     return stored, limit, labels
 
 
-@pytest.mark.parametrize("hinted", [False, True])
+@pytest.mark.parametrize("order", [None, "C", "F"])
 @pytest.mark.parametrize("n_clusters", [1, 2, 5, 16, 17, 40])
-def test_scan_finds_the_failing_rows_in_row_order(n_clusters, hinted):
+def test_scan_finds_the_failing_rows_in_row_order(n_clusters, order):
     stored, limit, labels = _problem(n_clusters)
-    # 4 MB, read in place: the rows found are hinted to the cache
-    X = np.zeros((stored.size, 175 if hinted else 2))
+    # 4 MB, read in place: the rows found are hinted to the cache, through
+    # X's strides
+    hinted = order is not None
+    X = np.zeros((stored.size, 175 if hinted else 2), order=order or "C")
     assert worth_hinting(X, True) == hinted
     gaps = RunBounds(stored, np.zeros(n_clusters), limit, True, True, np.zeros(0))
     rows = np.full(1024, -1, dtype=np.int64)

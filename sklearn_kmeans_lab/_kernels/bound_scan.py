@@ -26,6 +26,8 @@ from llvmlite import ir
 from numba.core import cgutils, config, types
 from numba.extending import intrinsic
 
+from sklearn_kmeans_lab._kernels.prefetch import _CACHE_LINE
+
 # Rows a vector step reads, and the most clusters whose limits one vector
 # holds.
 LANES = 16
@@ -50,7 +52,9 @@ def _scan_vectors(typingctx, stored, limit, labels, row, stop, rows, n, X, hint)
     """``n`` plus the number of rows of ``[row, stop)`` (a whole number of
     ``LANES``) whose ``stored`` is at most ``limit`` of their label (at most
     ``LANES`` clusters), their indices written to ``rows[n:]`` in order; up
-    to ``LANES`` entries of ``rows`` past them are overwritten."""
+    to ``LANES`` entries of ``rows`` past them are overwritten.  Where
+    ``hint``, each row found of ``X`` is hinted to the cache, as
+    ``prefetch.prefetch_row`` hints it."""
     arrays = (stored, limit, labels, rows)
     if not (
         isinstance(X, types.Array) and X.ndim == 2 and isinstance(hint, types.Boolean)
@@ -80,11 +84,14 @@ def _scan_vectors(typingctx, stored, limit, labels, row, stop, rows, n, X, hint)
         x_base = builder.bitcast(x_arr.data, cgutils.voidptr_t)
         x_row_stride, x_col_stride = cgutils.unpack_tuple(builder, x_arr.strides)
         n_features = cgutils.unpack_tuple(builder, x_arr.shape)[1]
-        # the last byte of a row's last item, from its first
-        row_end = builder.sub(
-            builder.mul(n_features, x_col_stride), ir.Constant(ir.IntType(64), 1)
+        i1, i8, i16, i32, i64 = (ir.IntType(w) for w in (1, 8, 16, 32, 64))
+        # a row's items hinted: one a cache line, and the last (as
+        # prefetch_row, through X's strides)
+        item_bytes = context.get_abi_sizeof(context.get_data_type(X.dtype))
+        hint_step = ir.Constant(i64, max(1, _CACHE_LINE // item_bytes))
+        last_item = builder.mul(
+            builder.sub(n_features, ir.Constant(i64, 1)), x_col_stride
         )
-        i1, i8, i32, i64 = (ir.IntType(w) for w in (1, 8, 32, 64))
         floats = ir.VectorType(ir.FloatType(), LANES)
         ints = ir.VectorType(i32, LANES)
         half = LANES // 2
@@ -104,7 +111,6 @@ def _scan_vectors(typingctx, stored, limit, labels, row, stop, rows, n, X, hint)
         count = cgutils.get_or_insert_function(
             module, ir.FunctionType(i8, [i8]), "llvm.ctpop.i8"
         )
-        i16 = ir.IntType(16)
         none = ir.Constant(i16, 0)
         trailing = cgutils.get_or_insert_function(
             module, ir.FunctionType(i16, [i16, i1]), "llvm.cttz.i16"
@@ -164,18 +170,19 @@ def _scan_vectors(typingctx, stored, limit, labels, row, stop, rows, n, X, hint)
                 lane = builder.call(trailing, [m, ir.Constant(i1, 1)])
                 r = builder.add(i, builder.zext(lane, i64))
                 start = builder.gep(x_base, [builder.mul(r, x_row_stride)])
-                one = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
-                # every line of the row: its first byte, each 64 bytes on, the last
+                # read (0), keep in every cache level (3), data cache (1)
+                kind = [ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)]
                 with cgutils.for_range_slice(
-                    builder, ir.Constant(i64, 0), row_end, ir.Constant(i64, 64)
-                ) as (offset, _):
-                    builder.call(prefetch, [builder.gep(start, [offset])] + one)
-                builder.call(prefetch, [builder.gep(start, [row_end])] + one)
+                    builder, ir.Constant(i64, 0), n_features, hint_step
+                ) as (f, _):
+                    offset = builder.mul(f, x_col_stride)
+                    builder.call(prefetch, [builder.gep(start, [offset])] + kind)
+                builder.call(prefetch, [builder.gep(start, [last_item])] + kind)
                 m = builder.and_(m, builder.sub(m, ir.Constant(i16, 1)))
                 builder.store(m, bits)
                 builder.cbranch(builder.icmp_unsigned("!=", m, none), loop, after)
                 builder.position_at_end(after)
-            first = builder.shuffle_vector(
+            base = builder.shuffle_vector(
                 builder.insert_element(undefined, i, ir.Constant(i32, 0)),
                 undefined,
                 lanes([0] * half),
@@ -188,7 +195,7 @@ def _scan_vectors(typingctx, stored, limit, labels, row, stop, rows, n, X, hint)
                 )
                 offsets = ir.Constant(indices, list(range(h * half, (h + 1) * half)))
                 packed = builder.call(
-                    compress, [builder.add(first, offsets), undefined, mask]
+                    compress, [builder.add(base, offsets), undefined, mask]
                 )
                 at = builder.load(found)
                 place = builder.gep(r_arr.data, [at])
@@ -209,7 +216,8 @@ def _scan_whole_vectors(stored, limit, labels, row, stop, rows, n, X, hint):
     appended to ``rows[n:]`` in row order, where there are at most
     ``LANES`` clusters; else none (``next_row`` is ``row``).  stored :
     (n_samples,) float32; limit : (k,) float32; labels : (n_samples,) int32;
-    rows : (m,) int64."""
+    rows : (m,) int64; X : (n_samples, d), whose rows found are hinted to
+    the cache where ``hint``."""
     if limit.shape[0] > LANES:
         return row, n
     stop = row + (stop - row) // LANES * LANES
