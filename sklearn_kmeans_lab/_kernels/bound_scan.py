@@ -15,10 +15,11 @@ stored whole, the count advanced by their number.  0.13 to 0.18 ns a row
 elsewhere it scans nothing and the row loop does it all.
 
 Where the pass hints the rows it will read to the cache (``prefetch``), the
-scan hints those it finds from the comparison's bits: hinting them from the
-indices just stored, as the row loop does, read each back while its vector
-store was still in flight, and took a fifth more time per pass at 10^5 x 10
-than the row loop.
+scan hints those it finds from the comparison's bits.  Hinting them from the
+indices just stored, as the row loop does, took 1.1 to 1.3 times the row
+loop's time per pass at 10^5 x 10 (most likely the indices read back while
+their vector stores were still in flight; not confirmed, no hardware counters
+on the machine measured).
 """
 
 import numba
