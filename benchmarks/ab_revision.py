@@ -41,15 +41,10 @@ import sys
 import tempfile
 import time
 
+# numpy loads with it: its BLAS is held at one thread by threadpoolctl
+from benchmarks.run import THREAD_VARS
+
 REV_PACKAGE = "sklearn_kmeans_lab_rev"
-THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
 
 
 def export_revision(rev, directory):
