@@ -137,7 +137,8 @@ def main(argv=None):
 def run(args, scratch):
     """``main``'s work, REV exported into ``scratch``."""
     export_revision(args.rev, scratch)
-    # before numba and the BLAS load: one thread, a scratch cache
+    # before numba loads: one thread, a scratch cache (the BLAS, loaded
+    # with numpy, is held at one thread by threadpoolctl below)
     os.environ.update(dict.fromkeys(THREAD_VARS, "1"))
     os.environ["NUMBA_CACHE_DIR"] = os.path.join(scratch, "numba_cache")
     sys.path.insert(0, scratch)
